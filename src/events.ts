@@ -1,0 +1,76 @@
+import { EventEmitter } from 'node:events';
+import type { DriverName } from './config/types.js';
+
+/**
+ * Every event dbmodule emits, with its payload. Each carries the connection name;
+ * query events carry the SQL text and duration but never parameters.
+ * @public
+ */
+export interface DatabaseEvents {
+  'config.loaded': { connection: string; connections: string[]; default: string };
+  connected: { connection: string; driver: DriverName; durationMs: number };
+  disconnected: { connection: string; driver: DriverName };
+  'connection.error': { connection: string; driver: DriverName; code: string; message: string; operation: 'connect' | 'close' | 'idle' };
+  'query.executed': { connection: string; sql: string; durationMs: number; rowCount: number; inTransaction: boolean };
+  'query.error': { connection: string; sql: string; durationMs: number; code: string; message: string; inTransaction: boolean };
+  'transaction.started': { connection: string; isolation: string; depth: number };
+  'transaction.committed': { connection: string; durationMs: number; depth: number };
+  'transaction.rolled_back': { connection: string; durationMs: number; depth: number; reason: string };
+  'token.refreshed': { connection: string; expiresAt: number; credentialSource: string; accessKeyIdSuffix: string };
+  'token.refresh_failed': { connection: string; code: string; message: string; attempt: number };
+  'auth.retried': { connection: string; attempt: number; code: string; delayMs: number };
+  'migration.started': { connection: string; id: string; version: string };
+  'migration.completed': { connection: string; id: string; version: string; durationMs: number };
+  'migration.failed': { connection: string; id: string; version: string; durationMs: number; message: string };
+}
+
+/** @public */
+export type DatabaseEventName = keyof DatabaseEvents;
+
+/** @public */
+export type DatabaseEventListener<E extends DatabaseEventName> = (event: DatabaseEvents[E]) => void;
+
+/**
+ * A typed event emitter. A listener that throws is isolated: the error is reported
+ * to the `onListenerError` hook and never reaches the query that emitted the event.
+ * @public
+ */
+export class DatabaseEventEmitter {
+  readonly #emitter = new EventEmitter();
+  readonly #onListenerError: (error: unknown, event: DatabaseEventName) => void;
+
+  constructor(onListenerError: (error: unknown, event: DatabaseEventName) => void = () => {}) {
+    this.#emitter.setMaxListeners(0);
+    this.#onListenerError = onListenerError;
+  }
+
+  on<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
+    this.#emitter.on(event, listener);
+    return this;
+  }
+
+  once<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
+    this.#emitter.once(event, listener);
+    return this;
+  }
+
+  off<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
+    this.#emitter.off(event, listener);
+    return this;
+  }
+
+  /** True when someone listens: callers skip building payloads otherwise. */
+  has(event: DatabaseEventName): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
+  emit<E extends DatabaseEventName>(event: E, payload: DatabaseEvents[E]): void {
+    for (const listener of this.#emitter.rawListeners(event) as Array<DatabaseEventListener<E>>) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.#onListenerError(error, event);
+      }
+    }
+  }
+}

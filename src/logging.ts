@@ -62,7 +62,7 @@ export interface LoggerLike {
 }
 
 function isPinoStyle(logger: LoggerLike): boolean {
-  return typeof (logger as { child?: unknown }).child === 'function' && 'level' in logger && logger !== console;
+  return typeof (logger as { child?: unknown }).child === 'function' && 'level' in logger && (logger as unknown) !== console;
 }
 
 /**

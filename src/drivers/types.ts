@@ -1,6 +1,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { ConnectionConfig, DriverName } from '../config/types.js';
 import type { ParsedDsn } from '../dsn/types.js';
+import type { DbModuleError } from '../errors.js';
 import type { Logger } from '../logging.js';
 
 /** @public */
@@ -43,10 +44,33 @@ export interface DriverPoolOptions {
   readonly dsn: ParsedDsn;
   /** Overrides the DSN password; called per physical connection. */
   readonly password?: () => Promise<string>;
+  /**
+   * Called when opening a physical session failed with AUTH_FAILED (the IAM layer invalidates the
+   * token there). Resolving `retry: true` makes the driver open the session again, calling `password`
+   * again, as long as `connection_timeout` allows; otherwise the driver throws `error` (or the original).
+   * It runs beneath the native pool, so ORMs using `native` are covered too.
+   */
+  readonly onAuthFailure?: (failure: AuthFailure) => Promise<AuthFailureDecision>;
   /** TLS options; when set, they replace whatever `sslmode`/`ssl` the DSN said. */
   readonly tls?: TlsConnectionOptions;
   readonly logger: Logger;
   readonly clock: Clock;
+}
+
+export interface AuthFailure {
+  readonly error: DbModuleError;
+  /** 1 for the first failure of this session's opening, 2 for the failure of its first retry, ... */
+  readonly attempt: number;
+  /** The password (token) that was rejected, so the caller can invalidate exactly that one. */
+  readonly password: string | undefined;
+  /** What is left of `connection_timeout` for this opening. */
+  readonly remainingMs: number;
+}
+
+export interface AuthFailureDecision {
+  readonly retry: boolean;
+  /** The error to throw instead of the driver's when not retrying (e.g. IAM_AUTH_FAILED with causes). */
+  readonly error?: DbModuleError;
 }
 
 /** The driver-specific half of a connection; `Connection` adds events, timing and transactions on top. */

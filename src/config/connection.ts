@@ -1,0 +1,201 @@
+import type { z } from 'zod';
+import { parseDsn } from '../dsn/index.js';
+import { DbModuleError } from '../errors.js';
+import type { ConnectionConfig, DriverName, IamAuthConfig } from './types.js';
+import { DEFAULTS } from './defaults.js';
+import { isPlainObject } from './describe.js';
+import { envVariable } from './env.js';
+import type { Problem } from './problems.js';
+import { CONNECTION_KEYS, DEPRECATED_KEYS, IAM_KEYS, rawConnectionSchema, type RawConnection } from './schema.js';
+import { suggest } from './suggest.js';
+
+/** Outcome of {@link resolveConnection}: the connection when it has no problem. */
+export interface ResolvedConnection {
+  readonly config?: ConnectionConfig;
+  /** Source of every resolved leaf, keyed by full path. */
+  readonly sources: Readonly<Record<string, string>>;
+  readonly problems: readonly Problem[];
+  readonly warnings: readonly string[];
+}
+
+const DEPRECATION: Readonly<Record<(typeof DEPRECATED_KEYS)[number], string>> = {
+  token_refresh_interval: 'tokens are refreshed automatically before they expire',
+  connection_close_grace_period: 'established connections are never closed because a token expired',
+};
+
+// Only an unmistakable scheme names a driver: `postgres:` without `//` could be the user
+// of a Go-style MySQL DSN (`postgres:pw@tcp(host)/db`).
+function driverFromScheme(dsn: string): DriverName | undefined {
+  const match = /^([a-z0-9]+):(\/\/)?/i.exec(dsn.trim());
+  const scheme = match?.[1]?.toLowerCase();
+  const slashes = match?.[2] !== undefined;
+  if ((scheme === 'postgres' || scheme === 'postgresql') && slashes) return 'postgres';
+  if ((scheme === 'mysql' || scheme === 'mariadb') && slashes) return 'mysql';
+  if (scheme === 'sqlite' || scheme === 'sqlite3') return 'sqlite';
+  return undefined;
+}
+
+// Field by field, so one bad value does not hide the cross-checks of the others.
+function partialParse(raw: Record<string, unknown>): Partial<RawConnection> {
+  const data: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(rawConnectionSchema.shape)) {
+    const result = (schema as z.ZodType).safeParse(raw[key]);
+    if (result.success && result.data !== undefined) data[key] = result.data;
+  }
+  return data as Partial<RawConnection>;
+}
+
+function unknownKeyMessage(key: string, inIam: boolean): string {
+  const local = suggest(key, inIam ? IAM_KEYS : CONNECTION_KEYS);
+  if (local) return `unknown key; did you mean \`${local}\`?`;
+  const other = suggest(key, inIam ? CONNECTION_KEYS : IAM_KEYS);
+  if (other) return inIam ? `unknown key; \`${other}\` is a connection key, not an aws_iam_auth key` : `unknown key; did you mean \`aws_iam_auth.${other}\`?`;
+  return `unknown key (accepted: ${(inIam ? IAM_KEYS : CONNECTION_KEYS).join(', ')})`;
+}
+
+function ms(value: number): string {
+  return `${value}ms`;
+}
+
+/**
+ * Validates one merged raw connection (file/object values with environment values laid
+ * over them) and applies defaults. `sources` maps raw paths to their origin.
+ */
+export function resolveConnection(name: string, raw: unknown, sources: ReadonlyMap<string, string>): ResolvedConnection {
+  const base = `connections.${name}`;
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const sourceOf = (key: string) => sources.get(`${base}.${key}`);
+  const at = (key: string, message: string, cause?: unknown): void => {
+    const path = key ? `${base}.${key}` : base;
+    const source = sources.get(path);
+    problems.push({
+      path,
+      message,
+      connection: name,
+      ...(source?.startsWith('env ') ? { variables: [source.slice(4)] } : {}),
+      ...(cause === undefined ? {} : { cause }),
+    });
+  };
+  const nameOf = (key: string) => {
+    const source = sourceOf(key);
+    return source?.startsWith('env ') ? `${base}.${key} (${source.slice(4)})` : `${base}.${key}`;
+  };
+
+  if (name.trim() === '') at('', 'connection names must not be empty');
+  if (!isPlainObject(raw)) {
+    at('', `expected a mapping with at least a dsn, received ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}`);
+    return { sources: {}, problems, warnings };
+  }
+
+  const whole = rawConnectionSchema.safeParse(raw);
+  const failed = new Set<string>();
+  if (!whole.success) {
+    for (const issue of whole.error.issues) {
+      const path = issue.path.map(String);
+      failed.add(path[0] ?? '');
+      if (issue.code === 'unrecognized_keys') {
+        const inIam = path[0] === 'aws_iam_auth';
+        for (const key of issue.keys) at([...path, key].join('.'), unknownKeyMessage(key, inIam));
+      } else {
+        at(path.join('.'), issue.message);
+      }
+    }
+  }
+  const data = whole.success ? whole.data : partialParse(raw);
+  const iam = data.aws_iam_auth;
+
+  const rawIam = isPlainObject(raw.aws_iam_auth) ? raw.aws_iam_auth : {};
+  for (const key of DEPRECATED_KEYS) {
+    for (const [block, key2] of [[raw, key], [rawIam, `aws_iam_auth.${key}`]] as const) {
+      if (block[key] !== undefined && block[key] !== null) {
+        warnings.push(`${nameOf(key2)} is deprecated and ignored: ${DEPRECATION[key]}`);
+      }
+    }
+  }
+
+  const dsn = data.dsn;
+  if (dsn === undefined && !failed.has('dsn')) {
+    at('dsn', `is required (set it in the configuration or in ${envVariable(name, ['dsn'])})`);
+  }
+  const schemeDriver = dsn === undefined ? undefined : driverFromScheme(dsn);
+  let driver = data.driver;
+  let driverSource = sourceOf('driver');
+  if (driver === undefined && !failed.has('driver') && dsn !== undefined) {
+    if (schemeDriver) {
+      driver = schemeDriver;
+      driverSource = sourceOf('dsn');
+    } else {
+      at('driver', `is missing and the DSN's scheme does not name one; set driver (postgres, mysql or sqlite) or ${envVariable(name, ['driver'])}`);
+    }
+  } else if (driver !== undefined && schemeDriver !== undefined && schemeDriver !== driver) {
+    at('driver', `is ${driver} but the DSN's scheme is for ${schemeDriver}`);
+    driver = undefined;
+  }
+  if (driver !== undefined && dsn !== undefined) {
+    try {
+      parseDsn(dsn, { driver, connection: name });
+    } catch (error) {
+      // The DSN parser redacts its own messages; anything else might echo the DSN.
+      at('dsn', error instanceof DbModuleError ? error.message : 'could not be parsed', error);
+    }
+  }
+
+  const maxOpen = data.max_open_connections ?? DEFAULTS.max_open_connections;
+  const maxIdle = data.max_idle_connections ?? maxOpen;
+  if (data.max_idle_connections !== undefined && !failed.has('max_open_connections') && maxIdle > maxOpen) {
+    at('max_idle_connections', `(${maxIdle}) must not exceed ${nameOf('max_open_connections')} (${maxOpen}${data.max_open_connections === undefined ? ', the default' : ''})`);
+  }
+
+  const timeout = data.connection_timeout;
+  const iamTimeout = iam?.connection_timeout;
+  if (timeout !== undefined && iamTimeout !== undefined && timeout !== iamTimeout) {
+    at('connection_timeout', `(${ms(timeout)}) differs from ${nameOf('aws_iam_auth.connection_timeout')} (${ms(iamTimeout)}); set only one`);
+  }
+
+  const enabled = iam?.enabled ?? false;
+  const maxConnects = iam?.max_connects_per_second ?? (enabled ? DEFAULTS.max_connects_per_second : undefined);
+  const aws_iam_auth: IamAuthConfig = {
+    enabled,
+    ...(iam?.region === undefined ? {} : { region: iam.region }),
+    ...(iam?.db_user === undefined ? {} : { db_user: iam.db_user }),
+    ...(iam?.signing_host === undefined ? {} : { signing_host: iam.signing_host }),
+    ...(iam?.signing_port === undefined ? {} : { signing_port: iam.signing_port }),
+    ...(maxConnects === undefined ? {} : { max_connects_per_second: maxConnects }),
+  };
+  const ignored = ['region', 'db_user', 'signing_host', 'signing_port', 'max_connects_per_second'].filter((key) => iam?.[key as keyof typeof iam] !== undefined);
+  if (!enabled && ignored.length > 0) {
+    warnings.push(`${base}.aws_iam_auth: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored because aws_iam_auth.enabled is false`);
+  }
+
+  const leafSources: Record<string, string> = {};
+  const record = (key: string, source: string | undefined) => {
+    leafSources[`${base}.${key}`] = source ?? 'default';
+  };
+  record('driver', driverSource);
+  record('dsn', sourceOf('dsn'));
+  for (const key of ['max_open_connections', 'max_idle_connections', 'connection_max_lifetime', 'connection_max_idle_time', 'query_timeout']) {
+    record(key, sourceOf(key));
+  }
+  record('connection_timeout', sourceOf('connection_timeout') ?? sourceOf('aws_iam_auth.connection_timeout'));
+  for (const key of Object.keys(aws_iam_auth)) record(`aws_iam_auth.${key}`, sourceOf(`aws_iam_auth.${key}`));
+
+  if (problems.length > 0 || driver === undefined || dsn === undefined) return { sources: leafSources, problems, warnings };
+  return {
+    config: {
+      name,
+      driver,
+      dsn,
+      max_open_connections: maxOpen,
+      max_idle_connections: maxIdle,
+      connection_max_lifetime: data.connection_max_lifetime ?? DEFAULTS.connection_max_lifetime,
+      connection_max_idle_time: data.connection_max_idle_time ?? DEFAULTS.connection_max_idle_time,
+      connection_timeout: timeout ?? iamTimeout ?? DEFAULTS.connection_timeout,
+      query_timeout: data.query_timeout ?? DEFAULTS.query_timeout,
+      aws_iam_auth,
+    },
+    sources: leafSources,
+    problems,
+    warnings,
+  };
+}

@@ -1,0 +1,102 @@
+import { redactDsn } from '../dsn/index.js';
+import type { ConnectionConfig, DatabaseConfig, DriverName } from './types.js';
+
+/** A connection as {@link redactConfig} returns it: plain, mutable, DSN redacted. @public */
+export interface RedactedConnectionConfig {
+  name: string;
+  driver: DriverName;
+  dsn: string;
+  max_open_connections: number;
+  max_idle_connections: number;
+  connection_max_lifetime: number;
+  connection_max_idle_time: number;
+  connection_timeout: number;
+  query_timeout: number;
+  aws_iam_auth: {
+    enabled: boolean;
+    region?: string;
+    db_user?: string;
+    signing_host?: string;
+    signing_port?: number;
+    max_connects_per_second?: number;
+  };
+}
+
+/** A JSON-able copy of a resolved config with every DSN redacted. @public */
+export interface RedactedDatabaseConfig {
+  default: string;
+  connections: Record<string, RedactedConnectionConfig>;
+  sources: Record<string, string>;
+  warnings: string[];
+}
+
+// Only objects built by freezeConfig are here, so a look-alike (say, JSON.parse of a
+// printed config, whose durations are already milliseconds) is validated, not trusted.
+const resolvedConfigs = new WeakSet<object>();
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+function redactedDsn(dsn: string): string {
+  try {
+    return redactDsn(dsn);
+  } catch {
+    return '[unparseable DSN]';
+  }
+}
+
+function redactConnection(connection: ConnectionConfig): RedactedConnectionConfig {
+  return { ...connection, dsn: redactedDsn(connection.dsn), aws_iam_auth: { ...connection.aws_iam_auth } };
+}
+
+/**
+ * A plain JSON-able copy of a resolved config with every DSN passed through `redactDsn`:
+ * safe to print, log or return from the CLI.
+ * @public
+ */
+export function redactConfig(config: DatabaseConfig): RedactedDatabaseConfig {
+  return {
+    default: config.default,
+    connections: Object.fromEntries(Object.entries(config.connections).map(([name, connection]) => [name, redactConnection(connection)])),
+    sources: { ...config.sources },
+    warnings: [...config.warnings],
+  };
+}
+
+/**
+ * True only for configs produced by `loadConfig`/`validateConfig` in this process, whose
+ * values are already validated and whose durations are milliseconds.
+ * @public
+ */
+export function isResolvedConfig(value: unknown): value is DatabaseConfig {
+  return typeof value === 'object' && value !== null && resolvedConfigs.has(value);
+}
+
+// Non-enumerable, so spreads and deep-equality see only the data.
+function hideBehind<T extends object>(target: T, redacted: () => unknown): T {
+  Object.defineProperty(target, 'toJSON', { value: redacted, enumerable: false });
+  Object.defineProperty(target, INSPECT, { value: redacted, enumerable: false });
+  return target;
+}
+
+/** Freezes, brands and makes printing safe (`toJSON`, `util.inspect` show redacted DSNs). */
+export function freezeConfig(parts: {
+  default: string;
+  connections: ReadonlyMap<string, ConnectionConfig>;
+  sources: ReadonlyMap<string, string>;
+  warnings: readonly string[];
+}): DatabaseConfig {
+  const connections = Object.fromEntries(
+    [...parts.connections].map(([name, connection]) => {
+      const frozen = { ...connection, aws_iam_auth: Object.freeze({ ...connection.aws_iam_auth }) };
+      return [name, Object.freeze(hideBehind(frozen, () => redactConnection(frozen)))];
+    }),
+  );
+  const config: DatabaseConfig = {
+    default: parts.default,
+    connections: Object.freeze(connections),
+    sources: Object.freeze(Object.fromEntries(parts.sources)),
+    warnings: Object.freeze([...parts.warnings]),
+  };
+  Object.freeze(hideBehind(config, () => redactConfig(config)));
+  resolvedConfigs.add(config);
+  return config;
+}

@@ -1,0 +1,154 @@
+import type { ConnectionConfig, DriverName } from './config/types.js';
+import type { Dialect, DriverPool, PoolStats, QueryResult } from './drivers/types.js';
+import { DbModuleError, messageOf } from './errors.js';
+import type { DatabaseEventEmitter } from './events.js';
+import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
+
+/** The last connection-level failure of a connection, for `health()`. @public */
+export interface LastError {
+  code: string;
+  message: string;
+  at: number;
+}
+
+/**
+ * A named connection: a pool of sessions to one database, with events and transactions.
+ * `pool` is the driver's own pool (pg.Pool, mysql2 Pool, the SQLite handle pool) with every
+ * pool setting enforced on it, to hand to an ORM.
+ * @public
+ */
+export class Connection implements Queryable {
+  readonly name: string;
+  readonly driver: DriverName;
+  readonly config: ConnectionConfig;
+  readonly #pool: DriverPool;
+  readonly #dialect: Dialect;
+  readonly #events: DatabaseEventEmitter;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #lastError: LastError | undefined;
+
+  /** @internal Created by `createDatabase`. */
+  constructor(config: ConnectionConfig, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter) {
+    this.name = config.name;
+    this.driver = config.driver;
+    this.config = config;
+    this.#pool = pool;
+    this.#dialect = dialect;
+    this.#events = events;
+  }
+
+  /** The driver's native pool (pg.Pool, mysql2 Pool, SQLite handle pool); cast it to the driver's type. */
+  get pool(): unknown {
+    return this.#pool.native;
+  }
+
+  get lastError(): LastError | undefined {
+    return this.#lastError;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    this.#enter();
+    const started = performance.now();
+    try {
+      const result = await this.#pool.query<T>(sql, params);
+      if (this.#events.has('query.executed')) {
+        this.#events.emit('query.executed', { connection: this.name, sql, durationMs: performance.now() - started, rowCount: result.rowCount, inTransaction: false });
+      }
+      return result;
+    } catch (error) {
+      this.#recordFailure(error);
+      if (this.#events.has('query.error')) {
+        this.#events.emit('query.error', { connection: this.name, sql, durationMs: performance.now() - started, code: codeOf(error), message: messageOf(error), inTransaction: false });
+      }
+      throw error;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /** Runs `fn` in a transaction: commits when it returns, rolls back and rethrows when it throws. */
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    this.#enter();
+    try {
+      return await this.#pool.withSession((session) =>
+        runTransaction({ connection: this.name, session, dialect: this.#dialect, events: this.#events }, fn, options),
+      );
+    } catch (error) {
+      this.#recordFailure(error);
+      throw error;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /** Opens (or reuses) a session and runs the dialect's health query, within `connection_timeout`. */
+  async ping(): Promise<void> {
+    this.#enter();
+    try {
+      await this.#pool.ping();
+    } catch (error) {
+      this.#recordFailure(error);
+      throw error;
+    } finally {
+      this.#leave();
+    }
+  }
+
+  stats(): PoolStats {
+    return this.#pool.stats();
+  }
+
+  /**
+   * Refuses new work, lets in-flight queries and transactions finish (at most `timeoutMs`),
+   * then closes every session. Idempotent: later calls return the same promise.
+   */
+  close(timeoutMs = 30_000): Promise<void> {
+    this.#closing ??= this.#drainThenClose(timeoutMs);
+    return this.#closing;
+  }
+
+  async #drainThenClose(timeoutMs: number): Promise<void> {
+    if (this.#inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.#drained = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    try {
+      await this.#pool.close();
+      this.#events.emit('disconnected', { connection: this.name, driver: this.driver });
+    } catch (error) {
+      this.#events.emit('connection.error', { connection: this.name, driver: this.driver, code: codeOf(error), message: messageOf(error), operation: 'close' });
+      throw error;
+    }
+  }
+
+  #enter(): void {
+    if (this.#closing) {
+      throw new DbModuleError('DATABASE_CLOSED', `connection "${this.name}" is closed (or closing); no new queries are accepted`, {
+        connection: this.name,
+        retryable: false,
+      });
+    }
+    this.#inFlight++;
+  }
+
+  #leave(): void {
+    if (--this.#inFlight === 0 && this.#drained) this.#drained();
+  }
+
+  #recordFailure(error: unknown): void {
+    const code = codeOf(error);
+    if (code.startsWith('CONNECT') || code === 'AUTH_FAILED' || code.startsWith('IAM') || code === 'TLS_FAILED' || code === 'POOL_TIMEOUT' || code === 'CONNECTION_LOST') {
+      this.#lastError = { code, message: messageOf(error), at: Date.now() };
+    }
+  }
+}
+
+function codeOf(error: unknown): string {
+  return error instanceof DbModuleError ? error.code : 'QUERY_FAILED';
+}

@@ -1,0 +1,230 @@
+import { isResolvedConfig, validateConfig } from './config/index.js';
+import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
+import { Connection, type LastError } from './connection.js';
+import { loadDriver } from './drivers/index.js';
+import { systemClock, type Clock, type PoolStats } from './drivers/types.js';
+import { describeDsn, parseDsn } from './dsn/index.js';
+import { ConnectionError, DbModuleError, messageOf } from './errors.js';
+import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
+import { toLogger, type Logger, type LoggerLike } from './logging.js';
+
+/** @public */
+export interface CreateDatabaseOptions {
+  /** pino-, console- or dbmodule-style logger. Default: logfmt on stderr at `DBMODULE_LOG_LEVEL`. */
+  logger?: LoggerLike;
+  /** Aborts opening: pools already opened are closed. */
+  signal?: AbortSignal;
+  /** Time source for pool lifetimes and token expiry; tests pass a controllable one. */
+  clock?: Clock;
+}
+
+/** @public */
+export interface ConnectionHealth {
+  name: string;
+  driver: DriverName;
+  ok: boolean;
+  latencyMs: number;
+  pool: PoolStats;
+  error?: { code: string; message: string };
+  /** The last connection-level failure seen on this connection, even if it has recovered since. */
+  lastError?: LastError;
+}
+
+/** @public */
+export interface HealthReport {
+  ok: boolean;
+  checkedAt: string;
+  connections: Record<string, ConnectionHealth>;
+}
+
+/**
+ * Named connections opened from a configuration. Created by {@link createDatabase}.
+ * @public
+ */
+export class Database {
+  readonly names: string[];
+  readonly defaultName: string;
+  readonly config: DatabaseConfig;
+  readonly #connections: ReadonlyMap<string, Connection>;
+  readonly #events: DatabaseEventEmitter;
+  #closing: Promise<void> | undefined;
+
+  /** @internal */
+  constructor(config: DatabaseConfig, connections: ReadonlyMap<string, Connection>, events: DatabaseEventEmitter) {
+    this.config = config;
+    this.names = [...connections.keys()];
+    this.defaultName = config.default;
+    this.#connections = connections;
+    this.#events = events;
+  }
+
+  /** The named connection, or the default one. Unknown names throw `CONNECTION_NOT_FOUND` listing the known names. */
+  connection(name: string = this.defaultName): Connection {
+    const connection = this.#connections.get(name);
+    if (!connection) {
+      throw new DbModuleError('CONNECTION_NOT_FOUND', `no connection named "${name}"; known connections: ${this.names.join(', ')}`, {
+        connection: name,
+        solutions: [`Use one of: ${this.names.join(', ')}`, `Or define it: connections.${name}.dsn in the config file, or DB_${envName(name)}_DSN`],
+      });
+    }
+    return connection;
+  }
+
+  /** Pings every connection (each within its `connection_timeout`) and reports latency, pool counters and errors. */
+  async health(): Promise<HealthReport> {
+    const entries = await Promise.all([...this.#connections.values()].map(checkHealth));
+    return {
+      ok: entries.every((entry) => entry.ok),
+      checkedAt: new Date().toISOString(),
+      connections: Object.fromEntries(entries.map((entry) => [entry.name, entry])),
+    };
+  }
+
+  on<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  once<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  off<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Drains in-flight work (at most `timeoutMs`, default 30 s), then closes every pool.
+   * Idempotent: later calls return the same promise.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#closing ??= closeAll([...this.#connections.values()], options.timeoutMs);
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Validates the configuration (a raw object is validated like a file), opens every pool and
+ * pings every connection within its `connection_timeout`. If one fails, the pools already
+ * opened are closed and a `DbModuleError` naming the connection and the cause is thrown.
+ * Startup events (`config.loaded`, `connected`) are delivered on the next turn of the event
+ * loop, so listeners attached right after `await createDatabase(...)` receive them.
+ * @public
+ */
+export async function createDatabase(config: DatabaseConfig | object, options: CreateDatabaseOptions = {}): Promise<Database> {
+  const resolved = isResolvedConfig(config) ? config : validateConfig(config, { source: 'object' });
+  const logger = toLogger(options.logger);
+  const clock = options.clock ?? systemClock;
+  const events = new DatabaseEventEmitter((error, event) => logger.error('Event listener threw', { event, error: messageOf(error) }));
+  for (const warning of resolved.warnings) logger.warn(warning);
+
+  const opening = Object.values(resolved.connections).map((connection) => openConnection(connection, { logger, clock, events, signal: options.signal }));
+  const settled = await Promise.allSettled(opening);
+  const opened = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) {
+    await Promise.allSettled(opened.map(({ connection }) => connection.close(0)));
+    throw failure.reason;
+  }
+
+  const connections = new Map(opened.map(({ connection }) => [connection.name, connection]));
+  setImmediate(() => {
+    events.emit('config.loaded', { connection: resolved.default, connections: [...connections.keys()], default: resolved.default });
+    for (const { connection, durationMs } of opened) {
+      events.emit('connected', { connection: connection.name, driver: connection.driver, durationMs });
+    }
+  });
+  return new Database(resolved, connections, events);
+}
+
+interface OpenContext {
+  logger: Logger;
+  clock: Clock;
+  events: DatabaseEventEmitter;
+  signal: AbortSignal | undefined;
+}
+
+async function openConnection(config: ConnectionConfig, context: OpenContext): Promise<{ connection: Connection; durationMs: number }> {
+  const { logger, signal } = context;
+  const started = performance.now();
+  throwIfAborted(signal, config.name);
+  if (config.aws_iam_auth.enabled) {
+    throw new ConnectionError('IAM_NOT_SUPPORTED', `connection "${config.name}": aws_iam_auth.enabled is set, but AWS RDS IAM authentication is not supported by this build yet`, {
+      connection: config.name,
+      solutions: ['Set aws_iam_auth.enabled: false and put a password in the DSN until IAM support lands'],
+    });
+  }
+  const dsn = parseDsn(config.dsn, { driver: config.driver, connection: config.name });
+  const fields = { connection: config.name, driver: config.driver, dsn: describeDsn(dsn) };
+  logger.debug('Opening connection pool', { ...fields, max_open: config.max_open_connections, max_idle: config.max_idle_connections });
+
+  const driver = await loadDriver(config.driver);
+  const pool = await driver.createPool({ config, dsn, logger, clock: context.clock });
+  const connection = new Connection(config, pool, driver.dialect, context.events);
+  try {
+    logger.debug('Testing database connection', { connection: config.name, timeout: `${config.connection_timeout}ms` });
+    await abortable(connection.ping(), signal, config.name);
+  } catch (error) {
+    await connection.close(0).catch(() => {});
+    const failure = error instanceof DbModuleError ? error : new ConnectionError('CONNECT_FAILED', `connection "${config.name}": ${messageOf(error)}`, { connection: config.name, cause: error });
+    logger.error('Database ping failed', { ...fields, code: failure.code, error: failure.message });
+    context.events.emit('connection.error', { connection: config.name, driver: config.driver, code: failure.code, message: failure.message, operation: 'connect' });
+    throw failure;
+  }
+  const durationMs = performance.now() - started;
+  logger.info('Database connection test successful', { ...fields, duration_ms: Math.round(durationMs) });
+  return { connection, durationMs };
+}
+
+async function checkHealth(connection: Connection): Promise<ConnectionHealth> {
+  const started = performance.now();
+  let error: ConnectionHealth['error'];
+  try {
+    await connection.ping();
+  } catch (failure) {
+    error = { code: failure instanceof DbModuleError ? failure.code : 'CONNECT_FAILED', message: messageOf(failure) };
+  }
+  const health: ConnectionHealth = {
+    name: connection.name,
+    driver: connection.driver,
+    ok: error === undefined,
+    latencyMs: performance.now() - started,
+    pool: connection.stats(),
+  };
+  if (error) health.error = error;
+  if (connection.lastError) health.lastError = connection.lastError;
+  return health;
+}
+
+async function closeAll(connections: Connection[], timeoutMs?: number): Promise<void> {
+  const results = await Promise.allSettled(connections.map((connection) => connection.close(timeoutMs)));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, connection: string): void {
+  if (signal?.aborted) {
+    throw new ConnectionError('CONNECT_FAILED', `connection "${connection}": opening was aborted`, { connection, cause: signal.reason, retryable: true });
+  }
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, connection: string): Promise<T> {
+  if (!signal) return promise;
+  throwIfAborted(signal, connection);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ConnectionError('CONNECT_FAILED', `connection "${connection}": opening was aborted`, { connection, cause: signal.reason, retryable: true }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The environment-variable form of a connection name: `read-replica` -> `READ_REPLICA`. */
+export function envName(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}

@@ -1,0 +1,319 @@
+import type { Pool, PoolConnection } from 'mysql2';
+import { ConnectionError, DbModuleError, messageOf } from '../../errors.js';
+import type { Logger } from '../../logging.js';
+import type { Clock, PoolStats } from '../types.js';
+import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
+
+/** What the guard enforces on a mysql2 pool that mysql2 itself does not. */
+export interface PoolGuardSettings {
+  readonly connection: string;
+  /** Longest wait for a free session when the pool is full; 0 = unbounded. */
+  readonly acquireTimeoutMs: number;
+  /** Budget of the password function (mysql2's connectTimeout bounds the rest of the connect). */
+  readonly connectTimeoutMs: number;
+  /** Sessions older than this (+ up to 10% jitter) are closed instead of reused; 0 = no limit. */
+  readonly lifetimeMs: number;
+  /** Called for every new physical connection; its answer becomes that connection's password. */
+  readonly password?: (() => Promise<string>) | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+const LIFETIME_JITTER = 0.1;
+
+/**
+ * A `getConnection` caller waiting in mysql2's `_connectionQueue`. mysql2 queues `callback`;
+ * when the wait exceeds the acquire timeout the callback is taken out of the queue again, so
+ * no waiter is left behind, and a session handed to it afterwards goes straight back.
+ */
+class Waiter {
+  readonly callback: ConnectionCallback;
+  readonly #deadline: number;
+  readonly #deliver: ConnectionCallback;
+  readonly #expire: (waiter: Waiter) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #settled = false;
+
+  constructor(deliver: ConnectionCallback, timeoutMs: number, expire: (waiter: Waiter) => void) {
+    this.#deliver = deliver;
+    this.#expire = expire;
+    this.#deadline = Date.now() + timeoutMs;
+    this.callback = (error, connection) => {
+      if (this.#settled) {
+        // Handed over (or opened) after the caller already got POOL_TIMEOUT.
+        connection?.release();
+        return;
+      }
+      this.#settled = true;
+      clearTimeout(this.#timer);
+      this.#deliver(error, connection);
+    };
+  }
+
+  /** (Re)starts the timer with what is left of the original budget. */
+  wait(): void {
+    if (this.#settled) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#expire(this), Math.max(0, this.#deadline - Date.now()));
+  }
+
+  /** The waiter left the queue to open a session: mysql2's connectTimeout bounds that part. */
+  pause(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Settles with `error` unless something was delivered first; true when it did. */
+  fail(error: Error): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#deliver(error);
+    return true;
+  }
+}
+
+/**
+ * Enforces, on the native mysql2 pool object itself (so ORMs given the pool are covered):
+ * an acquire timeout with no leaked waiter, a maximum session lifetime with jitter, a fresh
+ * password for every new physical connection, and an 'error' listener on every session.
+ * mysql2's own getConnection/releaseConnection are wrapped on the instance; see internals.ts
+ * for the private fields this relies on.
+ */
+export class PoolGuard {
+  readonly #pool: PoolInternals;
+  readonly #settings: PoolGuardSettings;
+  readonly #nativeGet: (callback: ConnectionCallback) => void;
+  readonly #nativeRelease: (connection: PoolConnection) => void;
+  readonly #expiry = new WeakMap<PoolConnection, number>();
+  readonly #waiters = new WeakMap<ConnectionCallback, Waiter>();
+  readonly #expireWaiter = (waiter: Waiter): void => this.#onWaiterExpired(waiter);
+  /** Sessions whose password function is running: they hold a slot mysql2 cannot see yet. */
+  #opening = 0;
+  #onIdle: (() => void) | undefined;
+  #idle: Promise<void> | undefined;
+
+  constructor(pool: Pool, settings: PoolGuardSettings) {
+    const internals = internalsOf(pool);
+    this.#pool = internals;
+    this.#settings = settings;
+    this.#nativeGet = internals.getConnection.bind(internals);
+    this.#nativeRelease = internals.releaseConnection.bind(internals);
+    const mutable = internals as { getConnection: PoolInternals['getConnection']; releaseConnection: PoolInternals['releaseConnection'] };
+    mutable.getConnection = (callback) => this.acquire(callback);
+    mutable.releaseConnection = (connection) => this.#release(connection);
+    const { config } = internals;
+    // mysql2 starts its idle reaper only when maxIdle < connectionLimit; idle time needs it too.
+    if (config.maxIdle >= config.connectionLimit && Number.isFinite(config.idleTimeout)) internals._removeIdleTimeoutConnections();
+  }
+
+  /** mysql2's getConnection with the guard's rules; also what the pool's own query/execute use. */
+  acquire(callback: ConnectionCallback): void {
+    const pool = this.#pool;
+    if (pool._closed) return this.#nativeGet(callback);
+    if (this.#settings.lifetimeMs > 0) this.#retireExpiredIdle();
+    if (pool._freeConnections.length > 0) return this.#nativeGet(callback);
+
+    const waiter = this.#waiters.get(callback);
+    const { connectionLimit, waitForConnections } = pool.config;
+    const open = pool._allConnections.length;
+    if (connectionLimit === 0 || open + this.#opening < connectionLimit) {
+      waiter?.pause();
+      if (this.#settings.password) return this.#openWithFreshPassword(callback);
+      return this.#open(callback);
+    }
+    if (!waitForConnections) return this.#nativeGet(callback);
+    const queued = waiter ?? this.#newWaiter(callback);
+    const entry = queued ? queued.callback : callback;
+    queued?.wait();
+    if (open < connectionLimit) {
+      // The free slots belong to sessions awaiting the password function: queue here, or
+      // mysql2 would open a session with the previous (possibly expired) password.
+      pool._connectionQueue.push(entry);
+      pool.emit('enqueue');
+      return;
+    }
+    this.#nativeGet(entry);
+  }
+
+  stats(): Omit<PoolStats, 'maxOpen' | 'maxIdle'> {
+    const pool = this.#pool;
+    const total = pool._allConnections.length + this.#opening;
+    const idle = pool._freeConnections.length;
+    return { total, idle, inUse: total - idle, waiting: pool._connectionQueue.length };
+  }
+
+  /** Resolves once no session is in use, being opened or waited for. */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    this.#idle ??= new Promise((resolve) => {
+      this.#onIdle = resolve;
+    });
+    return this.#idle;
+  }
+
+  #isIdle(): boolean {
+    const pool = this.#pool;
+    return this.#opening === 0 && pool._connectionQueue.length === 0 && pool._allConnections.length === pool._freeConnections.length;
+  }
+
+  #checkIdle(): void {
+    if (this.#onIdle && this.#isIdle()) {
+      const resolve = this.#onIdle;
+      this.#onIdle = undefined;
+      this.#idle = undefined;
+      resolve();
+    }
+  }
+
+  #release(connection: PoolConnection): void {
+    if (this.#settings.lifetimeMs > 0 && connectionInternals(connection)._pool != null && this.#isExpired(connection)) {
+      // end() takes it out of the pool, which calls releaseConnection again (with _pool null) to serve a waiter.
+      this.#retire(connection);
+    } else {
+      this.#nativeRelease(connection);
+    }
+    if (this.#onIdle) this.#checkIdle();
+  }
+
+  #newWaiter(callback: ConnectionCallback): Waiter | undefined {
+    const timeoutMs = this.#settings.acquireTimeoutMs;
+    if (timeoutMs <= 0) return undefined;
+    const waiter = new Waiter(callback, timeoutMs, this.#expireWaiter);
+    this.#waiters.set(waiter.callback, waiter);
+    return waiter;
+  }
+
+  #onWaiterExpired(waiter: Waiter): void {
+    const queue = this.#pool._connectionQueue;
+    for (let i = 0; i < queue.length; i++) {
+      if (queue.get(i) === waiter.callback) {
+        queue.removeOne(i);
+        break;
+      }
+    }
+    const { connectionLimit } = this.#pool.config;
+    waiter.fail(
+      new ConnectionError(
+        'POOL_TIMEOUT',
+        `connection "${this.#settings.connection}": no session became free within ${this.#settings.acquireTimeoutMs} ms (all ${connectionLimit} sessions allowed by max_open_connections are in use)`,
+        {
+          connection: this.#settings.connection,
+          retryable: true,
+          possibleCauses: ['sessions are held for long (slow queries, long transactions, a session not released by the application)', 'max_open_connections is too small for the load'],
+          solutions: ['release sessions promptly (withSession/transaction do it for you)', 'raise max_open_connections or connection_timeout'],
+        },
+      ),
+    );
+    if (this.#onIdle) this.#checkIdle();
+  }
+
+  /** Lets mysql2 open a session; watches the new connection for errors and stamps its expiry. */
+  #open(callback: ConnectionCallback): void {
+    const all = this.#pool._allConnections;
+    const before = all.length;
+    this.#nativeGet(callback);
+    if (all.length > before) {
+      const connection = all.get(all.length - 1);
+      if (connection) this.#adopt(connection);
+    }
+  }
+
+  #openWithFreshPassword(callback: ConnectionCallback): void {
+    const password = this.#settings.password;
+    if (!password) return this.#open(callback);
+    this.#opening++;
+    let timer: NodeJS.Timeout | undefined;
+    const answer = new Promise<string>((resolve, reject) => {
+      const timeoutMs = this.#settings.connectTimeoutMs;
+      if (timeoutMs > 0) {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ConnectionError('CONNECT_TIMEOUT', `connection "${this.#settings.connection}": the password function did not answer within connection_timeout (${timeoutMs} ms)`, {
+                connection: this.#settings.connection,
+                retryable: true,
+              }),
+            ),
+          timeoutMs,
+        );
+      }
+      password().then(resolve, reject);
+    });
+    answer.then(
+      (value) => {
+        clearTimeout(timer);
+        this.#opening--;
+        const pool = this.#pool;
+        if (pool._closed) return this.#nativeGet(callback);
+        if (pool._freeConnections.length === 0 && pool.config.connectionLimit !== 0 && pool._allConnections.length >= pool.config.connectionLimit) {
+          return this.acquire(callback);
+        }
+        // mysql2 copies connectionConfig (own property descriptors) into the connection it creates next, synchronously.
+        Object.defineProperty(pool.config.connectionConfig, 'password', { value, writable: true, enumerable: false, configurable: true });
+        this.#open(callback);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        this.#opening--;
+        callback(
+          error instanceof DbModuleError
+            ? error
+            : new ConnectionError('CONNECT_FAILED', `connection "${this.#settings.connection}": the password function failed: ${messageOf(error)}`, {
+                connection: this.#settings.connection,
+                cause: error,
+              }),
+        );
+        this.#serveNextWaiter();
+        if (this.#onIdle) this.#checkIdle();
+      },
+    );
+  }
+
+  /** A reserved slot was given back: let the first waiter try to open a session in it. */
+  #serveNextWaiter(): void {
+    const pool = this.#pool;
+    if (pool._connectionQueue.length === 0 || pool._closed) return;
+    const next = pool._connectionQueue.shift();
+    if (next) process.nextTick(() => this.acquire(next));
+  }
+
+  #adopt(connection: PoolConnection): void {
+    connection.on('error', (error: NodeJS.ErrnoException) => this.#onSessionError(connection, error));
+    const lifetime = this.#settings.lifetimeMs;
+    if (lifetime > 0) this.#expiry.set(connection, this.#settings.clock.now() + lifetime + Math.random() * LIFETIME_JITTER * lifetime);
+  }
+
+  #onSessionError(connection: PoolConnection, error: NodeJS.ErrnoException): void {
+    // mysql2 has already taken the session out of the pool; this listener keeps a second 'error' from crashing the process.
+    const idle = connectionInternals(connection)._released;
+    this.#settings.logger[idle ? 'warn' : 'debug']('MySQL session failed and was removed from the pool', {
+      connection: this.#settings.connection,
+      code: error.code,
+      message: error.message,
+      idle,
+      threadId: connection.threadId ?? undefined,
+    });
+  }
+
+  #isExpired(connection: PoolConnection): boolean {
+    const expiry = this.#expiry.get(connection);
+    return expiry !== undefined && this.#settings.clock.now() >= expiry;
+  }
+
+  #retireExpiredIdle(): void {
+    const free = this.#pool._freeConnections;
+    for (let top = free.get(free.length - 1); top !== undefined && this.#isExpired(top); top = free.get(free.length - 1)) {
+      this.#retire(top);
+    }
+  }
+
+  #retire(connection: PoolConnection): void {
+    this.#settings.logger.debug('Closing a MySQL session that reached connection_max_lifetime', {
+      connection: this.#settings.connection,
+      threadId: connection.threadId ?? undefined,
+    });
+    // gracefulEnd (set on the pool) makes end() leave the pool and send COM_QUIT.
+    connection.end();
+    if (connectionInternals(connection)._pool != null) connection.destroy();
+  }
+}

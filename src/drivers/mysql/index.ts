@@ -1,0 +1,3 @@
+export { mysqlDialect } from './dialect.js';
+export { type MysqlErrorContext, toMysqlError } from './errors.js';
+export { createMysqlPool } from './pool.js';

@@ -1,0 +1,210 @@
+import type { Pool, PoolConnection, QueryError as Mysql2QueryError, ResultSetHeader } from 'mysql2';
+import type { ConnectionConfig } from '../../config/types.js';
+import { DbModuleError } from '../../errors.js';
+import type { Logger } from '../../logging.js';
+import { isSessionBroken } from '../session-health.js';
+import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import { mysqlDialect } from './dialect.js';
+import { type MysqlErrorContext, toMysqlError } from './errors.js';
+import { PoolGuard } from './guard.js';
+import { internalsOf } from './internals.js';
+import { loadMysql2 } from './load-driver.js';
+import { buildPoolOptions } from './options.js';
+
+type Outcome<T> = (error: DbModuleError | null, result?: QueryResult<T>) => void;
+
+function toResult<T>(rows: unknown): QueryResult<T> {
+  // A SELECT yields an array of rows; INSERT/UPDATE/DELETE a ResultSetHeader.
+  if (Array.isArray(rows)) return { rows: rows as T[], rowCount: rows.length };
+  return { rows: [], rowCount: (rows as ResultSetHeader | undefined)?.affectedRows ?? 0 };
+}
+
+/** The DriverPool over one mysql2 pool; `native` is that pool, with every setting enforced by {@link PoolGuard}. */
+class MysqlDriverPool implements DriverPool {
+  readonly driver = 'mysql' as const;
+  readonly native: Pool;
+  readonly #guard: PoolGuard;
+  readonly #config: ConnectionConfig;
+  readonly #logger: Logger;
+  readonly #context: MysqlErrorContext;
+  #closing: Promise<void> | undefined;
+
+  constructor(native: Pool, guard: PoolGuard, options: DriverPoolOptions) {
+    this.native = native;
+    this.#guard = guard;
+    this.#config = options.config;
+    this.#logger = options.logger;
+    const { dsn, config } = options;
+    this.#context = {
+      connection: config.name,
+      phase: 'query',
+      host: dsn.host ?? 'localhost',
+      port: dsn.port ?? 3306,
+      ...(dsn.user === undefined ? {} : { user: dsn.user }),
+      ...(dsn.database === undefined ? {} : { database: dsn.database }),
+    };
+  }
+
+  query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    return new Promise((resolve, reject) => {
+      this.#guard.acquire((error, connection) => {
+        if (error || !connection) return reject(this.#error(error, 'connect'));
+        this.#send<T>(connection, sql, params, this.#config.query_timeout, (failure, result) => {
+          // #send destroyed a timed-out session; any other outcome gives it back (a no-op for one mysql2 already dropped).
+          if (failure?.code !== 'QUERY_TIMEOUT') connection.release();
+          if (failure) reject(failure);
+          else resolve(result as QueryResult<T>);
+        });
+      });
+    });
+  }
+
+  async withSession<T>(fn: (session: DriverSession) => Promise<T>): Promise<T> {
+    if (this.#closing) throw this.#closedError();
+    const connection = await this.#checkout();
+    let open = true;
+    const session: DriverSession = {
+      query: <R>(sql: string, params?: readonly unknown[]) =>
+        open
+          ? new Promise<QueryResult<R>>((resolve, reject) => {
+              this.#send<R>(connection, sql, params, this.#config.query_timeout, (failure, result) => (failure ? reject(failure) : resolve(result as QueryResult<R>)));
+            })
+          : Promise.reject(
+              new DbModuleError('QUERY_FAILED', `connection "${this.#config.name}": this session was already given back to the pool; run queries inside the callback`, {
+                connection: this.#config.name,
+              }),
+            ),
+    };
+    try {
+      const result = await fn(session);
+      open = false;
+      connection.release();
+      return result;
+    } catch (error) {
+      open = false;
+      if (isSessionBroken(error)) connection.destroy();
+      else connection.release();
+      throw error;
+    }
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closing) throw this.#closedError();
+    const budget = this.#config.connection_timeout;
+    const started = Date.now();
+    const connection = await this.#checkout();
+    const left = budget > 0 ? Math.max(1, budget - (Date.now() - started)) : 0;
+    await new Promise<void>((resolve, reject) => {
+      this.#send(connection, mysqlDialect.healthCheckQuery, undefined, left, (failure) => {
+        if (failure?.code !== 'QUERY_TIMEOUT') connection.release();
+        if (!failure) return resolve();
+        if (failure.code !== 'QUERY_TIMEOUT') return reject(failure);
+        reject(
+          new DbModuleError('CONNECT_TIMEOUT', `connection "${this.#config.name}": ping (${mysqlDialect.healthCheckQuery}) did not answer within connection_timeout (${budget} ms)`, {
+            connection: this.#config.name,
+            retryable: true,
+            cause: failure,
+          }),
+        );
+      });
+    });
+  }
+
+  stats(): PoolStats {
+    const config = this.#config;
+    return { ...this.#guard.stats(), maxOpen: config.max_open_connections, maxIdle: Math.min(config.max_idle_connections, config.max_open_connections) };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#guard.whenIdle().then(
+      () =>
+        new Promise<void>((resolve) => {
+          this.native.end((error) => {
+            // A session that died meanwhile cannot be ended politely; it is gone either way.
+            if (error) this.#logger.debug('MySQL session failed while closing the pool', { connection: this.#config.name, code: error.code, message: error.message });
+            resolve();
+          });
+        }),
+    );
+    return this.#closing;
+  }
+
+  #checkout(): Promise<PoolConnection> {
+    return new Promise((resolve, reject) => {
+      this.#guard.acquire((error, connection) => (error || !connection ? reject(this.#error(error, 'connect')) : resolve(connection)));
+    });
+  }
+
+  /**
+   * Runs one statement on `connection`, which stays checked out. A statement that exceeds
+   * `timeoutMs` gets its session destroyed, and killed on the server, before QUERY_TIMEOUT is reported.
+   */
+  #send<T>(connection: PoolConnection, sql: string, params: readonly unknown[] | undefined, timeoutMs: number, done: Outcome<T>): void {
+    const values = params as unknown[] | undefined;
+    const onResult = (error: Mysql2QueryError | null, rows: unknown): void => {
+      if (!error) return done(null, toResult<T>(rows));
+      if (error.code === 'PROTOCOL_SEQUENCE_TIMEOUT') this.#abandon(connection);
+      done(this.#error(error, 'query', params, timeoutMs));
+    };
+    if (timeoutMs > 0) connection.query({ sql, timeout: timeoutMs }, values, onResult);
+    else connection.query(sql, values, onResult);
+  }
+
+  /** Destroys a session whose statement overran, and ends the statement on the server too. */
+  #abandon(connection: PoolConnection): void {
+    const threadId = connection.threadId;
+    connection.destroy();
+    // The server keeps executing after the socket closes (it notices only when it writes the result).
+    if (typeof threadId !== 'number' || this.#closing) return;
+    this.#guard.acquire((error, killer) => {
+      if (error || !killer) return;
+      killer.query(`KILL CONNECTION ${threadId}`, (killError: Mysql2QueryError | null) => {
+        killer.release();
+        if (killError) this.#logger.debug('Could not kill a timed-out MySQL session', { connection: this.#config.name, threadId, code: killError.code });
+      });
+    });
+  }
+
+  #error(error: unknown, phase: MysqlErrorContext['phase'], params?: readonly unknown[], timeoutMs?: number): DbModuleError {
+    return toMysqlError(error, {
+      ...this.#context,
+      phase,
+      timeoutMs: phase === 'query' ? (timeoutMs ?? this.#config.query_timeout) : this.#config.connection_timeout,
+      ...(params === undefined ? {} : { params }),
+    });
+  }
+
+  #closedError(): DbModuleError {
+    return new DbModuleError('DATABASE_CLOSED', `connection "${this.#config.name}": the pool is closed (or closing); no new queries are accepted`, {
+      connection: this.#config.name,
+      retryable: false,
+    });
+  }
+}
+
+/**
+ * Creates the MySQL/MariaDB pool of one connection. `native` is mysql2's own callback Pool
+ * (what Kysely's MysqlDialect and Drizzle's mysql2 adapter take), with max_open/max_idle/idle
+ * time given to mysql2, and acquire timeout, lifetime and per-session passwords added to it.
+ * @throws DbModuleError `DRIVER_NOT_INSTALLED` when mysql2 is missing; ConfigError `DSN_INVALID` for a bad DSN parameter.
+ */
+export const createMysqlPool: DriverPoolFactory = async (options) => {
+  const mysql = await loadMysql2(options.config.name);
+  const poolOptions = buildPoolOptions(options, mysql);
+  const native = mysql.createPool(poolOptions);
+  // Keep the password out of console.log / util.inspect of the pool (an ORM may print it); mysql2 copies it per connection with its descriptor.
+  const connectionConfig = internalsOf(native).config.connectionConfig;
+  Object.defineProperty(connectionConfig, 'password', { value: connectionConfig.password, enumerable: false, configurable: true, writable: true });
+  const { config } = options;
+  const guard = new PoolGuard(native, {
+    connection: config.name,
+    acquireTimeoutMs: config.connection_timeout,
+    connectTimeoutMs: config.connection_timeout,
+    lifetimeMs: config.connection_max_lifetime,
+    password: options.password,
+    clock: options.clock,
+    logger: options.logger,
+  });
+  return new MysqlDriverPool(native, guard, options);
+};

@@ -1,0 +1,150 @@
+import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
+import type { Clock } from '../types.js';
+import { cancelBackend } from './cancel.js';
+import type { PgModule } from './load-driver.js';
+
+/** The pool settings pg-pool lacks, enforced by {@link createManagedPool}. */
+export interface SessionPolicy {
+  /** Idle sessions kept at most; a session released when this many are idle is closed. */
+  readonly maxIdle: number;
+  /** Sessions older than this (plus up to 10% jitter) are closed instead of reused; 0 = no limit. */
+  readonly lifetimeMs: number;
+  readonly clock: Clock;
+  /** Bounds the socket of a cancel request. */
+  readonly cancelTimeoutMs: number;
+  /** An idle session failed and pg-pool already removed it. */
+  onIdleError(error: Error): void;
+  /** A session in use failed; its caller gets the error from the query. */
+  onSessionError(error: Error): void;
+}
+
+type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
+type Release = (err?: Error | boolean) => void;
+
+/** Fields pg sets on every Client that its typings leave out. */
+interface ClientWireState {
+  readyForQuery?: boolean;
+  processID?: number | null;
+  secretKey?: number | Buffer | null;
+  ssl?: boolean | object;
+}
+
+/**
+ * A real `pg.Pool` (Kysely's PostgresDialect and Drizzle's node-postgres adapter accept it)
+ * that also enforces max_idle_connections and connection_max_lifetime, for our own queries
+ * and for an ORM calling `pool.query` / `pool.connect` / `client.release` directly.
+ *
+ * pg-pool internals relied on: none private. It builds clients with `options.Client`, assigns
+ * `client.release` on every checkout (documented), destroys a client released with a truthy
+ * argument (documented), and exposes `idleCount` / `waitingCount`. From pg: the client fields
+ * `readyForQuery`, `processID`, `secretKey`, `ssl`, `host`, `port`, and the `errorMessage` /
+ * `readyForQuery` events of its `connection`.
+ */
+export function createManagedPool(pg: PgModule, config: PoolConfig, policy: SessionPolicy): Pool {
+  let pool: Pool;
+
+  class ManagedClient extends pg.Client {
+    readonly #retireAt: number;
+    #poolRelease: Release | undefined;
+    #released = false;
+    // set between a server error and the ReadyForQuery that follows it, so a client released
+    // from its error callback is not mistaken for one still running a statement
+    #errorAwaitingReady = false;
+    readonly #release: Release = (err) => this.#releaseToPool(err);
+
+    constructor(clientConfig: ClientConfig) {
+      super(clientConfig);
+      const { lifetimeMs } = policy;
+      this.#retireAt = lifetimeMs > 0 ? policy.clock.now() + lifetimeMs + Math.random() * lifetimeMs * 0.1 : Number.POSITIVE_INFINITY;
+      // without a listener, a server closing a checked-out session would crash the process
+      this.on('error', (error: Error) => policy.onSessionError(error));
+      // optional: pg's native client (NODE_PG_FORCE_NATIVE) has no protocol connection
+      this.connection?.on('errorMessage', () => (this.#errorAwaitingReady = true));
+      this.connection?.on('readyForQuery', () => (this.#errorAwaitingReady = false));
+    }
+
+    /** pg-pool's release for this checkout, behind the pool policy. */
+    get release(): Release {
+      return this.#release;
+    }
+
+    set release(poolRelease: Release) {
+      this.#poolRelease = poolRelease;
+      this.#released = false;
+    }
+
+    isExpired(now: number): boolean {
+      return now >= this.#retireAt;
+    }
+
+    #releaseToPool(err: Error | boolean | undefined): void {
+      const poolRelease = this.#poolRelease;
+      if (!poolRelease) throw new Error('Release called on a client that is not checked out of a pool');
+      // a second release goes straight to pg-pool, which throws its own double-release error
+      if (this.#released) return poolRelease(err);
+      this.#released = true;
+      const state = this as unknown as ClientWireState;
+      if (state.readyForQuery === false && !this.#errorAwaitingReady) {
+        // released while a statement still runs (query_timeout fired, or released too early):
+        // the session can't be reused, and the server should stop working for nobody
+        this.#cancel(state);
+        return poolRelease(err || true);
+      }
+      if (err) return poolRelease(err);
+      const retire = this.isExpired(policy.clock.now()) || (pool.idleCount >= policy.maxIdle && pool.waitingCount === 0);
+      return poolRelease(retire || undefined);
+    }
+
+    #cancel(state: ClientWireState): void {
+      if (typeof state.processID !== 'number' || state.secretKey == null) return;
+      const ssl = typeof state.ssl === 'object' ? state.ssl : Boolean(state.ssl);
+      cancelBackend(pg, { host: this.host, port: this.port, ssl, timeoutMs: policy.cancelTimeoutMs }, state.processID, state.secretKey);
+    }
+  }
+
+  const isExpired = (client: PoolClient): boolean => client instanceof ManagedClient && client.isExpired(policy.clock.now());
+
+  class ManagedPool extends pg.Pool {
+    #ended: Promise<void> | undefined;
+
+    constructor() {
+      super({ ...config, Client: ManagedClient as unknown as new () => ClientBase });
+      // pg-pool emits 'error' for a failed idle client (already removed); unheard, it crashes the process
+      this.on('error', (error: Error) => policy.onIdleError(error));
+    }
+
+    override connect(): Promise<PoolClient>;
+    override connect(callback: ConnectCallback): void;
+    override connect(callback?: ConnectCallback): Promise<PoolClient> | void {
+      if (policy.lifetimeMs === 0) return callback ? super.connect(callback) : super.connect();
+      if (!callback) return this.#connectUnexpired();
+      // pool.query takes this path
+      super.connect((err, client, done) => {
+        if (err || !client || !isExpired(client)) return callback(err, client, done);
+        client.release(true);
+        this.connect(callback);
+      });
+    }
+
+    /** Idempotent, unlike pg-pool's: a second call (ours or an ORM's) returns the same promise. */
+    override end(): Promise<void>;
+    override end(callback: () => void): void;
+    override end(callback?: () => void): Promise<void> | void {
+      this.#ended ??= super.end();
+      if (!callback) return this.#ended;
+      this.#ended.then(callback, callback);
+    }
+
+    async #connectUnexpired(): Promise<PoolClient> {
+      for (;;) {
+        const client = await super.connect();
+        // found expired in the idle list: never handed out
+        if (!isExpired(client)) return client;
+        client.release(true);
+      }
+    }
+  }
+
+  pool = new ManagedPool();
+  return pool;
+}

@@ -1,0 +1,160 @@
+import type { Pool, PoolClient, QueryResult as PgQueryResult } from 'pg';
+import { DbModuleError } from '../../errors.js';
+import { isSessionBroken } from '../session-health.js';
+import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import { buildPoolConfig } from './config.js';
+import { postgresDialect } from './dialect.js';
+import { toPostgresError, type PostgresErrorContext } from './errors.js';
+import { loadPg } from './load-driver.js';
+import { createManagedPool } from './managed-pool.js';
+
+/** pg answers a multi-statement text with one result per statement; the last one is the answer. */
+function toQueryResult<T>(result: PgQueryResult | PgQueryResult[]): QueryResult<T> {
+  const last = Array.isArray(result) ? result[result.length - 1] : result;
+  if (!last) return { rows: [], rowCount: 0 };
+  // pg's rowCount is null for statements without a count in their command tag (DDL, SHOW, ...)
+  return { rows: last.rows as T[], rowCount: last.rowCount ?? last.rows.length };
+}
+
+/** One session held by `withSession`; refuses further work once it has proved broken. */
+class PostgresSession implements DriverSession {
+  readonly #client: PoolClient;
+  readonly #context: PostgresErrorContext;
+  broken: DbModuleError | undefined;
+
+  constructor(client: PoolClient, context: PostgresErrorContext) {
+    this.#client = client;
+    this.#context = context;
+  }
+
+  async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    if (this.broken) {
+      // a statement queued behind a timed-out one would wait for the server to finish it
+      throw new DbModuleError('CONNECTION_LOST', `connection "${this.#context.connection}": this session was discarded after ${this.broken.code}; the statement was not sent`, {
+        connection: this.#context.connection,
+        retryable: false,
+        cause: this.broken,
+      });
+    }
+    try {
+      return toQueryResult<T>(await this.#client.query(sql, params as unknown[] | undefined));
+    } catch (error) {
+      const mapped = toPostgresError(error, this.#context);
+      if (isSessionBroken(mapped)) this.broken = mapped;
+      throw mapped;
+    }
+  }
+}
+
+class PostgresDriverPool implements DriverPool {
+  readonly driver = 'postgres' as const;
+  readonly native: Pool;
+  readonly #maxOpen: number;
+  readonly #maxIdle: number;
+  readonly #connectionTimeout: number;
+  readonly #acquireContext: PostgresErrorContext;
+  readonly #queryContext: PostgresErrorContext;
+  #closing: Promise<void> | undefined;
+
+  constructor(native: Pool, options: DriverPoolOptions, endpoint: string) {
+    const { config } = options;
+    this.native = native;
+    this.#maxOpen = config.max_open_connections;
+    this.#maxIdle = config.max_idle_connections;
+    this.#connectionTimeout = config.connection_timeout;
+    this.#acquireContext = { connection: config.name, phase: 'acquire', endpoint };
+    this.#queryContext = { connection: config.name, phase: 'query', endpoint };
+  }
+
+  async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    const client = await this.#acquire();
+    let result: PgQueryResult | PgQueryResult[];
+    try {
+      result = await client.query(sql, params as unknown[] | undefined);
+    } catch (error) {
+      const mapped = toPostgresError(error, this.#queryContext);
+      client.release(isSessionBroken(mapped));
+      throw mapped;
+    }
+    client.release();
+    return toQueryResult<T>(result);
+  }
+
+  async withSession<T>(fn: (session: DriverSession) => Promise<T>): Promise<T> {
+    const client = await this.#acquire();
+    const session = new PostgresSession(client, this.#queryContext);
+    let destroy = false;
+    try {
+      return await fn(session);
+    } catch (error) {
+      destroy = isSessionBroken(error);
+      throw error;
+    } finally {
+      client.release(destroy || session.broken !== undefined);
+    }
+  }
+
+  async ping(): Promise<void> {
+    const started = performance.now();
+    const client = await this.#acquire();
+    // the health query gets what is left of connection_timeout, so ping as a whole stays within it
+    const remaining = Math.max(1, Math.ceil(this.#connectionTimeout - (performance.now() - started)));
+    const queryTimeout = this.#connectionTimeout > 0 ? { query_timeout: remaining } : {};
+    try {
+      await client.query({ text: postgresDialect.healthCheckQuery, ...queryTimeout });
+    } catch (error) {
+      const mapped = toPostgresError(error, this.#queryContext);
+      client.release(true);
+      throw mapped;
+    }
+    client.release();
+  }
+
+  stats(): PoolStats {
+    const { totalCount: total, idleCount: idle, waitingCount: waiting } = this.native;
+    return { total, idle, inUse: total - idle, waiting, maxOpen: this.#maxOpen, maxIdle: this.#maxIdle };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.native.end();
+    return this.#closing;
+  }
+
+  async #acquire(): Promise<PoolClient> {
+    if (this.#closing || this.native.ending) throw this.#closedError();
+    try {
+      return await this.native.connect();
+    } catch (error) {
+      if (this.native.ending) throw this.#closedError(error);
+      throw toPostgresError(error, this.#acquireContext);
+    }
+  }
+
+  #closedError(cause?: unknown): DbModuleError {
+    const connection = this.#acquireContext.connection;
+    return new DbModuleError('DATABASE_CLOSED', `connection "${connection}": the pool is closed`, { connection, retryable: false, cause });
+  }
+}
+
+/**
+ * Creates the PostgreSQL pool of one connection: a real `pg.Pool` (`native`) with every pool
+ * setting enforced on it, and the driver-neutral {@link DriverPool} around it. No session is
+ * opened until the first query or ping.
+ * @public
+ */
+export const createPostgresPool: DriverPoolFactory = async (options) => {
+  const pg = await loadPg();
+  const { config, dsn, logger, clock } = options;
+  const connection = config.name;
+  const endpoint = `${dsn.host ?? 'localhost'}:${dsn.port ?? 5432}`;
+  const native = createManagedPool(pg, buildPoolConfig(options), {
+    maxIdle: config.max_idle_connections,
+    lifetimeMs: config.connection_max_lifetime,
+    clock,
+    cancelTimeoutMs: config.connection_timeout > 0 ? config.connection_timeout : 10_000,
+    onIdleError: (error) =>
+      logger.warn('idle session failed and was removed from the pool', { connection, endpoint, code: (error as { code?: unknown }).code, error: error.message }),
+    onSessionError: (error) => logger.debug('session in use failed', { connection, endpoint, error: error.message }),
+  });
+  return new PostgresDriverPool(native, options, endpoint);
+};

@@ -1,0 +1,238 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { Pool } from 'tarn';
+import type { Logger } from '../../logging.js';
+import type { Clock, PoolStats } from '../types.js';
+
+type Handle = BetterSqlite3.Database;
+/** What `acquire()` returns: `.promise` resolves to a handle. */
+export type PendingHandle = ReturnType<Pool<Handle>['acquire']>;
+
+/** Settings of a {@link SqliteHandlePool}. Durations in milliseconds; 0 means no limit. */
+export interface SqliteHandlePoolSettings {
+  /** Opens and configures one handle; rejects with a classified error. */
+  readonly open: () => Promise<Handle>;
+  readonly connection: string;
+  readonly maxOpen: number;
+  readonly maxIdle: number;
+  readonly lifetimeMs: number;
+  readonly idleTimeMs: number;
+  /** Bounds both waiting for a free handle and opening one (`open` must give up by then itself). */
+  readonly acquireTimeoutMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** Lifetimes get up to 10% extra, drawn once per handle, so handles opened together do not expire together. */
+const LIFETIME_JITTER = 0.1;
+const CREATE_BACKSTOP_MS = 1_000;
+const MAX_TIMER_MS = 2_147_483_647;
+// tarn treats 0 as "use the default" (30s); this disables idle reaping instead.
+const NEVER = Number.MAX_SAFE_INTEGER;
+
+function reapIntervalMs(settings: SqliteHandlePoolSettings): number {
+  const limits = [settings.idleTimeMs, settings.lifetimeMs].filter((ms) => ms > 0);
+  if (limits.length === 0) return 1000;
+  return Math.max(10, Math.min(1000, Math.floor(Math.min(...limits) / 4)));
+}
+
+/** Per-handle bookkeeping that tarn's callbacks need before the pool object exists. */
+class HandleLifecycle {
+  readonly #settings: SqliteHandlePoolSettings;
+  readonly #expiresAt = new WeakMap<Handle, number>();
+  readonly #nativeClose = new WeakMap<Handle, () => void>();
+  /** Set by the pool: what `close()` on a leased handle does. */
+  release: (db: Handle) => void = () => {};
+
+  constructor(settings: SqliteHandlePoolSettings) {
+    this.#settings = settings;
+  }
+
+  async open(): Promise<Handle> {
+    const db = await this.#settings.open();
+    const { lifetimeMs, clock } = this.#settings;
+    this.#expiresAt.set(db, lifetimeMs > 0 ? clock.now() + lifetimeMs * (1 + Math.random() * LIFETIME_JITTER) : Infinity);
+    const nativeClose = db.close.bind(db);
+    this.#nativeClose.set(db, () => void nativeClose());
+    // Like a pooled JDBC connection: an ORM that "closes" the handle it was lent (Kysely's
+    // destroy() does) gives it back instead of leaving the pool waiting for it forever.
+    Object.defineProperty(db, 'close', {
+      configurable: true,
+      value: () => {
+        if (this.#expiresAt.has(db)) this.release(db);
+        else nativeClose();
+        return db;
+      },
+    });
+    return db;
+  }
+
+  /** Open, known, and younger than its lifetime (by the injected clock). */
+  usable(db: Handle): boolean {
+    const expiresAt = this.#expiresAt.get(db);
+    return expiresAt !== undefined && db.open && expiresAt > this.#settings.clock.now();
+  }
+
+  close(db: Handle, reason: string): void {
+    const close = this.#nativeClose.get(db);
+    if (!this.#expiresAt.delete(db) || close === undefined) return;
+    try {
+      close();
+      this.#settings.logger.debug('Closed SQLite handle', { connection: this.#settings.connection, reason });
+    } catch (error) {
+      this.#settings.logger.warn('Closing an SQLite handle failed', { connection: this.#settings.connection, error });
+    }
+  }
+}
+
+/**
+ * The pool behind an SQLite connection, and what `connection.pool` is: a tarn pool
+ * (knex's) of better-sqlite3 `Database` handles. SQLite has no server and no standard
+ * pool, so this is the native object an ORM is given. Every setting holds here, also for
+ * code that calls it directly:
+ *
+ * ```ts
+ * const db = await pool.acquire().promise;   // waits at most connection_timeout
+ * try { db.prepare('SELECT 1').get(); } finally { pool.release(db); }
+ * // Kysely takes one handle: new SqliteDialect({ database: () => pool.acquire().promise })
+ * // (its destroy() calls db.close(), which gives the handle back to this pool).
+ * ```
+ *
+ * - never more than `maxOpen` handles (`acquire` waits, then rejects with tarn's TimeoutError);
+ * - a released handle is closed instead of kept when it is past its lifetime (plus jitter),
+ *   closed, or when more than `maxIdle` handles would be idle; one left in a transaction is
+ *   rolled back first;
+ * - idle handles are closed after `idleTimeMs`, and expired ones are never handed out.
+ */
+export class SqliteHandlePool extends Pool<Handle> {
+  readonly maxOpen: number;
+  readonly maxIdle: number;
+  readonly #lifecycle: HandleLifecycle;
+  readonly #reaps: boolean;
+  readonly #settings: SqliteHandlePoolSettings;
+
+  constructor(settings: SqliteHandlePoolSettings) {
+    const lifecycle = new HandleLifecycle(settings);
+    super({
+      create: () => lifecycle.open(),
+      destroy: (db: Handle) => lifecycle.close(db, 'destroyed'),
+      validate: (db: Handle) => lifecycle.usable(db),
+      min: 0,
+      max: settings.maxOpen,
+      acquireTimeoutMillis: settings.acquireTimeoutMs,
+      // `open` gives up by itself at acquireTimeoutMs with a precise error; tarn's own create
+      // timeout is only a backstop, later, so its anonymous TimeoutError never wins the race.
+      createTimeoutMillis: Math.min(settings.acquireTimeoutMs + CREATE_BACKSTOP_MS, MAX_TIMER_MS),
+      idleTimeoutMillis: settings.idleTimeMs > 0 ? settings.idleTimeMs : NEVER,
+      reapIntervalMillis: reapIntervalMs(settings),
+      // Open errors (a bad path) reach the caller at once instead of being retried until the timeout.
+      propagateCreateError: true,
+      log: (message: string) => settings.logger.warn(message, { connection: settings.connection }),
+    });
+    this.maxOpen = settings.maxOpen;
+    this.maxIdle = settings.maxIdle;
+    this.#settings = settings;
+    this.#lifecycle = lifecycle;
+    this.#reaps = settings.idleTimeMs > 0 || settings.lifetimeMs > 0;
+    lifecycle.release = (db) => void this.release(db);
+  }
+
+  /**
+   * Gives a handle back. It is closed instead when it is expired or closed, or when
+   * `maxIdle` handles are already idle. Returns false when the handle was not lent out.
+   */
+  override release(db: Handle): boolean {
+    const index = this.#indexInUse(db);
+    if (index < 0) return false;
+    if (db.open && db.inTransaction) this.#rollBack(db);
+    if (!this.#lifecycle.usable(db)) return this.#discardAt(index, 'expired');
+    super.release(db);
+    while (this.free.length > this.maxIdle) {
+      const oldest = this.free.shift();
+      if (oldest === undefined) break;
+      oldest.settle();
+      void this.#destroy(oldest.resource, 'max_idle_connections');
+    }
+    return true;
+  }
+
+  /** Closes a lent handle instead of giving it back (it is broken, or its state must not be reused). */
+  discard(db: Handle): boolean {
+    const index = this.#indexInUse(db);
+    return index >= 0 && this.#discardAt(index, 'discarded');
+  }
+
+  /** Withdraws a queued `acquire()`; false when a handle is already on its way to it (release that). */
+  cancel(pending: PendingHandle): boolean {
+    const index = this.pendingAcquires.indexOf(pending);
+    if (index < 0) return false;
+    this.pendingAcquires.splice(index, 1);
+    pending.abort();
+    return true;
+  }
+
+  /** Counters in dbmodule's shape; `total` includes handles being opened. */
+  stats(): PoolStats {
+    const inUse = this.numUsed();
+    const idle = this.numFree();
+    return { total: inUse + idle + this.numPendingCreates(), idle, inUse, waiting: this.numPendingAcquires(), maxOpen: this.maxOpen, maxIdle: this.maxIdle };
+  }
+
+  // Closing synchronously here (tarn closes a microtask later) means a replacement handle
+  // can never be opened while the old one is still open, so maxOpen holds at every instant.
+  override _destroy(db: Handle): Promise<void | Handle> {
+    return this.#destroy(db, this.#lifecycle.usable(db) ? 'connection_max_idle_time' : 'expired');
+  }
+
+  /** tarn's reaping pass (idle time), plus closing idle handles past their lifetime. */
+  override check(): void {
+    if (this.#settings.lifetimeMs > 0) {
+      const keep = this.free.filter((idle) => this.#lifecycle.usable(idle.resource));
+      if (keep.length !== this.free.length) {
+        for (const idle of this.free) {
+          if (keep.includes(idle)) continue;
+          idle.settle();
+          void this.#destroy(idle.resource, 'connection_max_lifetime');
+        }
+        this.free = keep;
+      }
+    }
+    super.check();
+  }
+
+  // The reaper must not keep the process alive: an SQLite pool holds no socket that would.
+  override _startReaping(): void {
+    if (!this.#reaps) return;
+    super._startReaping();
+    this.interval?.unref();
+  }
+
+  #destroy(db: Handle, reason: string): Promise<void | Handle> {
+    this.#lifecycle.close(db, reason);
+    return super._destroy(db);
+  }
+
+  #indexInUse(db: Handle): number {
+    const used = this.used;
+    for (let i = 0; i < used.length; i++) if (used[i]?.resource === db) return i;
+    return -1;
+  }
+
+  #discardAt(index: number, reason: string): boolean {
+    const [lent] = this.used.splice(index, 1);
+    if (lent === undefined) return false;
+    lent.resolve(); // tarn's destroy() waits on this for lent handles
+    void this.#destroy(lent.resource, reason);
+    this._tryAcquireOrCreate();
+    return true;
+  }
+
+  #rollBack(db: Handle): void {
+    this.#settings.logger.warn('SQLite handle released inside a transaction; rolling it back', { connection: this.#settings.connection });
+    try {
+      db.exec('ROLLBACK');
+    } catch {
+      // release() sees the handle still in a transaction (or closed) and discards it.
+      this.#lifecycle.close(db, 'rollback failed');
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { ConfigError, DbModuleError, messageOf } from '../errors.js';
+import { silentLogger, type Logger } from '../logging.js';
+import { MemoryAuthLog, type AuthLog } from './auth-log.js';
+import { prepareTls, type TlsMaterial } from './certificates.js';
+import { ShiftableClock } from './clock.js';
+import { KeyRegistry } from './key-registry.js';
+import { handleMysqlConnection } from './mysql-frontend.js';
+import { MysqlUpstream } from './mysql-upstream.js';
+import { resolveEmulatorOptions, type EmulatorCredentials, type EmulatorOptions } from './options.js';
+import { handlePostgresConnection, type PostgresBackend } from './postgres-frontend.js';
+import { PostgresRelayBackend } from './postgres-relay-backend.js';
+import { closeServer, listen, SocketSet } from './relay.js';
+import type { SessionContext } from './session-context.js';
+import { parseUpstreamUrl } from './upstream-url.js';
+
+/** Where one protocol endpoint listens. @public */
+export interface EmulatorEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** The port tokens must be signed for (the listening port unless `advertisedPort` was set). */
+  readonly advertisedPort: number;
+  /** What serves the sessions: the redacted upstream URL, or `pglite`. */
+  readonly backend: string;
+}
+
+/**
+ * A running RDS IAM endpoint. See {@link startEmulator}.
+ * @public
+ */
+export interface Emulator {
+  readonly postgres?: EmulatorEndpoint;
+  readonly mysql?: EmulatorEndpoint;
+  /** The CA certificate file clients must trust (verify-full against the configured hostnames). */
+  readonly caFile: string;
+  /** The same CA, PEM. */
+  readonly caPem: string;
+  readonly region: string;
+  readonly hostnames: readonly string[];
+  /** Every authentication attempt (never the token or its signature). */
+  readonly authLog: AuthLog;
+  /** Shifts the emulator clock by `seconds` (absolute, not cumulative), e.g. 960 to make 15-minute tokens expire. */
+  setClockOffset(seconds: number): void;
+  /** Trusts another access key (or replaces one), e.g. temporary credentials with a session token. */
+  addCredentials(credentials: EmulatorCredentials): void;
+  /** Refuses every later token signed with this access key id. */
+  revoke(accessKeyId: string): void;
+  /** Ends every session, stops listening and removes the generated CA directory. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a local endpoint that authenticates RDS IAM tokens as RDS does (PostgreSQL and/or MySQL
+ * protocol, TLS with a generated or given certificate) and relays each authenticated session to
+ * a real server, or for PostgreSQL without an upstream to an embedded PGlite database.
+ *
+ * @example
+ * ```ts
+ * const emulator = await startEmulator({ postgres: { upstream: 'postgresql://postgres@127.0.0.1:5432/app' }, credentials: [{ accessKeyId, secretAccessKey }] });
+ * // sign a token for localhost:<emulator.postgres.port> and connect with ssl.ca = readFileSync(emulator.caFile)
+ * await emulator.close();
+ * ```
+ * @public
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const resolved = resolveEmulatorOptions(options);
+  const postgresTarget = resolved.postgres?.upstream ? parseUpstreamUrl(resolved.postgres.upstream, 'postgres') : undefined;
+  const mysqlTarget = resolved.mysql?.upstream ? parseUpstreamUrl(resolved.mysql.upstream, 'mysql') : undefined;
+  if (mysqlTarget && mysqlTarget.sslmode !== 'disable') {
+    throw new ConfigError('CONFIG_INVALID', `emulator option mysql.upstream: ${mysqlTarget.redacted} asks for TLS, which the emulator does not speak to a MySQL upstream`, {
+      solutions: ['Point mysql.upstream at a server reachable without TLS (the emulator is for local and CI use).'],
+    });
+  }
+  const logger = options.logger ?? silentLogger;
+  const sockets = new SocketSet();
+  const keys = new KeyRegistry(resolved.credentials);
+  const clock = new ShiftableClock(resolved.clock);
+  const authLog = new MemoryAuthLog();
+  const servers: Server[] = [];
+  let tls: TlsMaterial | undefined;
+  let postgresBackend: PostgresBackend | undefined;
+  let closing: Promise<void> | undefined;
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const stopped = Promise.all(servers.map(closeServer));
+      sockets.destroyAll();
+      await stopped;
+      await postgresBackend?.close().catch(() => {});
+      await tls?.cleanup().catch(() => {});
+    })();
+    return closing;
+  };
+
+  if (keys.size === 0) logger.warn('emulator: no AWS credentials configured; every token is refused until addCredentials()', {});
+  try {
+    tls = await prepareTls(resolved.hostnames, resolved.tls, resolved.caFile);
+    const context: SessionContext = {
+      region: resolved.region,
+      hostnames: resolved.hostnames,
+      keys,
+      clock,
+      clockSkewSeconds: resolved.clockSkewSeconds,
+      isIamUser: resolved.isIamUser,
+      authLog,
+      sockets,
+      handshakeTimeoutMillis: resolved.handshakeTimeoutMillis,
+      secureContext: tls.secureContext,
+      logger,
+    };
+    let postgres: EmulatorEndpoint | undefined;
+    let mysql: EmulatorEndpoint | undefined;
+    if (resolved.postgres) {
+      const backend: PostgresBackend = postgresTarget
+        ? new PostgresRelayBackend(postgresTarget, sockets, resolved.handshakeTimeoutMillis, logger)
+        : await createPgliteBackend(logger);
+      postgresBackend = backend;
+      const endpoint = resolved.postgres;
+      const server = createServer({ noDelay: true });
+      servers.push(server);
+      const port = await listenOn(server, endpoint.port, resolved.listen, 'postgres');
+      const advertisedPort = endpoint.advertisedPort ?? port;
+      server.on('connection', (socket: Socket) => void handlePostgresConnection(socket, context, backend, advertisedPort).catch(() => socket.destroy()));
+      postgres = { host: resolved.listen, port, advertisedPort, backend: postgresTarget?.redacted ?? 'pglite' };
+    }
+    if (resolved.mysql && mysqlTarget) {
+      const upstream = new MysqlUpstream(mysqlTarget, sockets, resolved.handshakeTimeoutMillis);
+      // Probed now so a wrong upstream shows at start-up; clients retry the probe if it failed.
+      upstream.greeting().catch((error: unknown) => logger.warn('emulator: the MySQL upstream is not usable yet', { upstream: mysqlTarget.redacted, reason: messageOf(error) }));
+      const endpoint = resolved.mysql;
+      const server = createServer({ noDelay: true });
+      servers.push(server);
+      const port = await listenOn(server, endpoint.port, resolved.listen, 'mysql');
+      const advertisedPort = endpoint.advertisedPort ?? port;
+      server.on('connection', (socket: Socket) => void handleMysqlConnection(socket, context, upstream, advertisedPort).catch(() => socket.destroy()));
+      mysql = { host: resolved.listen, port, advertisedPort, backend: mysqlTarget.redacted };
+    }
+    for (const server of servers) server.on('error', (error) => logger.error('emulator: listener error', { reason: messageOf(error) }));
+    const material = tls;
+    return {
+      ...(postgres ? { postgres } : {}),
+      ...(mysql ? { mysql } : {}),
+      caFile: material.caFile,
+      caPem: material.caPem,
+      region: resolved.region,
+      hostnames: resolved.hostnames,
+      authLog,
+      setClockOffset: (seconds) => clock.setOffset(seconds),
+      addCredentials: (credentials) => keys.add(credentials),
+      revoke: (accessKeyId) => keys.revoke(accessKeyId),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+// --- internal ---
+
+async function listenOn(server: Server, port: number, host: string, name: string): Promise<number> {
+  try {
+    return await listen(server, port, host);
+  } catch (error) {
+    throw new DbModuleError('CONNECT_FAILED', `emulator: the ${name} endpoint cannot listen on ${host}:${port}: ${messageOf(error)}`, {
+      cause: error,
+      solutions: [`Choose another ${name} port (0 picks a free one) or listen address.`],
+    });
+  }
+}
+
+async function createPgliteBackend(logger: Logger): Promise<PostgresBackend> {
+  const { PgliteBackend } = await import('./pglite-backend.js');
+  return PgliteBackend.create(logger);
+}

@@ -1,0 +1,166 @@
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logging.js';
+
+/** AWS credentials the emulator accepts tokens from. @public */
+export interface EmulatorCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** Present for temporary (STS) credentials: tokens must carry it as `X-Amz-Security-Token`. */
+  readonly sessionToken?: string;
+  /** When the credentials stop being valid (epoch milliseconds or a Date), on the emulator clock. */
+  readonly expiresAt?: number | Date;
+}
+
+/** One protocol endpoint of the emulator. @public */
+export interface EmulatorEndpointOptions {
+  /** Port to listen on. Default: 0 (a random free port). */
+  readonly port?: number;
+  /**
+   * The port tokens must be signed for, when clients sign for another port than the one the
+   * emulator listens on (a tunnel, or tests signing for :5432). Default: the listening port.
+   */
+  readonly advertisedPort?: number;
+  /**
+   * The real server sessions are relayed to. Its credentials are the ones the emulator logs in
+   * with; without a user in the URL the login user is used. Required for MySQL; for PostgreSQL
+   * an embedded PGlite database serves the sessions when it is absent.
+   */
+  readonly upstream?: string;
+}
+
+/** Certificate and key to present instead of generated ones (PEM). @public */
+export interface EmulatorTlsOptions {
+  readonly cert: string;
+  readonly key: string;
+  /** The CA that signed `cert`; written to `caFile`. Default: `cert` itself (self-signed). */
+  readonly ca?: string;
+}
+
+/** Options of {@link startEmulator}. @public */
+export interface EmulatorOptions {
+  /** The region tokens must be signed for. Default: `us-east-1`. */
+  readonly region?: string;
+  /**
+   * Names the endpoint answers to: put in the certificate's SAN and accepted as the signed host
+   * (`<name>:<port>`). `*.` matches exactly one label, as in TLS.
+   * Default: `['localhost', '*.<region>.rds.amazonaws.com']`.
+   */
+  readonly hostnames?: readonly string[];
+  /** Address to listen on. Default: `127.0.0.1`. */
+  readonly listen?: string;
+  /** The PostgreSQL endpoint, or `false` to disable it. Default: enabled, random port, PGlite. */
+  readonly postgres?: EmulatorEndpointOptions | false;
+  /** The MySQL endpoint (needs `upstream`), or `false`. Default: disabled. */
+  readonly mysql?: EmulatorEndpointOptions | false;
+  /** Which database users authenticate with IAM; the others are passed to the upstream with their own password. Default: every user. */
+  readonly iamUsers?: readonly string[] | ((user: string) => boolean);
+  /** Static keys. Default: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from `env`, when set. */
+  readonly credentials?: readonly EmulatorCredentials[];
+  /** Certificate to present instead of a generated one. */
+  readonly tls?: EmulatorTlsOptions;
+  /** Where to write the CA certificate clients must trust. Default: `ca.pem` in a new temporary directory (removed on close). */
+  readonly caFile?: string;
+  /** Time source (epoch milliseconds), before the offset set with `setClockOffset`. Default: `Date.now`. */
+  readonly clock?: { now(): number };
+  /** Budget for a client to complete the handshake and authentication. Default: 10000. */
+  readonly handshakeTimeoutMillis?: number;
+  /** How far in the future a token's `X-Amz-Date` may be (clock skew). Default: 300. */
+  readonly clockSkewSeconds?: number;
+  /** Environment to read default credentials from. Default: `process.env`. */
+  readonly env?: Record<string, string | undefined>;
+  /** Diagnostics of sessions (never secrets). Default: silent. */
+  readonly logger?: Logger;
+}
+
+export interface ResolvedEndpoint {
+  readonly port: number;
+  readonly advertisedPort: number | undefined;
+  readonly upstream: string | undefined;
+}
+
+export interface ResolvedEmulatorOptions {
+  readonly region: string;
+  readonly hostnames: readonly string[];
+  readonly listen: string;
+  readonly postgres: ResolvedEndpoint | undefined;
+  readonly mysql: ResolvedEndpoint | undefined;
+  readonly isIamUser: (user: string) => boolean;
+  readonly credentials: readonly EmulatorCredentials[];
+  readonly tls: EmulatorTlsOptions | undefined;
+  readonly caFile: string | undefined;
+  readonly clock: { now(): number };
+  readonly handshakeTimeoutMillis: number;
+  readonly clockSkewSeconds: number;
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/** Applies defaults and validates; every later step reads only the resolved options. */
+export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedEmulatorOptions {
+  const region = options.region ?? 'us-east-1';
+  if (!REGION.test(region)) throw invalid('region', `"${region}" is not an AWS region name (like us-east-1)`);
+  const hostnames = options.hostnames ?? ['localhost', `*.${region}.rds.amazonaws.com`];
+  if (hostnames.length === 0) throw invalid('hostnames', 'at least one hostname is needed');
+  for (const name of hostnames) {
+    if (!/^(\*\.)?[A-Za-z0-9.:-]+$/.test(name)) throw invalid('hostnames', `"${name}" is not a hostname`);
+  }
+  const postgres = options.postgres === false ? undefined : endpoint('postgres', options.postgres ?? {});
+  const mysql = options.mysql === false || options.mysql === undefined ? undefined : endpoint('mysql', options.mysql);
+  if (mysql && !mysql.upstream) throw invalid('mysql.upstream', 'the MySQL endpoint needs an upstream server URL (mysql://user:password@host:3306/db)');
+  if (!postgres && !mysql) throw invalid('postgres', 'both endpoints are disabled: enable postgres or mysql');
+  const handshakeTimeoutMillis = options.handshakeTimeoutMillis ?? 10_000;
+  if (!(handshakeTimeoutMillis > 0)) throw invalid('handshakeTimeoutMillis', 'must be a positive number of milliseconds');
+  const clockSkewSeconds = options.clockSkewSeconds ?? 300;
+  if (!(clockSkewSeconds >= 0)) throw invalid('clockSkewSeconds', 'must be zero or more');
+  if (options.tls && (!options.tls.cert || !options.tls.key)) throw invalid('tls', 'both cert and key (PEM) are needed');
+  return {
+    region,
+    hostnames: [...hostnames],
+    listen: options.listen ?? '127.0.0.1',
+    postgres,
+    mysql,
+    isIamUser: iamUserPredicate(options.iamUsers),
+    credentials: options.credentials ? [...options.credentials] : credentialsFromEnv(options.env ?? process.env),
+    tls: options.tls,
+    caFile: options.caFile,
+    clock: options.clock ?? { now: () => Date.now() },
+    handshakeTimeoutMillis,
+    clockSkewSeconds,
+  };
+}
+
+// --- internal ---
+
+function endpoint(name: 'postgres' | 'mysql', options: EmulatorEndpointOptions): ResolvedEndpoint {
+  const port = options.port ?? 0;
+  if (!isPort(port, true)) throw invalid(`${name}.port`, `${String(port)} is not a port number`);
+  if (options.advertisedPort !== undefined && !isPort(options.advertisedPort, false)) {
+    throw invalid(`${name}.advertisedPort`, `${String(options.advertisedPort)} is not a port number`);
+  }
+  return { port, advertisedPort: options.advertisedPort, upstream: options.upstream || undefined };
+}
+
+function isPort(value: number, allowZero: boolean): boolean {
+  return Number.isInteger(value) && value <= 65535 && (allowZero ? value >= 0 : value > 0);
+}
+
+function iamUserPredicate(iamUsers: EmulatorOptions['iamUsers']): (user: string) => boolean {
+  if (iamUsers === undefined) return () => true;
+  if (typeof iamUsers === 'function') return iamUsers;
+  const names = new Set(iamUsers);
+  return (user) => names.has(user);
+}
+
+function credentialsFromEnv(env: Record<string, string | undefined>): EmulatorCredentials[] {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return [];
+  const sessionToken = env.AWS_SESSION_TOKEN || undefined;
+  return [sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey }];
+}
+
+function invalid(key: string, problem: string): ConfigError {
+  return new ConfigError('CONFIG_INVALID', `emulator option ${key}: ${problem}`, {
+    solutions: [`Fix the emulator option "${key}".`],
+  });
+}

@@ -1,0 +1,64 @@
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from '../logging.js';
+import type { AuthAttempt, MemoryAuthLog } from './auth-log.js';
+import type { ShiftableClock } from './clock.js';
+import type { KeyRegistry } from './key-registry.js';
+import type { SocketSet } from './relay.js';
+import { ProtocolError } from './socket-reader.js';
+import { hostMatches, verifyIamToken, type Verification } from './sigv4-verify.js';
+
+/** What both front ends share: the endpoint's identity, the key registry, the auth log. */
+export interface SessionContext {
+  readonly region: string;
+  readonly hostnames: readonly string[];
+  readonly keys: KeyRegistry;
+  readonly clock: ShiftableClock;
+  readonly clockSkewSeconds: number;
+  readonly isIamUser: (user: string) => boolean;
+  readonly authLog: MemoryAuthLog;
+  readonly sockets: SocketSet;
+  readonly handshakeTimeoutMillis: number;
+  readonly secureContext: SecureContext;
+  readonly logger: Logger;
+}
+
+/** Verifies a token presented on an endpoint whose tokens are signed for `advertisedPort`. */
+export function verifyForEndpoint(context: SessionContext, token: string, user: string, advertisedPort: number): Verification {
+  return verifyIamToken(token, {
+    user,
+    region: context.region,
+    acceptsHost: (hostname, port) => port === advertisedPort && context.hostnames.some((pattern) => hostMatches(pattern, hostname)),
+    now: context.clock.now(),
+    clockSkewSeconds: context.clockSkewSeconds,
+    keys: context.keys,
+  });
+}
+
+/** Records a decision in the auth log, stamped with emulator time. */
+export function recordAttempt(context: SessionContext, attempt: Omit<AuthAttempt, 'time'>): void {
+  context.authLog.record({ time: new Date(context.clock.now()), ...attempt });
+}
+
+/** The client's address as a server would print it (no IPv4-mapped prefix). */
+export function clientAddress(address: string | undefined): string {
+  return (address ?? 'unknown').replace(/^::ffff:/, '');
+}
+
+/** Destroys `socket` unless the session clears the timer in time. */
+export function handshakeDeadline(socket: { destroy(): void }, millis: number): () => void {
+  const timer = setTimeout(() => socket.destroy(), millis);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/** Answers the client's TLS handshake with the endpoint certificate; rejects if it fails or the client leaves. */
+export async function startTls(raw: Socket, context: SessionContext): Promise<TLSSocket> {
+  const secure = context.sockets.track(new TLSSocket(raw, { isServer: true, secureContext: context.secureContext }));
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secure', resolve);
+    secure.once('error', reject);
+    secure.once('close', () => reject(new ProtocolError('closed during the TLS handshake')));
+  });
+  return secure;
+}

@@ -1,0 +1,297 @@
+import { DbModuleError, IamError } from '../errors.js';
+import { toLogger, type Logger } from '../logging.js';
+import { createBackoff } from './backoff.js';
+import { createCredentialCache } from './credentials.js';
+import { credentialsUnavailableError, endpointInvalidError, regionMissingError, usernameMissingError } from './errors.js';
+import { tokenWindow } from './lifetime.js';
+import { isLoopbackOrIp, isRegionName, resolveRegion } from './region.js';
+import { normaliseSigningHost, signAuthToken, TOKEN_LIFETIME_SECONDS, type SigningTarget } from './signer.js';
+import { TokenCache, tokenCacheKey, type CachedToken } from './token-cache.js';
+import type { IamClock, IamTokenProvider, IamTokenProviderOptions, TokenProviderEvent, TokenState } from './types.js';
+
+const DEFAULT_MARGIN_MS = 60_000;
+// setTimeout's ceiling; a minimum keeps a frozen test clock from turning the timer into a busy loop.
+const MAX_TIMER_MS = 2_147_483_647;
+const MIN_TIMER_MS = 1_000;
+
+const systemClock: IamClock = { now: () => Date.now() };
+
+function validateTarget(options: IamTokenProviderOptions, logger: Logger): SigningTarget {
+  const rawHost = typeof options.host === 'string' ? options.host.trim() : '';
+  if (!rawHost) throw endpointInvalidError('the IAM signing host is empty: set the DSN host or aws_iam_auth.signing_host');
+  if (/\s|\/|@|\?|#/.test(rawHost) || rawHost.includes('://')) {
+    throw endpointInvalidError(`the IAM signing host "${rawHost}" is not a bare hostname (no scheme, user, path or query)`);
+  }
+  const bracketed = rawHost.startsWith('[') && rawHost.endsWith(']');
+  if (!bracketed && rawHost.includes(':') && !/^[0-9a-f:]+$/i.test(rawHost)) {
+    throw endpointInvalidError(`the IAM signing host "${rawHost}" includes a port; pass the port separately (aws_iam_auth.signing_port)`);
+  }
+  const port = options.port;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw endpointInvalidError(`the IAM signing port of host "${rawHost}" must be an integer between 1 and 65535, got ${String(port)}`);
+  }
+  const user = typeof options.user === 'string' ? options.user.trim() : '';
+  if (!user) throw usernameMissingError(`no database user for the IAM token of ${rawHost}:${port}: the DSN has no username and aws_iam_auth.db_user is not set`);
+
+  const host = normaliseSigningHost(rawHost);
+  const { region, fromHostname, mismatch } = resolveRegion(host, options.region);
+  if (!region) throw regionMissingError(host);
+  if (!isRegionName(region)) {
+    throw new IamError('IAM_REGION_MISSING', `"${region}" is not an AWS region name (aws_iam_auth.region for ${host}:${port})`, {
+      possibleCauses: ['aws_iam_auth.region is misspelled'],
+      solutions: ['Set aws_iam_auth.region to a region name such as us-east-1 or eu-west-2'],
+    });
+  }
+  if (mismatch) {
+    logger.warn('Configured IAM region differs from the region in the hostname', { region, hostname_region: fromHostname, host });
+  }
+  if (isLoopbackOrIp(host)) {
+    logger.warn('IAM token is signed for an IP address or localhost; RDS only accepts tokens signed for its endpoint name (set aws_iam_auth.signing_host)', { host });
+  }
+  return { host, port, user, region };
+}
+
+/**
+ * The RDS IAM token lifecycle for one endpoint and user: credentials from the AWS SDK default
+ * chain (or `credentials`), memoised until near expiry; tokens signed locally, handed out until
+ * min(issue + 15 min, credential expiry) minus `refreshMarginMs`, refreshed once in the background
+ * ahead of that (single flight, whatever the concurrency), retried with jittered backoff when a
+ * refresh fails while the current token is still valid. An expired token is never handed out.
+ *
+ * Throws an `IamError` at once for an unusable endpoint (`IAM_ENDPOINT_INVALID`), user
+ * (`IAM_USERNAME_MISSING`) or region (`IAM_REGION_MISSING`).
+ *
+ * ```ts
+ * const iam = createIamTokenProvider({ host: 'db.abc.eu-west-1.rds.amazonaws.com', port: 5432, user: 'app' });
+ * const pool = new pg.Pool({ host: 'db.abc.eu-west-1.rds.amazonaws.com', user: 'app', password: () => iam.getToken(), ssl: { ca } });
+ * ```
+ * @public
+ */
+export function createIamTokenProvider(options: IamTokenProviderOptions): IamTokenProvider {
+  const logger = toLogger(options.logger);
+  const clock = options.clock ?? systemClock;
+  const marginMs = options.refreshMarginMs ?? DEFAULT_MARGIN_MS;
+  if (!Number.isFinite(marginMs) || marginMs < 0 || marginMs >= TOKEN_LIFETIME_SECONDS * 1000 / 2) {
+    throw new IamError('CONFIG_INVALID', `refreshMarginMs must be between 0 and ${TOKEN_LIFETIME_SECONDS * 500} ms, got ${String(marginMs)}`);
+  }
+  const target = validateTarget(options, logger);
+  const label = `${target.user}@${target.host}:${target.port}`;
+  const logFields = { host: target.host, port: target.port, user: target.user, region: target.region };
+  const credentials = createCredentialCache({
+    credentials: options.credentials,
+    chain: options.credentialChain,
+    clock,
+    // Reuse credentials only while they outlive a whole token plus the margin.
+    reuseWindowMs: TOKEN_LIFETIME_SECONDS * 1000 + marginMs,
+    label,
+  });
+  const backoff = createBackoff(options.random ? { random: options.random } : {});
+  const cache = new TokenCache();
+
+  let current: CachedToken | undefined;
+  let flight: { promise: Promise<void>; generation: number } | undefined;
+  let generation = 0;
+  let signCount = 0;
+  let failures = 0;
+  let nextRetryAt = 0;
+  let lastFailure: DbModuleError | undefined;
+  let lastError: TokenState['lastError'];
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const emit = (event: TokenProviderEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch (error) {
+      logger.warn('IAM token event listener threw', { event: event.type, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
+  const usable = (now: number): CachedToken | undefined => (current && now < current.expiresAt ? current : undefined);
+
+  const schedule = (at: number): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (closed) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(MIN_TIMER_MS, at - clock.now()));
+    timer = setTimeout(tick, delay);
+    timer.unref();
+  };
+
+  // Timer-driven refresh keeps the token warm between connects; every decision reads the clock,
+  // so with a test clock the timer merely re-arms and getToken() drives refreshes.
+  function tick(): void {
+    timer = undefined;
+    const entry = usable(clock.now());
+    if (!entry) return;
+    if (!maybeRefreshInBackground(entry)) schedule(Math.max(entry.refreshAt, nextRetryAt));
+  }
+
+  const signFresh = async (): Promise<CachedToken> => {
+    const resolved = await credentials.get();
+    const signedAt = clock.now();
+    let token: string;
+    try {
+      token = await signAuthToken(target, resolved.identity, new Date(signedAt));
+    } catch (error) {
+      if (error instanceof DbModuleError) throw error;
+      throw credentialsUnavailableError(`signing the IAM token for ${label} with credentials from ${resolved.source} failed`, error);
+    }
+    signCount += 1;
+    const window = tokenWindow(signedAt, resolved.expiresAt, marginMs);
+    if (window.expiresAt <= clock.now()) {
+      throw credentialsUnavailableError(
+        `the AWS credentials from ${resolved.source} (access key ...${resolved.accessKeyIdSuffix}) expire at ${new Date(resolved.expiresAt ?? 0).toISOString()}, within the ${marginMs} ms safety margin: no usable IAM token for ${label}`,
+      );
+    }
+    return {
+      ...window,
+      token,
+      key: tokenCacheKey(target, resolved.identityKey),
+      credentialExpiresAt: resolved.expiresAt,
+      credentialSource: resolved.source,
+      accessKeyIdSuffix: resolved.accessKeyIdSuffix,
+    };
+  };
+
+  const install = (entry: CachedToken): void => {
+    if (current && current.key !== entry.key) cache.delete(current.key);
+    cache.set(entry);
+    cache.prune(clock.now());
+    current = entry;
+    failures = 0;
+    nextRetryAt = 0;
+    lastFailure = undefined;
+    logger.debug('IAM token refreshed', {
+      ...logFields,
+      expires_at: new Date(entry.expiresAt).toISOString(),
+      credential_source: entry.credentialSource,
+      access_key_id_suffix: entry.accessKeyIdSuffix,
+      token_length: entry.token.length,
+    });
+    emit({ type: 'token.refreshed', expiresAt: entry.expiresAt, credentialSource: entry.credentialSource, accessKeyIdSuffix: entry.accessKeyIdSuffix });
+    schedule(entry.refreshAt);
+  };
+
+  const recordFailure = (error: DbModuleError): void => {
+    const now = clock.now();
+    failures += 1;
+    const delay = backoff.delay(failures);
+    nextRetryAt = now + delay;
+    lastFailure = error;
+    lastError = { code: error.code, message: error.message, at: now };
+    const stillValid = usable(now);
+    logger.warn('IAM token refresh failed', { ...logFields, code: error.code, attempt: failures, retry_in_ms: delay, token_still_valid: Boolean(stillValid), error: error.message });
+    emit({ type: 'token.refresh_failed', code: error.code, message: error.message, attempt: failures });
+    if (stillValid) schedule(nextRetryAt);
+  };
+
+  const startRefresh = (): { promise: Promise<void>; generation: number } => {
+    if (flight) return flight;
+    const started = generation;
+    const promise = signFresh().then(
+      (entry) => {
+        if (started === generation) install(entry);
+      },
+      (error: unknown) => {
+        const coded = error instanceof DbModuleError ? error : credentialsUnavailableError(`refreshing the IAM token for ${label} failed`, error);
+        if (started === generation) recordFailure(coded);
+        throw coded;
+      },
+    );
+    const mine = { promise, generation: started };
+    flight = mine;
+    const clear = (): void => {
+      if (flight === mine) flight = undefined;
+    };
+    promise.then(clear, clear);
+    return mine;
+  };
+
+  // Starts a background refresh when one is due and allowed; true if one is running.
+  function maybeRefreshInBackground(entry: CachedToken): boolean {
+    const now = clock.now();
+    if (flight) return true;
+    if (now < entry.refreshAt || now < nextRetryAt) return false;
+    startRefresh();
+    return true;
+  }
+
+  const backoffError = (failure: DbModuleError): DbModuleError =>
+    new IamError(failure.code, `${failure.message} (next attempt after ${new Date(nextRetryAt).toISOString()})`, {
+      possibleCauses: failure.possibleCauses,
+      solutions: failure.solutions,
+      retryable: true,
+      cause: failure,
+    });
+
+  return {
+    async getToken(): Promise<string> {
+      // A few rounds only matter when invalidate() lands while a refresh is in flight.
+      for (let round = 0; round < 5; round += 1) {
+        const now = clock.now();
+        const entry = usable(now);
+        if (entry) {
+          maybeRefreshInBackground(entry);
+          return entry.token;
+        }
+        if (!flight && lastFailure && now < nextRetryAt) throw backoffError(lastFailure);
+        const waiting = startRefresh();
+        try {
+          await waiting.promise;
+        } catch (error) {
+          if (waiting.generation === generation) throw error;
+        }
+      }
+      throw credentialsUnavailableError(`the IAM token for ${label} was invalidated repeatedly while it was being signed`);
+    },
+
+    invalidate(failedToken?: string): void {
+      if (failedToken !== undefined && current?.token !== failedToken) return;
+      generation += 1;
+      if (current) cache.delete(current.key);
+      current = undefined;
+      flight = undefined;
+      failures = 0;
+      nextRetryAt = 0;
+      lastFailure = undefined;
+      credentials.invalidate();
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      logger.debug('IAM token and credentials invalidated', logFields);
+    },
+
+    state(): TokenState {
+      const now = clock.now();
+      const valid = usable(now);
+      const status: TokenState['status'] = flight ? 'refreshing' : valid ? 'valid' : failures > 0 ? 'failed' : current ? 'expired' : 'empty';
+      return {
+        status,
+        ...(current
+          ? {
+              issuedAt: current.issuedAt,
+              expiresAt: current.expiresAt,
+              refreshAt: current.refreshAt,
+              ...(current.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: current.credentialExpiresAt }),
+              credentialSource: current.credentialSource,
+              accessKeyIdSuffix: current.accessKeyIdSuffix,
+            }
+          : {}),
+        signedHost: target.host,
+        signedPort: target.port,
+        region: target.region,
+        user: target.user,
+        signCount,
+        credentialResolutions: credentials.resolutions,
+        consecutiveFailures: failures,
+        ...(lastError ? { lastError: { ...lastError } } : {}),
+      };
+    },
+
+    close(): void {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

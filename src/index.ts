@@ -1,0 +1,18 @@
+export { loadConfig, validateConfig, redactConfig } from './config/index.js';
+export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ValueSource } from './config/types.js';
+export { createDatabase, Database } from './database.js';
+export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './database.js';
+export { Connection } from './connection.js';
+export type { LastError } from './connection.js';
+export type { Queryable, TransactionOptions } from './transaction.js';
+export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/types.js';
+export { parseDsn, redactDsn } from './dsn/index.js';
+export type { DsnFamily, ParsedDsn } from './dsn/types.js';
+export { ConfigError, ConnectionError, DbModuleError, IamError, QueryError, isDbModuleError } from './errors.js';
+export type { DbModuleErrorOptions, ErrorCode } from './errors.js';
+export { DatabaseEventEmitter } from './events.js';
+export type { DatabaseEventListener, DatabaseEventName, DatabaseEvents } from './events.js';
+export { createLogfmtLogger, toLogger } from './logging.js';
+export type { LogFields, LogLevel, Logger, LoggerLike } from './logging.js';
+export { checkConnections } from './diagnostics/check.js';
+export type { CheckPhase, CheckReport, ConnectionCheck, PhaseName, PhaseStatus } from './diagnostics/check.js';

@@ -1,0 +1,164 @@
+import type { Dialect, DriverSession, IsolationLevel, QueryResult } from './drivers/types.js';
+import { DbModuleError, QueryError, messageOf } from './errors.js';
+import type { DatabaseEventEmitter } from './events.js';
+import { markSessionBroken } from './drivers/session-health.js';
+
+/** @public */
+export interface TransactionOptions {
+  isolation?: IsolationLevel;
+}
+
+/** What a transaction callback receives: queries on the transaction's session, and nested transactions (savepoints). @public */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+interface TransactionContext {
+  readonly connection: string;
+  readonly session: DriverSession;
+  readonly dialect: Dialect;
+  readonly events: DatabaseEventEmitter;
+}
+
+/**
+ * One transaction scope on one session: the outermost is BEGIN/COMMIT, nested ones are savepoints.
+ * A scope in which a statement failed is never committed, on any driver: PostgreSQL would silently
+ * turn the COMMIT into a ROLLBACK, and MySQL would commit the statements that happened to succeed.
+ */
+class TransactionScope implements Queryable {
+  readonly #context: TransactionContext;
+  readonly #depth: number;
+  #failed: unknown;
+  #finished = false;
+  #children = 0;
+
+  constructor(context: TransactionContext, depth: number) {
+    this.#context = context;
+    this.#depth = depth;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    if (this.#finished) throw this.#finishedError();
+    const { events, connection, session } = this.#context;
+    const started = performance.now();
+    try {
+      const result = await session.query<T>(sql, params);
+      if (events.has('query.executed')) {
+        events.emit('query.executed', { connection, sql, durationMs: performance.now() - started, rowCount: result.rowCount, inTransaction: true });
+      }
+      return result;
+    } catch (error) {
+      this.#failed ??= error;
+      if (events.has('query.error')) {
+        const code = error instanceof DbModuleError ? error.code : 'QUERY_FAILED';
+        events.emit('query.error', { connection, sql, durationMs: performance.now() - started, code, message: messageOf(error), inTransaction: true });
+      }
+      throw error;
+    }
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (this.#finished) return Promise.reject(this.#finishedError());
+    if (options.isolation) {
+      return Promise.reject(
+        new QueryError('TRANSACTION_FAILED', `connection "${this.#context.connection}": a nested transaction cannot set an isolation level (it is a savepoint of the outer one)`, {
+          connection: this.#context.connection,
+        }),
+      );
+    }
+    const name = `dbmodule_sp_${this.#depth + 1}_${++this.#children}`;
+    return runScope(this.#context, this.#depth + 1, fn, {
+      begin: [this.#context.dialect.savepoint(name)],
+      commit: this.#context.dialect.releaseSavepoint(name),
+      rollback: this.#context.dialect.rollbackToSavepoint(name),
+      isolation: 'savepoint',
+    });
+  }
+
+  /** Marks the scope done; returns the error that poisoned it, if any. */
+  finish(): unknown {
+    this.#finished = true;
+    return this.#failed;
+  }
+
+  #finishedError(): DbModuleError {
+    return new QueryError('TRANSACTION_FAILED', `connection "${this.#context.connection}": this transaction has already finished; use the connection instead`, {
+      connection: this.#context.connection,
+    });
+  }
+}
+
+interface ScopeStatements {
+  begin: string[];
+  commit: string;
+  rollback: string;
+  isolation: string;
+}
+
+async function runScope<T>(context: TransactionContext, depth: number, fn: (tx: Queryable) => Promise<T>, statements: ScopeStatements): Promise<T> {
+  const { session, events, connection } = context;
+  const started = performance.now();
+  for (const sql of statements.begin) await session.query(sql);
+  events.emit('transaction.started', { connection, isolation: statements.isolation, depth });
+  const scope = new TransactionScope(context, depth);
+
+  let result: T;
+  try {
+    result = await fn(scope);
+  } catch (error) {
+    scope.finish();
+    await rollback(context, statements.rollback, error);
+    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: messageOf(error) });
+    throw error;
+  }
+
+  const poisoned = scope.finish();
+  if (poisoned !== undefined) {
+    const error = new QueryError(
+      'TRANSACTION_FAILED',
+      `connection "${connection}": the transaction was rolled back because a statement in it failed (${messageOf(poisoned)}); rethrow the error from the callback, or use a nested transaction to recover from it`,
+      { connection, cause: poisoned },
+    );
+    await rollback(context, statements.rollback, error);
+    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: error.message });
+    throw error;
+  }
+
+  try {
+    await session.query(statements.commit);
+  } catch (error) {
+    await rollback(context, statements.rollback, error);
+    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: messageOf(error) });
+    throw error;
+  }
+  events.emit('transaction.committed', { connection, durationMs: performance.now() - started, depth });
+  return result;
+}
+
+/** Best-effort rollback: a failed ROLLBACK (dead session) must not hide the error that caused it. */
+async function rollback(context: TransactionContext, sql: string, original: unknown): Promise<void> {
+  try {
+    await context.session.query(sql);
+  } catch (rollbackError) {
+    if (original instanceof Error && !('rollbackError' in original)) {
+      Object.defineProperty(original, 'rollbackError', { value: rollbackError, enumerable: false });
+    }
+    // The session may still be inside the transaction: the pool must destroy it, not reuse it.
+    throw markSessionBroken(original);
+  }
+}
+
+/** Runs `fn` in a top-level transaction on `session`. */
+export function runTransaction<T>(
+  context: TransactionContext,
+  fn: (tx: Queryable) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  return runScope(context, 0, fn, {
+    begin: context.dialect.begin(options.isolation),
+    commit: 'COMMIT',
+    rollback: 'ROLLBACK',
+    isolation: options.isolation ?? 'default',
+  });
+}

@@ -1,0 +1,111 @@
+/** Helpers for the MySQL driver tests: hand-built configs, a per-file database user, and server-side session counts. */
+import mysql from 'mysql2/promise';
+import type { ConnectionConfig } from '../../src/config/types.js';
+import type { ParsedDsn } from '../../src/dsn/types.js';
+import type { Clock, DriverPool, DriverPoolOptions } from '../../src/drivers/types.js';
+import { createMysqlPool } from '../../src/drivers/mysql/index.js';
+import { silentLogger, type Logger } from '../../src/logging.js';
+import { uniqueName } from '../support/databases.js';
+
+export const MYSQL_HOST = '127.0.0.1';
+export const MYSQL_PORT = 3306;
+export const MYSQL_DATABASE = 'dbmodule_test';
+
+export function mysqlDsn(overrides: Partial<ParsedDsn> = {}): ParsedDsn {
+  return { family: 'mysql-url', driver: 'mysql', user: 'root', host: MYSQL_HOST, port: MYSQL_PORT, database: MYSQL_DATABASE, params: {}, ...overrides };
+}
+
+export function mysqlConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
+  return {
+    name: 'writer',
+    driver: 'mysql',
+    dsn: 'mysql://redacted',
+    max_open_connections: 5,
+    max_idle_connections: 5,
+    connection_max_lifetime: 0,
+    connection_max_idle_time: 0,
+    connection_timeout: 5_000,
+    query_timeout: 0,
+    aws_iam_auth: { enabled: false },
+    ...overrides,
+  };
+}
+
+/** A clock the test moves by hand. */
+export function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
+  let now = start;
+  return { now: () => now, advance: (ms) => (now += ms) };
+}
+
+export interface PoolUnderTest {
+  pool: DriverPool;
+  options: DriverPoolOptions;
+}
+
+const opened: DriverPool[] = [];
+
+/** Creates a pool and remembers it so `closeAllPools` can clean up after a failing test. */
+export async function openPool(
+  config: Partial<ConnectionConfig> = {},
+  extra: { dsn?: Partial<ParsedDsn>; password?: () => Promise<string>; tls?: DriverPoolOptions['tls']; logger?: Logger; clock?: Clock } = {},
+): Promise<DriverPool> {
+  const options: DriverPoolOptions = {
+    config: mysqlConfig(config),
+    dsn: mysqlDsn(extra.dsn),
+    logger: extra.logger ?? silentLogger,
+    clock: extra.clock ?? { now: () => Date.now() },
+    ...(extra.password ? { password: extra.password } : {}),
+    ...(extra.tls ? { tls: extra.tls } : {}),
+  };
+  const pool = await createMysqlPool(options);
+  opened.push(pool);
+  return pool;
+}
+
+export async function closeAllPools(): Promise<void> {
+  await Promise.all(opened.splice(0).map((pool) => pool.close()));
+}
+
+/** A root connection outside any pool under test, to look at the server's view. */
+export async function adminConnection(): Promise<mysql.Connection> {
+  return mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: 'root', database: MYSQL_DATABASE });
+}
+
+/** Creates a password-less user only this test file uses, so its sessions can be counted without seeing other tests'. */
+export async function createUser(admin: mysql.Connection, prefix = 'dbm_my'): Promise<string> {
+  const user = uniqueName(prefix).slice(0, 32);
+  await admin.query(`CREATE USER '${user}'@'%'`);
+  await admin.query(`GRANT ALL ON ${MYSQL_DATABASE}.* TO '${user}'@'%'`);
+  return user;
+}
+
+export async function dropUser(admin: mysql.Connection, user: string): Promise<void> {
+  await admin.query(`DROP USER IF EXISTS '${user}'@'%'`);
+}
+
+/** Server sessions of `user`, as MariaDB counts them. */
+export async function sessionIds(admin: mysql.Connection, user: string): Promise<number[]> {
+  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? ORDER BY ID', [user]);
+  return rows.map((row) => Number(row.ID));
+}
+
+export async function sessionCount(admin: mysql.Connection, user: string): Promise<number> {
+  return (await sessionIds(admin, user)).length;
+}
+
+export async function sessionExists(admin: mysql.Connection, id: number): Promise<boolean> {
+  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
+  return rows.length > 0;
+}
+
+/** A promise with its resolver, to hold a session open until the test says so. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+export async function connectionId(pool: Pick<DriverPool, 'query'>): Promise<number> {
+  const { rows } = await pool.query<{ id: number }>('SELECT CONNECTION_ID() AS id');
+  return Number(rows[0]?.id);
+}

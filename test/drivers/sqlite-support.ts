@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { ConnectionConfig } from '../../src/config/types.js';
+import type { ParsedDsn } from '../../src/dsn/types.js';
+import { createSqlitePool, type SqliteHandlePool } from '../../src/drivers/sqlite/index.js';
+import type { Clock, DriverPool, DriverSession } from '../../src/drivers/types.js';
+import { silentLogger, type Logger } from '../../src/logging.js';
+
+export function sqliteConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
+  return {
+    name: 'lite',
+    driver: 'sqlite',
+    dsn: 'sqlite:test.db',
+    max_open_connections: 3,
+    max_idle_connections: 3,
+    connection_max_lifetime: 0,
+    connection_max_idle_time: 0,
+    connection_timeout: 5_000,
+    query_timeout: 0,
+    aws_iam_auth: { enabled: false },
+    ...overrides,
+  };
+}
+
+/** A ParsedDsn as the DSN layer hands it over for `sqlite:<path>?<params>`. */
+export function sqliteDsn(filePath: string, params: Record<string, string> = {}): ParsedDsn {
+  return { family: 'sqlite', driver: 'sqlite', path: filePath, params };
+}
+
+/** A clock that moves only when told to. */
+export function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
+  let now = start;
+  return { now: () => now, advance: (ms) => void (now += ms) };
+}
+
+const directories: string[] = [];
+const pools: DriverPool[] = [];
+
+/** A fresh directory under the OS temp dir, removed by {@link cleanUp}. */
+export function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbmodule-sqlite-'));
+  directories.push(dir);
+  return dir;
+}
+
+export interface OpenOptions {
+  config?: Partial<ConnectionConfig>;
+  params?: Record<string, string>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Defaults to a new file in a fresh temp directory. */
+  path?: string;
+}
+
+/**
+ * Every better-sqlite3 handle the pool opens, seen through tarn's public `createSuccess`
+ * event; `open()` asks SQLite itself (the handle's `open` flag), so closes are observed
+ * whether or not the pool reports them.
+ */
+export class HandleWatch {
+  readonly handles: BetterSqlite3.Database[] = [];
+  peak = 0;
+
+  constructor(native: SqliteHandlePool) {
+    native.on('createSuccess', (_eventId, db) => {
+      this.handles.push(db);
+      this.peak = Math.max(this.peak, this.open());
+    });
+  }
+
+  open(): number {
+    return this.handles.filter((db) => db.open).length;
+  }
+}
+
+export async function openPool(options: OpenOptions = {}): Promise<{ pool: DriverPool; native: SqliteHandlePool; watch: HandleWatch; file: string }> {
+  const file = options.path ?? path.join(tempDir(), 'test.db');
+  const pool = await createSqlitePool({
+    config: sqliteConfig(options.config),
+    dsn: sqliteDsn(file, options.params),
+    logger: options.logger ?? silentLogger,
+    clock: options.clock ?? { now: () => Date.now() },
+  });
+  pools.push(pool);
+  const native = pool.native as SqliteHandlePool;
+  return { pool, native, watch: new HandleWatch(native), file };
+}
+
+export async function cleanUp(): Promise<void> {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+  for (const dir of directories.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The identity of the handle a session runs on, like pg_backend_pid(): a TEMP table
+ * exists only on the handle that created it, so a new handle gets a new id.
+ */
+export async function handleId(session: DriverSession): Promise<string> {
+  await session.query('CREATE TEMP TABLE IF NOT EXISTS handle_marker AS SELECT lower(hex(randomblob(8))) AS id');
+  const { rows } = await session.query<{ id: string }>('SELECT id FROM temp.handle_marker');
+  const id = rows[0]?.id;
+  if (id === undefined) throw new Error('no handle marker');
+  return id;
+}
+
+export function poolHandleId(pool: DriverPool): Promise<string> {
+  return pool.withSession(handleId);
+}
+
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & Record<string, unknown>;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A promise plus its resolver, to hold a session open until the test says so. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runEmulateCommand } from '../../src/emulator/cli.js';
+import { isDbModuleError } from '../../src/errors.js';
+import { IAM_USER, KEY, MYSQL_UPSTREAM, mysqlConnection, PG_UPSTREAM, pgClient, rejectionOf, sign } from './helpers.js';
+import type { Emulator } from '../../src/emulator/index.js';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s), env: { AWS_ACCESS_KEY_ID: KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: KEY.secretAccessKey } } };
+}
+
+/** The endpoint as printed (`postgres   127.0.0.1:PORT -> ...`). */
+function printed(text: string, protocol: string): number {
+  const match = new RegExp(`${protocol}\\s+127\\.0\\.0\\.1:(\\d+) -> `).exec(text);
+  if (!match) throw new Error(`no ${protocol} line in:\n${text}`);
+  return Number(match[1]);
+}
+
+describe('dbmodule emulate', () => {
+  it('prints where it listens and which CA to trust, and the printed values work', async () => {
+    const { out, io } = capture();
+    const handle = await runEmulateCommand(['--postgres-upstream', PG_UPSTREAM, '--mysql-upstream', MYSQL_UPSTREAM, '--region', 'eu-west-1', '--hostname', 'localhost'], io);
+    try {
+      const text = out.join('');
+      const pgPort = printed(text, 'postgres');
+      const myPort = printed(text, 'mysql');
+      const caFile = /CA file\s+(\S+)/.exec(text)?.[1] ?? '';
+      expect(readFileSync(caFile, 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(text).toContain('region eu-west-1');
+      expect(text).toContain(`tokens signed for localhost:${pgPort}`);
+      expect(text).toContain('AKIA…0001');
+      expect(text).not.toContain(KEY.secretAccessKey);
+      const view = { postgres: { port: pgPort }, mysql: { port: myPort }, caFile } as unknown as Emulator;
+      const client = pgClient(view, await sign({ port: pgPort, region: 'eu-west-1' }));
+      await client.connect();
+      await client.end();
+      await (await mysqlConnection(view, await sign({ port: myPort, region: 'eu-west-1' }))).end();
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('with --verbose prints every attempt, never the token or its signature', async () => {
+    const { out, io } = capture();
+    const handle = await runEmulateCommand(['--postgres-upstream', PG_UPSTREAM, '--verbose', '--iam-user', IAM_USER], io);
+    try {
+      const port = printed(out.join(''), 'postgres');
+      const view = { postgres: { port }, caFile: /CA file\s+(\S+)/.exec(out.join(''))?.[1] } as unknown as Emulator;
+      const good = await sign({ port });
+      const bad = await sign({ port, credentials: { ...KEY, secretAccessKey: 'wrong' } });
+      await (async () => {
+        const client = pgClient(view, good);
+        await client.connect();
+        await client.end();
+      })();
+      expect((await rejectionOf(pgClient(view, bad).connect())).code).toBe('28000');
+      const lines = out.join('').split('\n').filter((line) => line.includes(' auth '));
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(new RegExp(`auth allow postgres user=${IAM_USER} key=AKIA…0001 host=localhost:${port} from=127.0.0.1 tls=yes reason=OK`));
+      expect(lines[1]).toMatch(/auth deny postgres .* reason=SIGNATURE_MISMATCH/);
+      const all = out.join('');
+      for (const token of [good, bad]) {
+        expect(all).not.toContain(token);
+        expect(all).not.toContain(/X-Amz-Signature=([0-9a-f]+)/.exec(token)?.[1] ?? 'missing');
+      }
+      expect(all).not.toContain(KEY.accessKeyId); // masked
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('refuses bad flags with errors the CLI maps to usage errors', async () => {
+    const { io } = capture();
+    const badPort = await rejectionOf(runEmulateCommand(['--postgres-port', 'eighty'], io));
+    expect(isDbModuleError(badPort) && badPort.code).toBe('CONFIG_INVALID');
+    expect(badPort.message).toContain('--postgres-port');
+    const unknown = await rejectionOf(runEmulateCommand(['--no-such-flag'], io));
+    expect(unknown.code).toBe('ERR_PARSE_ARGS_UNKNOWN_OPTION');
+    const badUrl = await rejectionOf(runEmulateCommand(['--mysql-upstream', 'postgres://root:s3cret-pw@127.0.0.1/x'], io));
+    expect(isDbModuleError(badUrl) && badUrl.code).toBe('CONFIG_INVALID');
+    expect(badUrl.message).not.toContain('s3cret-pw');
+  });
+
+  it('prints its usage with --help and starts nothing', async () => {
+    const { out, io } = capture();
+    const handle = await runEmulateCommand(['--help'], io);
+    expect(out.join('')).toContain('--postgres-upstream URL');
+    await handle.close();
+  });
+});

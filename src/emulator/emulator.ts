@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { ConfigError, DbModuleError, messageOf } from '../errors.js';
+import { DbModuleError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logging.js';
 import { MemoryAuthLog, type AuthLog } from './auth-log.js';
 import { prepareTls, type TlsMaterial } from './certificates.js';
@@ -7,7 +7,7 @@ import { ShiftableClock } from './clock.js';
 import { KeyRegistry } from './key-registry.js';
 import { handleMysqlConnection } from './mysql-frontend.js';
 import { MysqlUpstream } from './mysql-upstream.js';
-import { resolveEmulatorOptions, type EmulatorCredentials, type EmulatorOptions } from './options.js';
+import { resolveEmulatorOptions, type EmulatorCredentials, type EmulatorOptions, type ResolvedEndpoint } from './options.js';
 import { handlePostgresConnection, type PostgresBackend } from './postgres-frontend.js';
 import { PostgresRelayBackend } from './postgres-relay-backend.js';
 import { closeServer, listen, SocketSet } from './relay.js';
@@ -66,11 +66,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const resolved = resolveEmulatorOptions(options);
   const postgresTarget = resolved.postgres?.upstream ? parseUpstreamUrl(resolved.postgres.upstream, 'postgres') : undefined;
   const mysqlTarget = resolved.mysql?.upstream ? parseUpstreamUrl(resolved.mysql.upstream, 'mysql') : undefined;
-  if (mysqlTarget && mysqlTarget.sslmode !== 'disable') {
-    throw new ConfigError('CONFIG_INVALID', `emulator option mysql.upstream: ${mysqlTarget.redacted} asks for TLS, which the emulator does not speak to a MySQL upstream`, {
-      solutions: ['Point mysql.upstream at a server reachable without TLS (the emulator is for local and CI use).'],
-    });
-  }
   const logger = options.logger ?? silentLogger;
   const sockets = new SocketSet();
   const keys = new KeyRegistry(resolved.credentials);
@@ -115,24 +110,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         ? new PostgresRelayBackend(postgresTarget, sockets, resolved.handshakeTimeoutMillis, logger)
         : await createPgliteBackend(logger);
       postgresBackend = backend;
-      const endpoint = resolved.postgres;
-      const server = createServer({ noDelay: true });
-      servers.push(server);
-      const port = await listenOn(server, endpoint.port, resolved.listen, 'postgres');
-      const advertisedPort = endpoint.advertisedPort ?? port;
-      server.on('connection', (socket: Socket) => void handlePostgresConnection(socket, context, backend, advertisedPort).catch(() => socket.destroy()));
+      const { port, advertisedPort } = await serve(servers, 'postgres', resolved.postgres, resolved.listen, (socket, advertised) => handlePostgresConnection(socket, context, backend, advertised));
       postgres = { host: resolved.listen, port, advertisedPort, backend: postgresTarget?.redacted ?? 'pglite' };
     }
     if (resolved.mysql && mysqlTarget) {
       const upstream = new MysqlUpstream(mysqlTarget, sockets, resolved.handshakeTimeoutMillis);
       // Probed now so a wrong upstream shows at start-up; clients retry the probe if it failed.
       upstream.greeting().catch((error: unknown) => logger.warn('emulator: the MySQL upstream is not usable yet', { upstream: mysqlTarget.redacted, reason: messageOf(error) }));
-      const endpoint = resolved.mysql;
-      const server = createServer({ noDelay: true });
-      servers.push(server);
-      const port = await listenOn(server, endpoint.port, resolved.listen, 'mysql');
-      const advertisedPort = endpoint.advertisedPort ?? port;
-      server.on('connection', (socket: Socket) => void handleMysqlConnection(socket, context, upstream, advertisedPort).catch(() => socket.destroy()));
+      const { port, advertisedPort } = await serve(servers, 'mysql', resolved.mysql, resolved.listen, (socket, advertised) => handleMysqlConnection(socket, context, upstream, advertised));
       mysql = { host: resolved.listen, port, advertisedPort, backend: mysqlTarget.redacted };
     }
     for (const server of servers) server.on('error', (error) => logger.error('emulator: listener error', { reason: messageOf(error) }));
@@ -158,15 +143,28 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
 // --- internal ---
 
-async function listenOn(server: Server, port: number, host: string, name: string): Promise<number> {
+/** Listens for one endpoint and hands each connection to `handle` (which never rejects). */
+async function serve(
+  servers: Server[],
+  name: string,
+  endpoint: ResolvedEndpoint,
+  host: string,
+  handle: (socket: Socket, advertisedPort: number) => Promise<void>,
+): Promise<{ port: number; advertisedPort: number }> {
+  const server = createServer({ noDelay: true });
+  servers.push(server);
+  let port: number;
   try {
-    return await listen(server, port, host);
+    port = await listen(server, endpoint.port, host);
   } catch (error) {
-    throw new DbModuleError('CONNECT_FAILED', `emulator: the ${name} endpoint cannot listen on ${host}:${port}: ${messageOf(error)}`, {
+    throw new DbModuleError('CONNECT_FAILED', `emulator: the ${name} endpoint cannot listen on ${host}:${endpoint.port}: ${messageOf(error)}`, {
       cause: error,
       solutions: [`Choose another ${name} port (0 picks a free one) or listen address.`],
     });
   }
+  const advertisedPort = endpoint.advertisedPort ?? port;
+  server.on('connection', (socket: Socket) => void handle(socket, advertisedPort).catch(() => socket.destroy()));
+  return { port, advertisedPort };
 }
 
 async function createPgliteBackend(logger: Logger): Promise<PostgresBackend> {

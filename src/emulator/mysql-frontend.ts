@@ -42,7 +42,7 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
       recordAttempt(context, { protocol: 'mysql', user: response.user, remoteAddress: connection.remoteAddress, tls: connection.tls, ...attempt });
     if (!context.isIamUser(response.user)) {
       record({ accessKeyId: undefined, signedHost: undefined, decision: 'passthrough', reason: 'PASSTHROUGH', detail: 'not an IAM user: the upstream checks the password' });
-      await passthrough(connection, response, upstream, clearDeadline);
+      await passthrough(connection, response, upstream, context.handshakeTimeoutMillis, clearDeadline);
       return;
     }
     if (!connection.tls) {
@@ -145,7 +145,7 @@ async function serveIamSession(connection: Connection, response: HandshakeRespon
  * A user who is not an IAM user logs in to the upstream with their own password: the client is
  * asked to answer the upstream's scramble, and the remaining auth exchange is relayed.
  */
-async function passthrough(connection: Connection, response: HandshakeResponse, upstream: MysqlUpstream, clearDeadline: () => void): Promise<void> {
+async function passthrough(connection: Connection, response: HandshakeResponse, upstream: MysqlUpstream, timeoutMillis: number, clearDeadline: () => void): Promise<void> {
   const { socket: client, reader: clientReader } = connection;
   let seq = connection.seq;
   let opened;
@@ -156,30 +156,35 @@ async function passthrough(connection: Connection, response: HandshakeResponse, 
     return;
   }
   const { socket: server, reader: serverReader, greeting } = opened;
-  const plugin = greeting.authPlugin;
-  client.write(packet(seq, authSwitchRequest(plugin, Buffer.concat([greeting.scramble, Buffer.from([0])]))));
-  const answer = await readPacket(clientReader);
-  seq = answer.seq + 1;
-  const capabilities = relayableCapabilities(response.capabilities);
-  let serverSeq = 1;
-  server.write(packet(serverSeq, buildHandshakeResponse({ ...response, capabilities, authResponse: answer.payload, authPlugin: plugin })));
-  for (;;) {
-    const fromServer = await withTimeout(readPacket(serverReader), 30_000);
-    serverSeq = fromServer.seq + 1;
-    const marker = fromServer.payload[0];
-    if (marker === 0x00) {
-      clearDeadline();
-      await relay(client, server, { toClient: Buffer.concat([packet(seq, fromServer.payload), serverReader.detach()]), toUpstream: clientReader.detach() });
-      return;
+  try {
+    const plugin = greeting.authPlugin;
+    client.write(packet(seq, authSwitchRequest(plugin, Buffer.concat([greeting.scramble, Buffer.from([0])]))));
+    const answer = await readPacket(clientReader);
+    seq = answer.seq + 1;
+    const capabilities = relayableCapabilities(response.capabilities);
+    let serverSeq = 1;
+    server.write(packet(serverSeq, buildHandshakeResponse({ ...response, capabilities, authResponse: answer.payload, authPlugin: plugin })));
+    for (;;) {
+      const fromServer = await withTimeout(readPacket(serverReader), timeoutMillis);
+      serverSeq = fromServer.seq + 1;
+      const marker = fromServer.payload[0];
+      if (marker === 0x00) {
+        clearDeadline();
+        await relay(client, server, { toClient: Buffer.concat([packet(seq, fromServer.payload), serverReader.detach()]), toUpstream: clientReader.detach() });
+        return;
+      }
+      client.write(packet(seq, fromServer.payload));
+      if (marker === 0xff) {
+        server.destroy();
+        client.end();
+        return;
+      }
+      const fromClient = await readPacket(clientReader);
+      seq = fromClient.seq + 1;
+      server.write(packet(serverSeq, fromClient.payload));
     }
-    client.write(packet(seq, fromServer.payload));
-    if (marker === 0xff) {
-      server.destroy();
-      client.end();
-      return;
-    }
-    const fromClient = await readPacket(clientReader);
-    seq = fromClient.seq + 1;
-    server.write(packet(serverSeq, fromClient.payload));
+  } catch (error) {
+    server.destroy();
+    throw error;
   }
 }

@@ -75,13 +75,17 @@ export class MysqlUpstream {
   /** Connects and reads the greeting; an ERR instead of a greeting (host blocked...) is thrown. */
   async open(): Promise<UpstreamConnection> {
     const socket = this.#sockets.track(await connectTcp(this.#target.host, this.#target.port, this.#timeoutMillis));
-    const reader = new SocketReader(socket);
-    const first = await withTimeout(readPacket(reader), this.#timeoutMillis);
-    if (first.payload[0] === 0xff) {
+    try {
+      const reader = new SocketReader(socket);
+      const first = await withTimeout(readPacket(reader), this.#timeoutMillis);
+      if (first.payload[0] === 0xff) {
+        throw new Error(`the upstream refused the connection: ${first.payload.subarray(3).toString('utf8').replace(/^#\w{5}/, '')}`);
+      }
+      return { socket, reader, greeting: parseGreeting(first.payload) };
+    } catch (error) {
       socket.destroy();
-      throw new Error(`the upstream refused the connection: ${first.payload.subarray(3).toString('utf8').replace(/^#\w{5}/, '')}`);
+      throw error;
     }
-    return { socket, reader, greeting: parseGreeting(first.payload) };
   }
 
   /**
@@ -93,43 +97,47 @@ export class MysqlUpstream {
     const connection = await this.open();
     const database = client.database || this.#target.database;
     const capabilities = (relayableCapabilities(client.capabilities) | (database ? CAP.CONNECT_WITH_DB : 0)) >>> 0;
-    return withTimeout(
-      this.#authenticate(connection, {
-        ...client,
-        capabilities,
-        user: this.#target.user ?? loginUser,
-        database,
-        authPlugin: connection.greeting.authPlugin,
-        authResponse: this.#authData(connection.greeting.authPlugin, connection.greeting.scramble),
-      }),
-      this.#timeoutMillis,
-    );
+    return this.#authenticate(connection, {
+      ...client,
+      capabilities,
+      user: this.#target.user ?? loginUser,
+      database,
+      authPlugin: connection.greeting.authPlugin,
+      authResponse: this.#authData(connection.greeting.authPlugin, connection.greeting.scramble),
+    });
   }
 
   async #probe(): Promise<Greeting> {
     const connection = await this.open();
     const minimal = CAP.LONG_PASSWORD | CAP.PROTOCOL_41 | CAP.SECURE_CONNECTION | CAP.PLUGIN_AUTH;
-    const result = await withTimeout(
-      this.#authenticate(connection, {
-        capabilities: minimal | (this.#target.database ? CAP.CONNECT_WITH_DB : 0),
-        maxPacket: 16 * 1024 * 1024,
-        charset: connection.greeting.charset,
-        filler: Buffer.alloc(23),
-        user: this.#target.user ?? 'root',
-        authResponse: this.#authData(connection.greeting.authPlugin, connection.greeting.scramble),
-        database: this.#target.database,
-        authPlugin: connection.greeting.authPlugin,
-        attributes: undefined,
-      }),
-      this.#timeoutMillis,
-    );
+    const result = await this.#authenticate(connection, {
+      capabilities: minimal | (this.#target.database ? CAP.CONNECT_WITH_DB : 0),
+      maxPacket: 16 * 1024 * 1024,
+      charset: connection.greeting.charset,
+      filler: Buffer.alloc(23),
+      user: this.#target.user ?? 'root',
+      authResponse: this.#authData(connection.greeting.authPlugin, connection.greeting.scramble),
+      database: this.#target.database,
+      authPlugin: connection.greeting.authPlugin,
+      attributes: undefined,
+    });
     if (!result.ok) throw new Error(`the upstream refused the emulator's login: ${result.errPayload.subarray(9).toString('utf8')}`);
     result.socket.end(packet(0, Buffer.from([0x01]))); // COM_QUIT
     const greeting = connection.greeting;
     return { ...greeting, capabilities: ((greeting.capabilities & ~STRIPPED) | CAP.SSL) >>> 0 };
   }
 
+  /** Completes the login within the timeout; the upstream socket is destroyed when it fails. */
   async #authenticate(connection: UpstreamConnection, response: HandshakeResponse): Promise<UpstreamLogin> {
+    try {
+      return await withTimeout(this.#exchange(connection, response), this.#timeoutMillis);
+    } catch (error) {
+      connection.socket.destroy();
+      throw error;
+    }
+  }
+
+  async #exchange(connection: UpstreamConnection, response: HandshakeResponse): Promise<UpstreamLogin> {
     const { socket, reader } = connection;
     let seq = 1;
     socket.write(packet(seq, buildHandshakeResponse(response)));

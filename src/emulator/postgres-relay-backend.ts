@@ -3,7 +3,7 @@ import { messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { endWith, reject, type PostgresBackend, type PostgresLogin } from './postgres-frontend.js';
 import { connectPostgresUpstream, loginPostgresUpstream, relayCancel } from './postgres-upstream.js';
-import { relay, withTimeout, type SocketSet } from './relay.js';
+import { relay, type SocketSet } from './relay.js';
 import type { UpstreamTarget } from './upstream-url.js';
 
 /**
@@ -29,11 +29,12 @@ export class PostgresRelayBackend implements PostgresBackend {
     let greeting: Buffer = Buffer.alloc(0);
     try {
       if (login.kind === 'passthrough') {
-        ({ socket: upstream } = await connectPostgresUpstream(this.#target, this.#sockets, this.#timeoutMillis));
-        upstream.pause();
+        const connection = await connectPostgresUpstream(this.#target, this.#sockets, this.#timeoutMillis);
+        upstream = connection.socket;
+        greeting = connection.reader.detach();
         upstream.write(login.startupPacket);
       } else {
-        const result = await withTimeout(loginPostgresUpstream(this.#target, this.upstreamParameters(login.params), this.#sockets, this.#timeoutMillis), this.#timeoutMillis);
+        const result = await loginPostgresUpstream(this.#target, this.upstreamParameters(login.params), this.#sockets, this.#timeoutMillis);
         if (!result.ok) {
           // The upstream's own error says why (database does not exist...): forward it as is.
           await endWith(client, result.errorResponse);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { connect as tlsConnect } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { authenticationRequest, cstring, frame, int32, readMessage, SSL_REQUEST_CODE, startupMessage } from './pg-messages.js';
-import { connectTcp, type SocketSet } from './relay.js';
+import { connectTcp, withTimeout, type SocketSet } from './relay.js';
 import { ScramClient } from './scram.js';
 import { ProtocolError, SocketReader } from './socket-reader.js';
 import type { UpstreamTarget } from './upstream-url.js';
@@ -50,6 +50,25 @@ export async function loginPostgresUpstream(
   timeoutMillis: number,
 ): Promise<UpstreamSession | UpstreamRejected> {
   const { socket, reader } = await connectPostgresUpstream(target, sockets, timeoutMillis);
+  try {
+    return await withTimeout(authenticate(socket, reader, target, params), timeoutMillis);
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}
+
+/** Sends a CancelRequest to the upstream (the key is the upstream's own, relayed untouched). */
+export async function relayCancel(target: UpstreamTarget, packet: Buffer, sockets: SocketSet, timeoutMillis: number): Promise<void> {
+  const socket = sockets.track(await connectTcp(target.host, target.port, timeoutMillis));
+  socket.end(packet);
+}
+
+function md5Hex(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+async function authenticate(socket: Duplex, reader: SocketReader, target: UpstreamTarget, params: ReadonlyMap<string, string>): Promise<UpstreamSession | UpstreamRejected> {
   const user = params.get('user') ?? '';
   socket.write(startupMessage(params));
   let scram: ScramClient | undefined;
@@ -86,14 +105,4 @@ export async function loginPostgresUpstream(
       throw new ProtocolError(`the upstream asks for authentication method ${code}, which the emulator does not speak`);
     }
   }
-}
-
-/** Sends a CancelRequest to the upstream (the key is the upstream's own, relayed untouched). */
-export async function relayCancel(target: UpstreamTarget, packet: Buffer, sockets: SocketSet, timeoutMillis: number): Promise<void> {
-  const socket = sockets.track(await connectTcp(target.host, target.port, timeoutMillis));
-  socket.end(packet);
-}
-
-function md5Hex(data: Buffer): string {
-  return createHash('md5').update(data).digest('hex');
 }

@@ -8,7 +8,7 @@ export interface UpstreamTarget {
   readonly user: string | undefined;
   readonly password: string;
   readonly database: string | undefined;
-  /** PostgreSQL only: `disable` (default), `require` (TLS, unverified) or `verify-full`. */
+  /** `disable` (default), `require` (TLS, unverified) or `verify-full`; MySQL upstreams: `disable` only. */
   readonly sslmode: 'disable' | 'require' | 'verify-full';
   /** The URL with its password replaced by `***`, for messages. */
   readonly redacted: string;
@@ -30,6 +30,7 @@ export function parseUpstreamUrl(value: string, protocol: 'postgres' | 'mysql'):
   const sslmode = url.searchParams.get('sslmode') ?? 'disable';
   const mode = sslmode === 'verify-ca' ? 'verify-full' : sslmode === 'prefer' || sslmode === 'allow' ? 'disable' : sslmode;
   if (mode !== 'disable' && mode !== 'require' && mode !== 'verify-full') throw invalid(protocol, redacted, `has an unknown sslmode "${sslmode}"`);
+  if (protocol === 'mysql' && mode !== 'disable') throw invalid(protocol, redacted, 'asks for TLS, which the emulator does not speak to a MySQL upstream (it is meant for local and CI servers)');
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined;
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),

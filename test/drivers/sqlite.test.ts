@@ -266,3 +266,25 @@ describe('sqlite driver: errors and loading', () => {
     await pool.close();
   });
 });
+
+describe('sqlite driver: server-only options', () => {
+  it('warns that a password function and TLS options do not apply, and never calls the function', async () => {
+    const { logger, entries } = captureLogger();
+    let calls = 0;
+    const pool = await createSqlitePool({
+      config: sqliteConfig(),
+      dsn: sqliteDsn(':memory:'),
+      logger,
+      clock: fakeClock(),
+      password: async () => {
+        calls++;
+        return 'unused';
+      },
+      tls: { rejectUnauthorized: true },
+    });
+    await pool.ping();
+    await pool.close();
+    expect(calls).toBe(0);
+    expect(entries.some((entry) => entry.level === 'warn' && entry.message.includes('password function and TLS options are ignored'))).toBe(true);
+  });
+});

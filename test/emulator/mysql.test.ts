@@ -171,6 +171,19 @@ describe('MySQL endpoint: relayed sessions', () => {
     expect(error).toMatchObject({ errno: 1045, message: expect.stringContaining(`Access denied for user '${PASSWORD_USER}'@`) });
   });
 
+  it('relays results far larger than any handshake buffer, for IAM and passthrough sessions', async () => {
+    const iam = await mysqlConnection(emulator, await sign({ port }));
+    const own = await mysqlConnection(emulator, PASSWORD_USER_SECRET, { user: PASSWORD_USER });
+    for (const connection of [iam, own]) {
+      await connection.query('SET SESSION max_allowed_packet = 16777216').catch(() => {});
+      const [rows] = await connection.query<mysql.RowDataPacket[]>("SELECT CONCAT(REPEAT('x', 3000000), 'end') AS big");
+      expect(String(rows[0]?.big)).toHaveLength(3_000_003);
+      const [after] = await connection.query('SELECT 2 AS after');
+      expect(after).toEqual([{ after: 2 }]);
+      await connection.end();
+    }
+  });
+
   it('close() ends open sessions on both sides', async () => {
     const local = await startEmulator({ credentials: [KEY], postgres: false, mysql: { upstream: MYSQL_UPSTREAM } });
     const token = await sign({ port: local.mysql?.port ?? 0 });

@@ -148,3 +148,17 @@ describe('auth log', () => {
     expect(error.message).toContain('mysql://root:***@127.0.0.1:3306/x?sslmode=require');
   });
 });
+
+describe('listening', () => {
+  it('reports a port already in use with CONNECT_FAILED naming the endpoint and port', async () => {
+    const first = await startEmulator({ credentials: [KEY], postgres: { upstream: PG_UPSTREAM } });
+    try {
+      const port = first.postgres?.port ?? 0;
+      const error = await rejectionOf(startEmulator({ credentials: [KEY], postgres: { upstream: PG_UPSTREAM, port } }));
+      expect(isDbModuleError(error) && error.code).toBe('CONNECT_FAILED');
+      expect(error.message).toContain(`postgres endpoint cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      await first.close();
+    }
+  });
+});

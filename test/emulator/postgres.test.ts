@@ -202,6 +202,16 @@ describe('PostgreSQL endpoint: relayed sessions', () => {
     expect(error).toMatchObject({ code: '28P01', message: `password authentication failed for user "${PASSWORD_USER}"` });
   });
 
+  it('relays results far larger than any handshake buffer, for IAM and passthrough sessions', async () => {
+    for (const client of [await connected(await sign({ port })), await connected(PASSWORD_USER_SECRET, { user: PASSWORD_USER })]) {
+      const { rows } = await client.query<{ big: string }>("SELECT repeat('x', 3000000) || 'end' AS big");
+      expect(rows[0]?.big).toHaveLength(3_000_003);
+      expect(rows[0]?.big.endsWith('xend')).toBe(true);
+      expect((await client.query('SELECT 2 AS after')).rows).toEqual([{ after: 2 }]);
+      await client.end();
+    }
+  });
+
   it('forwards the upstream error when the requested database does not exist', async () => {
     const error = await rejectionOf(connected(await sign({ port }), { database: 'no_such_database_here' }));
     expect(error).toMatchObject({ code: '3D000', message: 'database "no_such_database_here" does not exist' });

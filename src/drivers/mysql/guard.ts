@@ -1,20 +1,25 @@
 import type { Pool, PoolConnection } from 'mysql2';
-import { ConnectionError, DbModuleError, messageOf } from '../../errors.js';
+import { ConnectionError, type DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import type { Clock, PoolStats } from '../types.js';
+import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
+import { type OpeningSlots, SessionOpening } from './opening.js';
 
 /** What the guard enforces on a mysql2 pool that mysql2 itself does not. */
 export interface PoolGuardSettings {
   readonly connection: string;
   /** Longest wait for a free session when the pool is full; 0 = unbounded. */
   readonly acquireTimeoutMs: number;
-  /** Budget of the password function (mysql2's connectTimeout bounds the rest of the connect). */
+  /** Budget of the password function (mysql2's connectTimeout bounds the rest of the connect) and of auth retries. */
   readonly connectTimeoutMs: number;
   /** Sessions older than this (+ up to 10% jitter) are closed instead of reused; 0 = no limit. */
   readonly lifetimeMs: number;
   /** Called for every new physical connection; its answer becomes that connection's password. */
   readonly password?: (() => Promise<string>) | undefined;
+  /** Asked whether to open a session again after it failed with AUTH_FAILED; see {@link SessionOpening}. */
+  readonly onAuthFailure?: ((failure: AuthFailure) => Promise<AuthFailureDecision>) | undefined;
+  /** Classifies a mysql2 connect error into the DbModuleError DriverPool callers get. */
+  readonly classify: (error: unknown) => DbModuleError;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -91,6 +96,19 @@ export class PoolGuard {
   #opening = 0;
   #onIdle: (() => void) | undefined;
   #idle: Promise<void> | undefined;
+  readonly #slots: OpeningSlots = {
+    reserve: () => {
+      this.#opening++;
+    },
+    connect: (password, connectTimeoutMs, onOpened, fallback) => this.#openReserved(password, connectTimeoutMs, onOpened, fallback),
+    staticPassword: () => this.#pool.config.connectionConfig.password,
+    abandon: () => {
+      this.#opening--;
+      this.#serveNextWaiter();
+      if (this.#onIdle) this.#checkIdle();
+    },
+    closed: () => this.#pool._closed,
+  };
 
   constructor(pool: Pool, settings: PoolGuardSettings) {
     const internals = internalsOf(pool);
@@ -118,8 +136,9 @@ export class PoolGuard {
     const open = pool._allConnections.length;
     if (connectionLimit === 0 || open + this.#opening < connectionLimit) {
       waiter?.pause();
-      if (this.#settings.password) return this.#openWithFreshPassword(callback);
-      return this.#open(callback);
+      if (!this.#settings.password && !this.#settings.onAuthFailure) return this.#open(callback);
+      this.#opening++;
+      return new SessionOpening(this.#settings, this.#slots, callback).start();
     }
     if (!waitForConnections) return this.#nativeGet(callback);
     const queued = waiter ?? this.#newWaiter(callback);
@@ -218,55 +237,28 @@ export class PoolGuard {
     }
   }
 
-  #openWithFreshPassword(callback: ConnectionCallback): void {
-    const password = this.#settings.password;
-    if (!password) return this.#open(callback);
-    this.#opening++;
-    let timer: NodeJS.Timeout | undefined;
-    const answer = new Promise<string>((resolve, reject) => {
-      const timeoutMs = this.#settings.connectTimeoutMs;
-      if (timeoutMs > 0) {
-        timer = setTimeout(
-          () =>
-            reject(
-              new ConnectionError('CONNECT_TIMEOUT', `connection "${this.#settings.connection}": the password function did not answer within connection_timeout (${timeoutMs} ms)`, {
-                connection: this.#settings.connection,
-                retryable: true,
-              }),
-            ),
-          timeoutMs,
-        );
-      }
-      password().then(resolve, reject);
-    });
-    answer.then(
-      (value) => {
-        clearTimeout(timer);
-        this.#opening--;
-        const pool = this.#pool;
-        if (pool._closed) return this.#nativeGet(callback);
-        if (pool._freeConnections.length === 0 && pool.config.connectionLimit !== 0 && pool._allConnections.length >= pool.config.connectionLimit) {
-          return this.acquire(callback);
-        }
-        // mysql2 copies connectionConfig (own property descriptors) into the connection it creates next, synchronously.
-        Object.defineProperty(pool.config.connectionConfig, 'password', { value, writable: true, enumerable: false, configurable: true });
-        this.#open(callback);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        this.#opening--;
-        callback(
-          error instanceof DbModuleError
-            ? error
-            : new ConnectionError('CONNECT_FAILED', `connection "${this.#settings.connection}": the password function failed: ${messageOf(error)}`, {
-                connection: this.#settings.connection,
-                cause: error,
-              }),
-        );
-        this.#serveNextWaiter();
-        if (this.#onIdle) this.#checkIdle();
-      },
-    );
+  /** Opens a mysql2 connection in the slot an opening reserved (see OpeningSlots.connect). */
+  #openReserved(password: string | undefined, connectTimeoutMs: number | undefined, onOpened: ConnectionCallback, fallback: ConnectionCallback): void {
+    this.#opening--;
+    const pool = this.#pool;
+    if (pool._closed) {
+      this.#nativeGet(fallback);
+      if (this.#onIdle) this.#checkIdle();
+      return;
+    }
+    if (pool._freeConnections.length === 0 && pool.config.connectionLimit !== 0 && pool._allConnections.length >= pool.config.connectionLimit) {
+      return this.acquire(fallback);
+    }
+    // mysql2 copies connectionConfig (own property descriptors) into the connection it creates next, synchronously.
+    const config = pool.config.connectionConfig;
+    if (this.#settings.password) Object.defineProperty(config, 'password', { value: password, writable: true, enumerable: false, configurable: true });
+    const poolTimeout = config.connectTimeout;
+    if (connectTimeoutMs !== undefined) config.connectTimeout = connectTimeoutMs;
+    try {
+      this.#open(onOpened);
+    } finally {
+      config.connectTimeout = poolTimeout;
+    }
   }
 
   /** A reserved slot was given back: let the first waiter try to open a session in it. */

@@ -19,6 +19,19 @@ function toResult<T>(rows: unknown): QueryResult<T> {
   return { rows: [], rowCount: (rows as ResultSetHeader | undefined)?.affectedRows ?? 0 };
 }
 
+/** What error messages of this connection may name: the connection, host:port, user and database. */
+function errorContext(options: DriverPoolOptions, phase: MysqlErrorContext['phase']): MysqlErrorContext {
+  const { dsn, config } = options;
+  return {
+    connection: config.name,
+    phase,
+    host: dsn.host ?? 'localhost',
+    port: dsn.port ?? 3306,
+    ...(dsn.user === undefined ? {} : { user: dsn.user }),
+    ...(dsn.database === undefined ? {} : { database: dsn.database }),
+  };
+}
+
 /** The DriverPool over one mysql2 pool; `native` is that pool, with every setting enforced by {@link PoolGuard}. */
 class MysqlDriverPool implements DriverPool {
   readonly driver = 'mysql' as const;
@@ -34,15 +47,7 @@ class MysqlDriverPool implements DriverPool {
     this.#guard = guard;
     this.#config = options.config;
     this.#logger = options.logger;
-    const { dsn, config } = options;
-    this.#context = {
-      connection: config.name,
-      phase: 'query',
-      host: dsn.host ?? 'localhost',
-      port: dsn.port ?? 3306,
-      ...(dsn.user === undefined ? {} : { user: dsn.user }),
-      ...(dsn.database === undefined ? {} : { database: dsn.database }),
-    };
+    this.#context = errorContext(options, 'query');
   }
 
   query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
@@ -186,7 +191,8 @@ class MysqlDriverPool implements DriverPool {
 /**
  * Creates the MySQL/MariaDB pool of one connection. `native` is mysql2's own callback Pool
  * (what Kysely's MysqlDialect and Drizzle's mysql2 adapter take), with max_open/max_idle/idle
- * time given to mysql2, and acquire timeout, lifetime and per-session passwords added to it.
+ * time given to mysql2, and acquire timeout, lifetime, per-session passwords and the
+ * `onAuthFailure` retry (one max_open slot and one connection_timeout per opening) added to it.
  * @throws DbModuleError `DRIVER_NOT_INSTALLED` when mysql2 is missing; ConfigError `DSN_INVALID` for a bad DSN parameter.
  */
 export const createMysqlPool: DriverPoolFactory = async (options) => {
@@ -197,12 +203,15 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
   const connectionConfig = internalsOf(native).config.connectionConfig;
   Object.defineProperty(connectionConfig, 'password', { value: connectionConfig.password, enumerable: false, configurable: true, writable: true });
   const { config } = options;
+  const connectContext = { ...errorContext(options, 'connect'), timeoutMs: config.connection_timeout };
   const guard = new PoolGuard(native, {
     connection: config.name,
     acquireTimeoutMs: config.connection_timeout,
     connectTimeoutMs: config.connection_timeout,
     lifetimeMs: config.connection_max_lifetime,
     password: options.password,
+    onAuthFailure: options.onAuthFailure,
+    classify: (error) => toMysqlError(error, connectContext),
     clock: options.clock,
     logger: options.logger,
   });

@@ -1,7 +1,4 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { ConnectionConfig } from '../../config/types.js';
 import { DbModuleError, QueryError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { isSessionBroken } from '../session-health.js';
@@ -11,55 +8,13 @@ import { sqliteDialect } from './dialect.js';
 import { toSqliteError } from './errors.js';
 import { runStatement } from './execute.js';
 import { SqliteHandlePool, type PendingHandle } from './handle-pool.js';
+import { sqlitePoolLimits, type SqlitePoolLimits } from './limits.js';
 import { loadBetterSqlite3, type SqliteDatabaseConstructor } from './load-driver.js';
+import { createHandleOpener } from './open-handle.js';
 import { StatementCache } from './statement-cache.js';
 import { resolveSqliteTarget, type SqliteTarget } from './target.js';
 
 type Handle = BetterSqlite3.Database;
-
-// setTimeout's ceiling; a larger value would fire at once.
-const MAX_TIMER_MS = 2_147_483_647;
-
-interface PoolLimits {
-  maxOpen: number;
-  maxIdle: number;
-  lifetimeMs: number;
-  idleTimeMs: number;
-  timeoutMs: number;
-}
-
-/**
- * An in-memory database lives and dies with its one handle: a second handle would be a
- * second, empty database, and recycling the handle would drop every table. So `:memory:`
- * gets exactly one handle that is never recycled.
- */
-function poolLimits(config: ConnectionConfig, target: SqliteTarget, logger: Logger): PoolLimits {
-  const timeoutMs = config.connection_timeout > 0 ? Math.min(config.connection_timeout, MAX_TIMER_MS) : MAX_TIMER_MS;
-  const connection = config.name;
-  if (!target.memory) {
-    const maxOpen = Math.max(1, config.max_open_connections);
-    return {
-      maxOpen,
-      maxIdle: Math.max(0, Math.min(config.max_idle_connections, maxOpen)),
-      lifetimeMs: Math.max(0, config.connection_max_lifetime),
-      idleTimeMs: Math.max(0, config.connection_max_idle_time),
-      timeoutMs,
-    };
-  }
-  if (config.max_open_connections > 1) {
-    logger.debug('SQLite in-memory database: max_open_connections forced to 1 (each handle is a separate database)', {
-      connection,
-      configured: config.max_open_connections,
-    });
-  }
-  const recycling = config.connection_max_lifetime > 0 || config.connection_max_idle_time > 0 || config.max_idle_connections < 1;
-  if (recycling) {
-    logger.warn('SQLite in-memory database: connection_max_lifetime, connection_max_idle_time and max_idle_connections=0 are ignored (closing the handle would drop the database)', {
-      connection,
-    });
-  }
-  return { maxOpen: 1, maxIdle: 1, lifetimeMs: 0, idleTimeMs: 0, timeoutMs };
-}
 
 /** One handle held by `withSession`; unusable once `fn` has returned. */
 class SqliteSession implements DriverSession {
@@ -93,9 +48,8 @@ class SqlitePool implements DriverPool {
   readonly #queryTimeoutMs: number;
   readonly #busyTimeoutMs: number;
   #closing: Promise<void> | undefined;
-  #directoryReady: Promise<unknown> | undefined;
 
-  constructor(Database: SqliteDatabaseConstructor, target: SqliteTarget, limits: PoolLimits, options: DriverPoolOptions) {
+  constructor(Database: SqliteDatabaseConstructor, target: SqliteTarget, limits: SqlitePoolLimits, options: DriverPoolOptions) {
     const { config, logger } = options;
     this.#connection = config.name;
     this.#logger = logger;
@@ -103,7 +57,7 @@ class SqlitePool implements DriverPool {
     this.#queryTimeoutMs = Math.max(0, config.query_timeout);
     this.#busyTimeoutMs = target.busyTimeoutMs;
     this.native = new SqliteHandlePool({
-      open: () => this.#open(Database, target),
+      open: createHandleOpener({ Database, target, connection: config.name, logger, timeoutMs: limits.timeoutMs }),
       connection: config.name,
       maxOpen: limits.maxOpen,
       maxIdle: limits.maxIdle,
@@ -274,51 +228,6 @@ class SqlitePool implements DriverPool {
     return new DbModuleError('DATABASE_CLOSED', `connection "${this.#connection}": the SQLite pool is closed`, { connection: this.#connection });
   }
 
-  async #open(Database: SqliteDatabaseConstructor, target: SqliteTarget): Promise<Handle> {
-    const context = { connection: this.#connection, phase: 'connect' as const, path: target.filename };
-    const deadline = Date.now() + this.#timeoutMs;
-    let db: Handle;
-    try {
-      if (!target.memory && !target.fileMustExist) await this.#ensureDirectory(target.filename);
-      // busy_timeout 0: waits happen in retryWhileBusy, off the event loop's critical path.
-      db = new Database(target.filename, { readonly: target.readonly, fileMustExist: target.fileMustExist, timeout: 0 });
-    } catch (error) {
-      throw toSqliteError(error, context);
-    }
-    try {
-      for (const pragma of target.pragmas) await this.#applyPragma(db, pragma, deadline);
-    } catch (error) {
-      db.close();
-      throw toSqliteError(error, context);
-    }
-    this.#caches.set(db, new StatementCache(db));
-    this.#logger.debug('Opened SQLite handle', { connection: this.#connection, path: target.filename, readonly: target.readonly });
-    return db;
-  }
-
-  /** Creates the database's directory once per pool (tried again after a failure). */
-  #ensureDirectory(filename: string): Promise<unknown> {
-    this.#directoryReady ??= mkdir(path.dirname(filename), { recursive: true }).catch((error: unknown) => {
-      this.#directoryReady = undefined;
-      throw error;
-    });
-    return this.#directoryReady;
-  }
-
-  async #applyPragma(db: Handle, pragma: string, deadline: number): Promise<void> {
-    const apply = (): unknown => db.pragma(pragma, { simple: true });
-    let result: unknown;
-    try {
-      result = apply();
-    } catch (error) {
-      result = await retryWhileBusy(apply, error, deadline);
-    }
-    const journal = /^journal_mode\s*=\s*(\w+)$/i.exec(pragma);
-    if (journal?.[1] !== undefined && String(result).toLowerCase() !== journal[1].toLowerCase()) {
-      this.#logger.warn('SQLite kept another journal mode than requested', { connection: this.#connection, requested: journal[1], actual: result });
-    }
-  }
-
   async #shutdown(): Promise<void> {
     await this.native.destroy();
     this.#logger.debug('Closed SQLite pool', { connection: this.#connection });
@@ -337,6 +246,9 @@ class SqlitePool implements DriverPool {
  */
 export const createSqlitePool: DriverPoolFactory = async (options) => {
   const Database = await loadBetterSqlite3();
+  if (options.password !== undefined || options.tls !== undefined) {
+    options.logger.warn('SQLite has no server: the password function and TLS options are ignored', { connection: options.config.name });
+  }
   const target = resolveSqliteTarget(options.dsn, options.config, options.logger);
-  return new SqlitePool(Database, target, poolLimits(options.config, target, options.logger), options);
+  return new SqlitePool(Database, target, sqlitePoolLimits(options.config, target, options.logger), options);
 };

@@ -2,6 +2,8 @@ import type { ConnectionConfig, DriverName } from './config/types.js';
 import type { Dialect, DriverPool, PoolStats, QueryResult } from './drivers/types.js';
 import { DbModuleError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
+import type { IamConnectionAuth } from './iam/connection-auth.js';
+import type { TokenState } from './iam/types.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
 
 /** The last connection-level failure of a connection, for `health()`. @public */
@@ -29,8 +31,11 @@ export class Connection implements Queryable {
   #closing: Promise<void> | undefined;
   #lastError: LastError | undefined;
 
+  readonly #iam: IamConnectionAuth | undefined;
+
   /** @internal Created by `createDatabase`. */
-  constructor(config: ConnectionConfig, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter) {
+  constructor(config: ConnectionConfig, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
+    this.#iam = iam;
     this.name = config.name;
     this.driver = config.driver;
     this.config = config;
@@ -42,6 +47,11 @@ export class Connection implements Queryable {
   /** The driver's native pool (pg.Pool, mysql2 Pool, SQLite handle pool); cast it to the driver's type. */
   get pool(): unknown {
     return this.#pool.native;
+  }
+
+  /** IAM connections: what the token provider knows (never the token itself). */
+  tokenState(): TokenState | undefined {
+    return this.#iam?.state();
   }
 
   get lastError(): LastError | undefined {
@@ -119,6 +129,7 @@ export class Connection implements Queryable {
       clearTimeout(timer);
     }
     try {
+      this.#iam?.close();
       await this.#pool.close();
       this.#events.emit('disconnected', { connection: this.name, driver: this.driver });
     } catch (error) {

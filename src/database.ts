@@ -2,9 +2,12 @@ import { isResolvedConfig, validateConfig } from './config/index.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
-import { systemClock, type Clock, type PoolStats } from './drivers/types.js';
+import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
 import { describeDsn, parseDsn } from './dsn/index.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
+import type { ParsedDsn } from './dsn/types.js';
+import type { IamConnectionAuth } from './iam/connection-auth.js';
+import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
 
@@ -16,6 +19,8 @@ export interface CreateDatabaseOptions {
   signal?: AbortSignal;
   /** Time source for pool lifetimes and token expiry; tests pass a controllable one. */
   clock?: Clock;
+  /** AWS credentials (or a provider) for IAM connections. Default: the AWS SDK default credential chain. */
+  credentials?: AwsCredentialIdentity | AwsCredentialProvider;
 }
 
 /** @public */
@@ -28,6 +33,8 @@ export interface ConnectionHealth {
   error?: { code: string; message: string };
   /** The last connection-level failure seen on this connection, even if it has recovered since. */
   lastError?: LastError;
+  /** IAM connections: the token's state (source, age, expiry, credential source and key id suffix). */
+  token?: TokenState;
 }
 
 /** @public */
@@ -124,7 +131,9 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   const events = new DatabaseEventEmitter((error, event) => logger.error('Event listener threw', { event, error: messageOf(error) }));
   for (const warning of resolved.warnings) logger.warn(warning);
 
-  const opening = Object.values(resolved.connections).map((connection) => openConnection(connection, { logger, clock, events, signal: options.signal }));
+  const opening = Object.values(resolved.connections).map((connection) =>
+    openConnection(connection, { logger, clock, events, signal: options.signal, credentials: options.credentials }),
+  );
   const settled = await Promise.allSettled(opening);
   const opened = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -148,32 +157,60 @@ interface OpenContext {
   clock: Clock;
   events: DatabaseEventEmitter;
   signal: AbortSignal | undefined;
+  credentials: CreateDatabaseOptions['credentials'];
+}
+
+/** IAM code (and the AWS SDK behind it) is loaded only when a connection uses IAM. */
+async function openIamAuth(config: ConnectionConfig, dsn: ParsedDsn, context: OpenContext): Promise<IamConnectionAuth> {
+  const { createIamConnectionAuth } = await import('./iam/connection-auth.js');
+  return createIamConnectionAuth({
+    config,
+    dsn,
+    logger: context.logger,
+    clock: context.clock,
+    emit: (event, payload) => context.events.emit(event, payload),
+    ...(context.credentials ? { credentials: context.credentials } : {}),
+  });
 }
 
 async function openConnection(config: ConnectionConfig, context: OpenContext): Promise<{ connection: Connection; durationMs: number }> {
   const { logger, signal } = context;
   const started = performance.now();
   throwIfAborted(signal, config.name);
-  if (config.aws_iam_auth.enabled) {
-    throw new ConnectionError('IAM_NOT_SUPPORTED', `connection "${config.name}": aws_iam_auth.enabled is set, but AWS RDS IAM authentication is not supported by this build yet`, {
-      connection: config.name,
-      solutions: ['Set aws_iam_auth.enabled: false and put a password in the DSN until IAM support lands'],
-    });
-  }
   const dsn = parseDsn(config.dsn, { driver: config.driver, connection: config.name });
   const fields = { connection: config.name, driver: config.driver, dsn: describeDsn(dsn) };
   logger.debug('Opening connection pool', { ...fields, max_open: config.max_open_connections, max_idle: config.max_idle_connections });
 
-  const driver = await loadDriver(config.driver);
-  const pool = await driver.createPool({ config, dsn, logger, clock: context.clock });
-  const connection = new Connection(config, pool, driver.dialect, context.events);
+  const iam = config.aws_iam_auth.enabled ? await openIamAuth(config, dsn, context) : undefined;
+  let driver: Awaited<ReturnType<typeof loadDriver>>;
+  let pool: DriverPool;
+  try {
+    driver = await loadDriver(config.driver);
+    pool = await driver.createPool({
+      config,
+      dsn,
+      logger,
+      clock: context.clock,
+      ...(iam ? { password: iam.password, onAuthFailure: iam.onAuthFailure, tls: iam.tls } : {}),
+    });
+  } catch (error) {
+    iam?.close();
+    throw error;
+  }
+  const connection = new Connection(config, pool, driver.dialect, context.events, iam);
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: `${config.connection_timeout}ms` });
     await abortable(connection.ping(), signal, config.name);
   } catch (error) {
     await connection.close(0).catch(() => {});
     const failure = error instanceof DbModuleError ? error : new ConnectionError('CONNECT_FAILED', `connection "${config.name}": ${messageOf(error)}`, { connection: config.name, cause: error });
-    logger.error('Database ping failed', { ...fields, code: failure.code, error: failure.message });
+    logger.error(iam ? 'Database ping failed with IAM authentication' : 'Database ping failed', {
+      ...fields,
+      code: failure.code,
+      error: failure.message,
+      timeout: `${config.connection_timeout}ms`,
+      ...(failure.possibleCauses.length > 0 ? { possible_causes: failure.possibleCauses } : {}),
+    });
     context.events.emit('connection.error', { connection: config.name, driver: config.driver, code: failure.code, message: failure.message, operation: 'connect' });
     throw failure;
   }
@@ -199,6 +236,8 @@ async function checkHealth(connection: Connection): Promise<ConnectionHealth> {
   };
   if (error) health.error = error;
   if (connection.lastError) health.lastError = connection.lastError;
+  const token = connection.tokenState();
+  if (token) health.token = token;
   return health;
 }
 

@@ -47,7 +47,14 @@ const opened: DriverPool[] = [];
 /** Creates a pool and remembers it so `closeAllPools` can clean up after a failing test. */
 export async function openPool(
   config: Partial<ConnectionConfig> = {},
-  extra: { dsn?: Partial<ParsedDsn>; password?: () => Promise<string>; tls?: DriverPoolOptions['tls']; logger?: Logger; clock?: Clock } = {},
+  extra: {
+    dsn?: Partial<ParsedDsn>;
+    password?: () => Promise<string>;
+    onAuthFailure?: DriverPoolOptions['onAuthFailure'];
+    tls?: DriverPoolOptions['tls'];
+    logger?: Logger;
+    clock?: Clock;
+  } = {},
 ): Promise<DriverPool> {
   const options: DriverPoolOptions = {
     config: mysqlConfig(config),
@@ -55,6 +62,7 @@ export async function openPool(
     logger: extra.logger ?? silentLogger,
     clock: extra.clock ?? { now: () => Date.now() },
     ...(extra.password ? { password: extra.password } : {}),
+    ...(extra.onAuthFailure ? { onAuthFailure: extra.onAuthFailure } : {}),
     ...(extra.tls ? { tls: extra.tls } : {}),
   };
   const pool = await createMysqlPool(options);
@@ -75,6 +83,14 @@ export async function adminConnection(): Promise<mysql.Connection> {
 export async function createUser(admin: mysql.Connection, prefix = 'dbm_my'): Promise<string> {
   const user = uniqueName(prefix).slice(0, 32);
   await admin.query(`CREATE USER '${user}'@'%'`);
+  await admin.query(`GRANT ALL ON ${MYSQL_DATABASE}.* TO '${user}'@'%'`);
+  return user;
+}
+
+/** Like {@link createUser}, but the server checks `password` (mysql_native_password). */
+export async function createPasswordUser(admin: mysql.Connection, password: string, prefix = 'dbm_mypw'): Promise<string> {
+  const user = uniqueName(prefix).slice(0, 32);
+  await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY ?`, [password]);
   await admin.query(`GRANT ALL ON ${MYSQL_DATABASE}.* TO '${user}'@'%'`);
   return user;
 }

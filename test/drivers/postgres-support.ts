@@ -49,6 +49,7 @@ export interface TestPoolOptions {
   config?: Partial<ConnectionConfig>;
   dsn?: Partial<ParsedDsn>;
   password?: () => Promise<string>;
+  onAuthFailure?: DriverPoolOptions['onAuthFailure'];
   tls?: DriverPoolOptions['tls'];
   logger?: Logger;
   clock?: Clock;
@@ -65,6 +66,7 @@ export async function openTestPool(options: TestPoolOptions = {}): Promise<{ poo
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? { now: () => Date.now() },
     ...(options.password ? { password: options.password } : {}),
+    ...(options.onAuthFailure ? { onAuthFailure: options.onAuthFailure } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   });
   opened.push(pool);

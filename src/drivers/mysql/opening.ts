@@ -123,7 +123,7 @@ export class SessionOpening {
       return this.#callback(this.#lastAuthError && failure.code === 'CONNECT_TIMEOUT' ? this.#lastAuthError : error);
     }
     // mysql2 freed the slot before calling back and serves a queued waiter on the next tick: hold it first.
-    this.#slots.reserve();
+    // this.#slots.reserve();
     const attempt = this.#attempt;
     const remainingMs = this.#remainingMs();
     new Promise<AuthFailureDecision>((resolve) => resolve(hook({ error: failure, attempt, password, remainingMs }))).then(

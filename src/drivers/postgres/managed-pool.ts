@@ -1,5 +1,7 @@
+import { EventEmitter } from 'node:events';
 import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
 import type { Clock } from '../types.js';
+import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy } from './auth-retry.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
@@ -16,10 +18,17 @@ export interface SessionPolicy {
   onIdleError(error: Error): void;
   /** A session in use failed; its caller gets the error from the query. */
   onSessionError(error: Error): void;
+  /** Set when authentication failures while opening a session go to a hook that may retry. */
+  readonly authRetry?: AuthRetryPolicy;
 }
 
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
 type Release = (err?: Error | boolean) => void;
+type ClientCallback = (err: Error | null, client?: ClientBase) => void;
+type PasswordFunction = () => string | Promise<string>;
+
+/** EventEmitter's own bookkeeping (listeners), which a client keeps across connection attempts. */
+const EMITTER_FIELDS = new Set(Object.getOwnPropertyNames(new EventEmitter()));
 
 /** Fields pg sets on every Client that its typings leave out. */
 interface ClientWireState {
@@ -45,6 +54,9 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
 
   class ManagedClient extends pg.Client {
     readonly #retireAt: number;
+    readonly #clientConfig: ClientConfig;
+    readonly #sent: { password: string | undefined };
+    readonly #openingStarted = performance.now();
     #poolRelease: Release | undefined;
     #released = false;
     // set between a server error and the ReadyForQuery that follows it, so a client released
@@ -53,14 +65,66 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     readonly #release: Release = (err) => this.#releaseToPool(err);
 
     constructor(clientConfig: ClientConfig) {
-      super(clientConfig);
+      const sent = recordSentPassword(clientConfig);
+      super(sent.config);
+      this.#clientConfig = sent.config;
+      this.#sent = sent.record;
       const { lifetimeMs } = policy;
       this.#retireAt = lifetimeMs > 0 ? policy.clock.now() + lifetimeMs + Math.random() * lifetimeMs * 0.1 : Number.POSITIVE_INFINITY;
       // without a listener, a server closing a checked-out session would crash the process
       this.on('error', (error: Error) => policy.onSessionError(error));
+      this.#watchConnection();
+    }
+
+    override connect(): Promise<ManagedClient>;
+    override connect(callback: ClientCallback): void;
+    override connect(callback?: ClientCallback): Promise<ManagedClient> | void {
+      const authRetry = policy.authRetry;
+      if (!authRetry) return callback ? super.connect(callback) : super.connect().then(() => this);
+      const opening = openWithAuthRetry(
+        {
+          startedAt: this.#openingStarted,
+          attempt: async () => {
+            this.#sent.password = typeof this.password === 'string' ? this.password : undefined;
+            await super.connect();
+          },
+          sentPassword: () => this.#sent.password,
+          prepareRetry: () => this.#prepareRetry(),
+        },
+        authRetry,
+      ).then(() => this);
+      if (!callback) return opening;
+      opening.then(
+        (client) => callback(null, client),
+        (error: Error) => callback(error),
+      );
+    }
+
+    #watchConnection(): void {
       // optional: pg's native client (NODE_PG_FORCE_NATIVE) has no protocol connection
       this.connection?.on('errorMessage', () => (this.#errorAwaitingReady = true));
       this.connection?.on('readyForQuery', () => (this.#errorAwaitingReady = false));
+    }
+
+    /**
+     * A pg Client connects once. For another attempt, the failed connection is discarded and the
+     * client takes the state of a newly constructed one (new socket, password function restored),
+     * keeping its listeners and its place in pg-pool, hence its max_open slot and pg-pool's timer.
+     */
+    #prepareRetry(): boolean {
+      if (pool.ending) return false;
+      const failed = this.connection;
+      // its late 'end' would otherwise reach the client and fail the next attempt
+      failed.removeAllListeners();
+      failed.on('error', () => {});
+      failed.stream.destroy();
+      const fresh = new pg.Client(this.#clientConfig);
+      for (const key of Object.getOwnPropertyNames(fresh)) {
+        if (EMITTER_FIELDS.has(key)) continue;
+        Object.defineProperty(this, key, Object.getOwnPropertyDescriptor(fresh, key)!);
+      }
+      this.#watchConnection();
+      return true;
     }
 
     /** pg-pool's release for this checkout, behind the pool policy. */
@@ -116,11 +180,11 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     override connect(): Promise<PoolClient>;
     override connect(callback: ConnectCallback): void;
     override connect(callback?: ConnectCallback): Promise<PoolClient> | void {
-      if (policy.lifetimeMs === 0) return callback ? super.connect(callback) : super.connect();
       if (!callback) return this.#connectUnexpired();
       // pool.query takes this path
       super.connect((err, client, done) => {
-        if (err || !client || !isExpired(client)) return callback(err, client, done);
+        if (err) return callback(unwrapDecided(err), client, done);
+        if (!client || !isExpired(client)) return callback(err, client, done);
         client.release(true);
         this.connect(callback);
       });
@@ -137,7 +201,9 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
 
     async #connectUnexpired(): Promise<PoolClient> {
       for (;;) {
-        const client = await super.connect();
+        const client = await super.connect().catch((error: Error) => {
+          throw unwrapDecided(error);
+        });
         // found expired in the idle list: never handed out
         if (!isExpired(client)) return client;
         client.release(true);
@@ -147,4 +213,23 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
 
   pool = new ManagedPool();
   return pool;
+}
+
+/**
+ * The client config with a password function that records what it answered, so an auth
+ * failure can be reported with the exact password (token) that was rejected.
+ */
+function recordSentPassword(config: ClientConfig): { config: ClientConfig; record: { password: string | undefined } } {
+  const record: { password: string | undefined } = { password: undefined };
+  const password = config.password as ClientConfig['password'] | PasswordFunction;
+  if (typeof password !== 'function') return { config, record };
+  const recording: PasswordFunction = async () => {
+    const value = await password();
+    record.password = typeof value === 'string' ? value : undefined;
+    return value;
+  };
+  // pg-pool hides `password` from enumeration; the copy keeps it hidden
+  const copy: ClientConfig = { ...config };
+  Object.defineProperty(copy, 'password', { value: recording, enumerable: false, writable: true, configurable: true });
+  return { config: copy, record };
 }

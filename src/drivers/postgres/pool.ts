@@ -1,7 +1,7 @@
 import type { Pool, PoolClient, QueryResult as PgQueryResult } from 'pg';
 import { DbModuleError } from '../../errors.js';
 import { isSessionBroken } from '../session-health.js';
-import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import type { AuthFailure, DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { buildPoolConfig } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
@@ -147,6 +147,7 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
   const { config, dsn, logger, clock } = options;
   const connection = config.name;
   const endpoint = `${dsn.host ?? 'localhost'}:${dsn.port ?? 5432}`;
+  const { onAuthFailure } = options;
   const native = createManagedPool(pg, buildPoolConfig(options), {
     maxIdle: config.max_idle_connections,
     lifetimeMs: config.connection_max_lifetime,
@@ -155,6 +156,18 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
     onIdleError: (error) =>
       logger.warn('idle session failed and was removed from the pool', { connection, endpoint, code: (error as { code?: unknown }).code, error: error.message }),
     onSessionError: (error) => logger.debug('session in use failed', { connection, endpoint, error: error.message }),
+    ...(onAuthFailure
+      ? {
+          authRetry: {
+            timeoutMs: config.connection_timeout,
+            classify: (error: unknown) => toPostgresError(error, { connection, phase: 'connect', endpoint }),
+            onAuthFailure: (failure: AuthFailure) => {
+              logger.debug('authentication failed while opening a session', { connection, endpoint, attempt: failure.attempt, remainingMs: failure.remainingMs });
+              return onAuthFailure(failure);
+            },
+          },
+        }
+      : {}),
   });
   return new PostgresDriverPool(native, options, endpoint);
 };

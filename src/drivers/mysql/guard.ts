@@ -92,7 +92,7 @@ export class PoolGuard {
   readonly #expiry = new WeakMap<PoolConnection, number>();
   readonly #waiters = new WeakMap<ConnectionCallback, Waiter>();
   readonly #expireWaiter = (waiter: Waiter): void => this.#onWaiterExpired(waiter);
-  /** Sessions whose password function is running: they hold a slot mysql2 cannot see yet. */
+  /** Openings between connects (password function running, auth-failure hook deciding): slots mysql2 cannot see. */
   #opening = 0;
   #onIdle: (() => void) | undefined;
   #idle: Promise<void> | undefined;

@@ -123,7 +123,7 @@ export class SessionOpening {
       return this.#callback(this.#lastAuthError && failure.code === 'CONNECT_TIMEOUT' ? this.#lastAuthError : error);
     }
     // mysql2 freed the slot before calling back and serves a queued waiter on the next tick: hold it first.
-    // this.#slots.reserve();
+    this.#slots.reserve();
     const attempt = this.#attempt;
     const remainingMs = this.#remainingMs();
     new Promise<AuthFailureDecision>((resolve) => resolve(hook({ error: failure, attempt, password, remainingMs }))).then(
@@ -138,7 +138,7 @@ export class SessionOpening {
         });
         this.#next();
       },
-      (hookError: unknown) => this.#fail(hookError instanceof Error ? hookError : new DbModuleError('CONNECT_FAILED', `connection "${this.#settings.connection}": the auth-failure hook failed: ${messageOf(hookError)}`, { connection: this.#settings.connection, cause: hookError })),
+      (hookError: unknown) => this.#fail(hookError instanceof Error ? hookError : hookFailure(hookError, this.#settings.connection)),
     );
   }
 
@@ -151,6 +151,11 @@ export class SessionOpening {
 
 function isTimeout(error: unknown): boolean {
   return error instanceof DbModuleError && error.code === 'CONNECT_TIMEOUT';
+}
+
+/** A hook that rejected with something other than an Error still fails the opening with a typed error. */
+function hookFailure(thrown: unknown, connection: string): DbModuleError {
+  return new DbModuleError('CONNECT_FAILED', `connection "${connection}": the auth-failure hook failed: ${messageOf(thrown)}`, { connection, cause: thrown });
 }
 
 function passwordError(error: unknown, connection: string): DbModuleError {

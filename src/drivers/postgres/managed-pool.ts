@@ -47,7 +47,9 @@ interface ClientWireState {
  * `client.release` on every checkout (documented), destroys a client released with a truthy
  * argument (documented), and exposes `idleCount` / `waitingCount`. From pg: the client fields
  * `readyForQuery`, `processID`, `secretKey`, `ssl`, `host`, `port`, and the `errorMessage` /
- * `readyForQuery` events of its `connection`.
+ * `readyForQuery` events of its `connection`. For an auth-failure retry (`policy.authRetry`):
+ * that a Client keeps its state in own properties set by its constructor and talks through
+ * `client.connection` (pg-pool's connect timer destroys `client.connection.stream`).
  */
 export function createManagedPool(pg: PgModule, config: PoolConfig, policy: SessionPolicy): Pool {
   let pool: Pool;

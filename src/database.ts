@@ -1,4 +1,4 @@
-import { isResolvedConfig, validateConfig } from './config/index.js';
+import { envVariable, isResolvedConfig, validateConfig } from './config/index.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
@@ -71,7 +71,7 @@ export class Database {
     if (!connection) {
       throw new DbModuleError('CONNECTION_NOT_FOUND', `no connection named "${name}"; known connections: ${this.names.join(', ')}`, {
         connection: name,
-        solutions: [`Use one of: ${this.names.join(', ')}`, `Or define it: connections.${name}.dsn in the config file, or DB_${envName(name)}_DSN`],
+        solutions: [`Use one of: ${this.names.join(', ')}`, `Or define it: connections.${name}.dsn in the config file, or ${envVariable(name, ['dsn'])}`],
       });
     }
     return connection;
@@ -204,11 +204,12 @@ async function openConnection(config: ConnectionConfig, context: OpenContext): P
   } catch (error) {
     await connection.close(0).catch(() => {});
     const failure = error instanceof DbModuleError ? error : new ConnectionError('CONNECT_FAILED', `connection "${config.name}": ${messageOf(error)}`, { connection: config.name, cause: error });
-    logger.error(iam ? 'Database ping failed with IAM authentication' : 'Database ping failed', {
+    logger.error(pingFailureMessage(failure.code, iam !== undefined), {
       ...fields,
       code: failure.code,
       error: failure.message,
       timeout: `${config.connection_timeout}ms`,
+      ...(iam ? { region: iam.state().region } : {}),
       ...(failure.possibleCauses.length > 0 ? { possible_causes: failure.possibleCauses } : {}),
     });
     context.events.emit('connection.error', { connection: config.name, driver: config.driver, code: failure.code, message: failure.message, operation: 'connect' });
@@ -217,6 +218,12 @@ async function openConnection(config: ConnectionConfig, context: OpenContext): P
   const durationMs = performance.now() - started;
   logger.info('Database connection test successful', { ...fields, duration_ms: Math.round(durationMs) });
   return { connection, durationMs };
+}
+
+/** The seed's log line: credentials that cannot be resolved are its "AWS configuration" category. */
+function pingFailureMessage(code: string, iam: boolean): string {
+  if (!iam) return 'Database ping failed';
+  return code === 'AWS_CREDENTIALS_UNAVAILABLE' ? 'Failed to load AWS configuration' : 'Database ping failed with IAM authentication';
 }
 
 async function checkHealth(connection: Connection): Promise<ConnectionHealth> {
@@ -261,9 +268,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, conn
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-/** The environment-variable form of a connection name: `read-replica` -> `READ_REPLICA`. */
-export function envName(name: string): string {
-  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }

@@ -6,7 +6,11 @@ export { Connection } from './connection.js';
 export type { LastError } from './connection.js';
 export type { Queryable, TransactionOptions } from './transaction.js';
 export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/types.js';
-export { parseDsn, redactDsn } from './dsn/index.js';
+export { defaultPort, describeDsn, formatDsn, parseDsn, redactDsn } from './dsn/index.js';
+export type { FormatDsnOptions } from './dsn/index.js';
+export { sslModeToTls } from './tls/sslmode.js';
+export type { SslMode, TlsSettings } from './tls/sslmode.js';
+export { rdsCaBundle } from './tls/rds-ca.js';
 export type { DsnFamily, ParsedDsn } from './dsn/types.js';
 export { ConfigError, ConnectionError, DbModuleError, IamError, QueryError, isDbModuleError } from './errors.js';
 export type { DbModuleErrorOptions, ErrorCode } from './errors.js';
@@ -15,4 +19,4 @@ export type { DatabaseEventListener, DatabaseEventName, DatabaseEvents } from '.
 export { createLogfmtLogger, toLogger } from './logging.js';
 export type { LogFields, LogLevel, Logger, LoggerLike } from './logging.js';
 export { checkConnections } from './diagnostics/check.js';
-export type { CheckPhase, CheckReport, ConnectionCheck, PhaseName, PhaseStatus } from './diagnostics/check.js';
+export type { CheckOptions, CheckPhase, CheckReport, ConnectionCheck, PhaseName, PhaseStatus } from './diagnostics/check.js';

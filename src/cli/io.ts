@@ -4,6 +4,11 @@ export interface CliIo {
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /**
+   * How `exec` connects its child: `inherit` gives it this process's terminal (the real CLI);
+   * `pipe` (default) sends its output through `stdout`/`stderr` above, for in-process use.
+   */
+  stdio?: 'inherit' | 'pipe';
 }
 
 /** Exit codes: 0 success, 1 a check or operation failed, 2 bad usage or configuration. */

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { isDbModuleError } from '../index.js';
+import { ConfigError, isDbModuleError } from '../index.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError, type CliIo } from './io.js';
 
 export interface Command {
@@ -22,13 +22,33 @@ const commands: Record<string, () => Promise<Command>> = {
   check: async () => (await import('./commands/check.js')).checkCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
   emulate: async () => (await import('./commands/emulate.js')).emulateCommand,
+  token: async () => (await import('./commands/token.js')).tokenCommand,
+  exec: async () => (await import('./commands/exec.js')).execCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
+
+/** Codes that mean the configuration (or a flag) is wrong: exit 2, like bad usage (so does any ConfigError). */
+const CONFIGURATION_CODES: ReadonlySet<string> = new Set([
+  'CONFIG_INVALID',
+  'DSN_INVALID',
+  'CONNECTION_NOT_FOUND',
+  'IAM_ENDPOINT_INVALID',
+  'IAM_USERNAME_MISSING',
+  'IAM_REGION_MISSING',
+]);
 
 const usage = `Usage: dbmodule <command> [options]
 
 Commands:
-  check      diagnose every connection phase by phase (or --connection NAME)
+  check      diagnose every connection phase by phase (or --connection NAME): config, credentials,
+             token, DNS, TCP, TLS, authentication, ping; each with its time, causes and solutions
   config     print the resolved configuration, redacted, with the source of every value
+  token      print an RDS IAM auth token, like aws rds generate-db-auth-token:
+             --hostname HOST --port PORT --username USER [--region REGION], or --connection NAME
+  exec       run a tool with the connection in its environment and a fresh IAM token as password:
+             dbmodule exec [--connection NAME] -- psql ...   (see dbmodule exec --help)
+  demo       the whole RDS IAM lifecycle against an embedded emulator; nothing to install
+             (--verbose: the library's log lines on stderr)
   emulate    run a local RDS IAM endpoint in front of PostgreSQL / MariaDB
 
 Common options:
@@ -37,7 +57,10 @@ Common options:
       --json          machine-readable output
   -h, --help          this text
 
-Exit codes: 0 success, 1 a check or operation failed, 2 bad usage or configuration.
+AWS credentials come from the AWS SDK default chain (AWS_ACCESS_KEY_ID..., AWS_PROFILE, SSO, web
+identity, ECS, EC2). Library log lines go to stderr (DBMODULE_LOG_LEVEL, default warn).
+Exit codes: 0 success, 1 a check or operation failed, 2 bad usage or configuration
+(exec: the command's own exit code).
 `;
 
 export async function runCli(argv: string[], io: CliIo): Promise<number | undefined> {
@@ -66,8 +89,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
       return EXIT_USAGE;
     }
     if (isDbModuleError(error)) {
-      io.stderr(`dbmodule ${name}: ${error.code}: ${error.message}\n`);
-      return error.code === 'CONFIG_INVALID' || error.code === 'DSN_INVALID' || error.code === 'CONNECTION_NOT_FOUND' ? EXIT_USAGE : EXIT_FAILED;
+      const lines = [`dbmodule ${name}: ${error.code}: ${error.message}`];
+      for (const cause of error.possibleCauses) lines.push(`  possible cause: ${cause}`);
+      for (const solution of error.solutions) lines.push(`  try: ${solution}`);
+      io.stderr(`${lines.join('\n')}\n`);
+      return error instanceof ConfigError || CONFIGURATION_CODES.has(error.code) ? EXIT_USAGE : EXIT_FAILED;
     }
     io.stderr(`dbmodule ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT_FAILED;

@@ -13,6 +13,11 @@ export interface AuthAttempt {
   readonly accessKeyId: string | undefined;
   /** The `host:port` the token names, when there was one. */
   readonly signedHost: string | undefined;
+  /**
+   * A fingerprint of the presented token (16 hex characters of its SHA-256), when there was one:
+   * tells which attempts presented the same token without recording the token.
+   */
+  readonly tokenId?: string | undefined;
   /** `passthrough`: not an IAM user; the upstream server checks the password. */
   readonly decision: 'allow' | 'deny' | 'passthrough';
   /** `OK` when allowed, `PASSTHROUGH`, or why it was denied. */

@@ -20,7 +20,7 @@ import {
 import { relayableCapabilities, type MysqlUpstream } from './mysql-upstream.js';
 import { endWith } from './postgres-frontend.js';
 import { relay, withTimeout } from './relay.js';
-import { clientAddress, handshakeDeadline, recordAttempt, startTls, verifyForEndpoint, type SessionContext } from './session-context.js';
+import { clientAddress, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type SessionContext } from './session-context.js';
 import { SocketReader } from './socket-reader.js';
 
 let nextConnectionId = 1;
@@ -38,7 +38,7 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
   try {
     const response = await handshake(connection, context, upstream);
     if (!response) return;
-    const record = (attempt: Pick<AuthAttempt, 'accessKeyId' | 'signedHost' | 'decision' | 'reason' | 'detail'>) =>
+    const record = (attempt: Pick<AuthAttempt, 'accessKeyId' | 'signedHost' | 'decision' | 'reason' | 'detail' | 'tokenId'>) =>
       recordAttempt(context, { protocol: 'mysql', user: response.user, remoteAddress: connection.remoteAddress, tls: connection.tls, ...attempt });
     if (!context.isIamUser(response.user)) {
       record({ accessKeyId: undefined, signedHost: undefined, decision: 'passthrough', reason: 'PASSTHROUGH', detail: 'not an IAM user: the upstream checks the password' });
@@ -51,13 +51,14 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
       return;
     }
     const token = await readToken(connection, response);
+    const tokenId = tokenFingerprint(token);
     const verification = verifyForEndpoint(context, token, response.user, advertisedPort);
     if (!verification.ok) {
-      record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, decision: 'deny', reason: verification.reason, detail: verification.detail });
+      record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, tokenId, decision: 'deny', reason: verification.reason, detail: verification.detail });
       await endWith(connection.socket, accessDenied(connection, response.user, token.length > 0));
       return;
     }
-    record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, decision: 'allow', reason: 'OK', detail: 'token verified' });
+    record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, tokenId, decision: 'allow', reason: 'OK', detail: 'token verified' });
     await serveIamSession(connection, response, context, upstream, clearDeadline);
   } catch (error) {
     context.logger.debug('emulator: mysql connection closed', { remote: connection.remoteAddress, reason: messageOf(error) });

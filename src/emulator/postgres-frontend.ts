@@ -14,7 +14,7 @@ import {
   readStartupPacket,
   SSL_REQUEST_CODE,
 } from './pg-messages.js';
-import { clientAddress, handshakeDeadline, recordAttempt, startTls, verifyForEndpoint, type SessionContext } from './session-context.js';
+import { clientAddress, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type SessionContext } from './session-context.js';
 import { ProtocolError, SocketReader } from './socket-reader.js';
 
 /** A login the front end let through, for the backend to serve. */
@@ -136,7 +136,7 @@ async function authenticate(connection: Connection, startup: Buffer, context: Se
     await reject(socket, { severity: 'FATAL', code: '28000', message: 'no PostgreSQL user name specified in startup packet' });
     return undefined;
   }
-  const record = (attempt: Pick<AuthAttempt, 'accessKeyId' | 'signedHost' | 'decision' | 'reason' | 'detail'>) =>
+  const record = (attempt: Pick<AuthAttempt, 'accessKeyId' | 'signedHost' | 'decision' | 'reason' | 'detail' | 'tokenId'>) =>
     recordAttempt(context, { protocol: 'postgres', user, remoteAddress, tls, ...attempt });
   if (!context.isIamUser(user)) {
     record({ accessKeyId: undefined, signedHost: undefined, decision: 'passthrough', reason: 'PASSTHROUGH', detail: 'not an IAM user: the backend checks the password' });
@@ -153,12 +153,14 @@ async function authenticate(connection: Connection, startup: Buffer, context: Se
   socket.write(authenticationRequest(3));
   const message = await readMessage(connection.reader, MAX_PASSWORD_MESSAGE);
   if (message.type !== 'p') throw new ProtocolError(`expected a password message, got "${message.type}"`);
-  const verification = verifyForEndpoint(context, passwordFromMessage(message.body), user, advertisedPort);
+  const token = passwordFromMessage(message.body);
+  const tokenId = tokenFingerprint(token);
+  const verification = verifyForEndpoint(context, token, user, advertisedPort);
   if (!verification.ok) {
-    record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, decision: 'deny', reason: verification.reason, detail: verification.detail });
+    record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, tokenId, decision: 'deny', reason: verification.reason, detail: verification.detail });
     await reject(socket, { severity: 'FATAL', code: '28000', message: `PAM authentication failed for user "${user}"`, routine: 'auth_failed' });
     return undefined;
   }
-  record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, decision: 'allow', reason: 'OK', detail: 'token verified' });
+  record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, tokenId, decision: 'allow', reason: 'OK', detail: 'token verified' });
   return { kind: 'iam', params, startupPacket: startup };
 }

@@ -3,7 +3,7 @@ import type { ConnectionConfig } from '../config/types.js';
 import type { AuthFailure, AuthFailureDecision, Clock } from '../drivers/types.js';
 import { defaultPort, describeDsn } from '../dsn/index.js';
 import type { ParsedDsn } from '../dsn/types.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, DbModuleError, IamError } from '../errors.js';
 import type { DatabaseEvents } from '../events.js';
 import type { Logger } from '../logging.js';
 import { rdsCaBundle } from '../tls/rds-ca.js';
@@ -50,6 +50,11 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   const iam = config.aws_iam_auth;
   const connection = config.name;
   logger.info('Starting AWS IAM authentication setup', { connection, region: iam.region ?? '(from hostname)', driver: config.driver });
+  // The seed's "AWS configuration" step: where the region and the credentials will come from.
+  // Credentials themselves are resolved when the first token is signed (errors surface there).
+  const credentialSource = options.credentials === undefined ? 'AWS SDK default chain' : typeof options.credentials === 'function' ? 'provider function' : 'static credentials';
+  logger.debug('Loading AWS configuration', { connection, region: iam.region ?? '(from hostname)', credentials: credentialSource });
+  logger.debug('AWS configuration loaded successfully', { connection, credentials: credentialSource });
   logger.debug('Processing DSN for IAM authentication', { connection, original_dsn_length: config.dsn.length });
   if (dsn.password !== undefined) logger.debug('Password stripped from DSN', { connection, cleaned_dsn_length: describeDsn(dsn).length });
 
@@ -72,7 +77,13 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   logger.info('IAM authentication will use database user', { connection, username: user });
   logger.debug('Determined database driver configuration', { connection, driver: config.driver, port });
 
-  const tls = iamTls(config, dsn, logger);
+  let tls: TlsConnectionOptions;
+  try {
+    tls = iamTls(config, dsn, logger);
+  } catch (error) {
+    logger.error('IAM authentication refused: TLS is disabled', { connection, error: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
   const signingHost = iam.signing_host ?? dsn.host;
   const signingPort = iam.signing_port ?? port;
   logger.info('Creating AWS RDS credential store', { connection, endpoint: `${signingHost}:${signingPort}`, region: iam.region ?? '(from hostname)', username: user });
@@ -118,12 +129,16 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
     close: () => provider.close(),
     password: async () => {
       await limiter.acquire();
-      return provider.getToken();
+      try {
+        return await provider.getToken();
+      } catch (error) {
+        throw forConnection(error, connection);
+      }
     },
     onAuthFailure: async ({ error, attempt, password, remainingMs }) => {
       const final = (detail: string) => ({
         retry: false,
-        error: iamAuthFailedError(`connection "${connection}": ${detail} (${error.message})`, error, connection),
+        error: iamAuthFailedError(`connection "${connection}": ${detail}; the server said: ${error.message.replace(`connection "${connection}": `, '')}`, error, connection),
       });
       if (!isIamAuthFailure(error)) return final('the server refused the IAM login for a reason a new token cannot fix');
       provider.invalidate(password);
@@ -162,6 +177,21 @@ function iamTls(config: ConnectionConfig, dsn: ParsedDsn, logger: Logger): TlsCo
     return settings.tls.ca ? settings.tls : { ...settings.tls, ca: [...rdsCaBundle()] };
   }
   return { ca: [...rdsCaBundle()], rejectUnauthorized: true };
+}
+
+/**
+ * A token failure names the endpoint but not the connection (the provider knows no connection
+ * names); the caller of `query` or `createDatabase` should see which connection it was.
+ */
+function forConnection(error: unknown, connection: string): unknown {
+  if (!(error instanceof DbModuleError) || error.connection !== undefined) return error;
+  return new IamError(error.code, `connection "${connection}": ${error.message}`, {
+    connection,
+    possibleCauses: error.possibleCauses,
+    solutions: error.solutions,
+    retryable: error.retryable,
+    cause: error,
+  });
 }
 
 function withConnection(error: unknown, connection: string): unknown {

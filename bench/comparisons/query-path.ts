@@ -1,0 +1,177 @@
+/**
+ * Query path on one engine (`postgres` or `mysql` as argument): the bare driver pool vs
+ * `connection.query` vs `connection.pool` vs the wrapper's pool client, for `SELECT 1` and a
+ * primary-key lookup, at concurrency 1 and 32 with pools of 10; directly (wrapper IAM plugin off)
+ * and through the local RDS IAM endpoint (every contender authenticating with IAM over TLS).
+ */
+
+import { dbmodulePool, dbmoduleQuery } from '../contenders/dbmodule.js';
+import { bareMysqlPool, wrapperMysqlPool } from '../contenders/mysql.js';
+import { barePgPool, wrapperPgPool } from '../contenders/postgres.js';
+import type { QueryTarget, Route } from '../contenders/target.js';
+import { IAM_USER_PREFIX, rdsHostname, useBenchCredentialsInEnv } from '../lib/aws.js';
+import { runComparison } from '../lib/child.js';
+import { BENCH_ROWS, ensureBenchTable, lookupSql, upstreamUrl, type Engine } from '../lib/databases.js';
+import { startEmulatorProcess } from '../lib/emulator-host.js';
+import { integer, ms, ratioCell } from '../lib/format.js';
+import { keySequence } from '../lib/load.js';
+import type { MarkdownTable, TargetCheck, ThroughputStats } from '../lib/result.js';
+import { compareThroughput } from '../lib/rounds.js';
+
+const WORKLOADS = ['select1', 'pk'] as const;
+const CONCURRENCIES = [1, 32] as const;
+type Workload = (typeof WORKLOADS)[number];
+type RouteName = 'direct' | 'iam';
+
+interface CaseResult {
+  route: RouteName;
+  workload: Workload;
+  concurrency: number;
+  contenders: ThroughputStats[];
+}
+
+const ENGINE_LABEL: Record<Engine, string> = { postgres: 'PostgreSQL', mysql: 'MariaDB' };
+
+runComparison(async (profile, args) => {
+  const engine: Engine = args.includes('mysql') ? 'mysql' : 'postgres';
+  await ensureBenchTable(engine);
+  useBenchCredentialsInEnv();
+  const signingHost = rdsHostname('query');
+  const signingPort = engine === 'postgres' ? 5432 : 3306;
+  const endpoint = { upstream: upstreamUrl(engine), advertisedPort: signingPort };
+  const emulator = await startEmulatorProcess({ hostnames: ['localhost', signingHost], ...(engine === 'postgres' ? { postgres: endpoint } : { mysql: endpoint }) });
+  const port = engine === 'postgres' ? emulator.postgresPort : emulator.mysqlPort;
+  const routes: Record<RouteName, Route> = {
+    direct: { kind: 'direct' },
+    iam: { kind: 'iam', port: port!, caFile: emulator.caFile, caPem: emulator.caPem, signingHost, signingPort, user: `${IAM_USER_PREFIX}_query` },
+  };
+  const keys = keySequence(1 << 16, BENCH_ROWS);
+  const lookup = lookupSql(engine);
+  const cases: CaseResult[] = [];
+  try {
+    for (const routeName of ['direct', 'iam'] as const) {
+      const targets = await openTargets(engine, routes[routeName]);
+      try {
+        for (const target of targets) await verifyLookup(target, lookup);
+        for (const workload of WORKLOADS) {
+          for (const concurrency of CONCURRENCIES) {
+            const contenders = targets.map((target) => ({
+              name: target.name,
+              label: target.label,
+              operation: workload === 'select1' ? () => target.run('SELECT 1') : (sequence: number) => target.run(lookup, [keys[sequence & 0xffff]]),
+            }));
+            const stats = await compareThroughput({
+              contenders,
+              baseline: 'bare',
+              concurrency,
+              rounds: profile.queryRounds,
+              sliceMs: profile.querySliceMs,
+              slices: profile.querySlices,
+              warmupMs: profile.queryWarmupMs,
+            });
+            cases.push({ route: routeName, workload, concurrency, contenders: stats });
+          }
+        }
+      } finally {
+        for (const target of targets) await target.close().catch(() => {});
+      }
+    }
+  } finally {
+    await emulator.close();
+  }
+
+  return {
+    name: `query-path-${engine}`,
+    title: `Query path, ${ENGINE_LABEL[engine]}`,
+    method:
+      `Closed loop at concurrency 1 and 32, pools of 10, ${profile.queryRounds} rounds; in each round every contender runs ${profile.querySlices} slices of ${profile.querySliceMs / profile.querySlices} ms, ` +
+      'alternating with the others (order rotated each slice); ratios are per round against the bare pool of the same route. ' +
+      `"direct": straight to the server, wrapper with plugins ''. "iam": through the local RDS IAM endpoint (TLS verify-full, a token per new session), wrapper with plugins 'iam'.`,
+    tables: (['direct', 'iam'] as const).map((route) => table(engine, route, cases)),
+    checks: checks(engine, cases),
+    findings: [],
+    data: { engine, cases },
+  };
+});
+
+/** Opened one after the other: the wrapper keeps pools in static state and must not race its own set-up. */
+async function openTargets(engine: Engine, route: Route): Promise<QueryTarget[]> {
+  const targets: QueryTarget[] = [];
+  try {
+    targets.push(engine === 'postgres' ? await barePgPool(route) : await bareMysqlPool(route));
+    targets.push(await dbmoduleQuery(engine, route));
+    targets.push(await dbmodulePool(engine, route));
+    targets.push(engine === 'postgres' ? await wrapperPgPool(route) : await wrapperMysqlPool(route));
+  } catch (error) {
+    for (const target of targets) await target.close().catch(() => {});
+    throw error;
+  }
+  return targets;
+}
+
+/** Every contender must answer the lookup with the row the fixture wrote, or its numbers mean nothing. */
+async function verifyLookup(target: QueryTarget, sql: string): Promise<void> {
+  const result = await target.run(sql, [4321]);
+  const rows = rowsOf(result);
+  const row = rows[0] as { id?: unknown; email?: unknown } | undefined;
+  if (rows.length !== 1 || Number(row?.id) !== 4321 || row?.email !== 'user4321@example.com') {
+    throw new Error(`${target.label}: the lookup of id 4321 returned ${JSON.stringify(rows)}`);
+  }
+}
+
+/** pg and dbmodule answer `{ rows }`, mysql2 an array of rows, the wrapper's mysql client `[rows, fields]`. */
+function rowsOf(result: unknown): unknown[] {
+  if (Array.isArray(result)) return Array.isArray(result[0]) ? (result[0] as unknown[]) : result;
+  return ((result as { rows?: unknown[] }).rows ?? []) as unknown[];
+}
+
+function table(engine: Engine, route: RouteName, cases: readonly CaseResult[]): MarkdownTable {
+  const rows = cases
+    .filter((c) => c.route === route)
+    .flatMap((c) =>
+      c.contenders.map((s) => [
+        c.workload === 'select1' ? 'SELECT 1' : 'PK lookup',
+        String(c.concurrency),
+        s.label,
+        integer(s.opsPerSecond.median),
+        s.name === 'bare' ? '1' : ratioCell(s.throughputRatio),
+        ms(s.p50Ms),
+        ms(s.p99Ms),
+        s.name === 'bare' ? '1' : ratioCell(s.p99Ratio),
+        `${s.cpuMicrosPerOp.median.toFixed(1)} µs`,
+      ]),
+    );
+  return {
+    title: `${ENGINE_LABEL[engine]}, ${route === 'direct' ? 'direct (no IAM)' : 'through the RDS IAM endpoint (IAM + TLS)'}`,
+    columns: ['workload', 'conc.', 'contender', 'ops/s (median)', 'throughput vs bare: median (IQR)', 'p50', 'p99', 'p99 vs bare: median (IQR)', 'client CPU/op'],
+    rows,
+  };
+}
+
+function checks(engine: Engine, cases: readonly CaseResult[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  for (const c of cases) {
+    const where = `${ENGINE_LABEL[engine]} ${c.route} ${c.workload} c=${c.concurrency}`;
+    const wrapper = c.contenders.find((s) => s.name === 'wrapper')!;
+    for (const name of ['dbmodule-query', 'dbmodule-pool']) {
+      const s = c.contenders.find((x) => x.name === name)!;
+      out.push({
+        target: `${where}: ${s.label} throughput >= 0.97x bare`,
+        passed: s.throughputRatio.median >= 0.97,
+        detail: `median ratio ${s.throughputRatio.median.toFixed(3)} (IQR ${s.throughputRatio.p25.toFixed(3)}–${s.throughputRatio.p75.toFixed(3)})`,
+      });
+      out.push({
+        target: `${where}: ${s.label} p99 within 5% of bare`,
+        passed: s.p99Ratio.median <= 1.05,
+        detail: `median p99 ratio ${s.p99Ratio.median.toFixed(3)}`,
+      });
+      out.push({
+        target: `${where}: ${s.label} faster than the wrapper`,
+        passed: s.throughputRatio.median > wrapper.throughputRatio.median,
+        detail: `${s.throughputRatio.median.toFixed(3)}x vs wrapper ${wrapper.throughputRatio.median.toFixed(3)}x of bare`,
+      });
+    }
+  }
+  return out;
+}
+

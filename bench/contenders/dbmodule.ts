@@ -1,0 +1,75 @@
+/** dbmodule contenders: `connection.query`, and `connection.pool` (the driver's own pool) used directly. */
+
+import type { Pool as PgPool } from 'pg';
+import type { Pool as MysqlPool } from 'mysql2';
+import { createDatabase, type Database } from '../../src/index.js';
+import type { Clock } from '../../src/drivers/types.js';
+import type { AwsCredentialIdentity, AwsCredentialProvider } from '../../src/iam/types.js';
+import { createLogfmtLogger } from '../../src/logging.js';
+import { BENCH_CREDENTIALS } from '../lib/aws.js';
+import { MYSQL_URL, PG_URL, serverAddress, type Engine } from '../lib/databases.js';
+import { mysqlQuery } from './mysql.js';
+import { POOL_SIZE, type QueryTarget, type Route } from './target.js';
+
+export interface DbmoduleOptions {
+  readonly maxOpen?: number;
+  readonly clock?: Clock;
+  /** Default: the fake static keys. */
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialProvider;
+  /** Extra keys of the connection's configuration. */
+  readonly extra?: Record<string, unknown>;
+}
+
+/** The connection's configuration object, as a user would write it. */
+export function dbmoduleConfig(engine: Engine, route: Route, options: DbmoduleOptions = {}): Record<string, unknown> {
+  const common = { driver: engine, max_open_connections: options.maxOpen ?? POOL_SIZE, ...options.extra };
+  if (route.kind === 'direct') return { connections: { bench: { ...common, dsn: engine === 'postgres' ? PG_URL : MYSQL_URL } } };
+  const scheme = engine === 'postgres' ? 'postgresql' : 'mysql';
+  const database = serverAddress(engine).database;
+  return {
+    connections: {
+      bench: {
+        ...common,
+        dsn: `${scheme}://${route.user}@localhost:${route.port}/${database}?sslmode=verify-full&sslrootcert=${encodeURIComponent(route.caFile)}`,
+        aws_iam_auth: {
+          enabled: true,
+          signing_host: route.signingHost,
+          signing_port: route.signingPort,
+          ...(route.maxConnectsPerSecond ? { max_connects_per_second: route.maxConnectsPerSecond } : {}),
+        },
+      },
+    },
+  };
+}
+
+/** Opens one database with the connection `bench`; warnings and errors go to stderr. */
+export function openDbmodule(engine: Engine, route: Route, options: DbmoduleOptions = {}): Promise<Database> {
+  return createDatabase(dbmoduleConfig(engine, route, options), {
+    logger: createLogfmtLogger('warn'),
+    credentials: options.credentials ?? BENCH_CREDENTIALS,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+}
+
+/** `connection.query(sql, params)`. */
+export async function dbmoduleQuery(engine: Engine, route: Route): Promise<QueryTarget> {
+  const db = await openDbmodule(engine, route);
+  const connection = db.connection();
+  return {
+    name: 'dbmodule-query',
+    label: 'dbmodule connection.query',
+    run: (sql, params) => connection.query(sql, params),
+    close: () => db.close(),
+  };
+}
+
+/** `connection.pool` used as the driver's pool, the way an ORM uses it. */
+export async function dbmodulePool(engine: Engine, route: Route): Promise<QueryTarget> {
+  const db = await openDbmodule(engine, route);
+  const connection = db.connection();
+  const run =
+    engine === 'postgres'
+      ? ((pool: PgPool) => (sql: string, params?: readonly unknown[]) => pool.query(sql, params as unknown[] | undefined))(connection.pool as PgPool)
+      : ((pool: MysqlPool) => (sql: string, params?: readonly unknown[]) => mysqlQuery(pool, sql, params))(connection.pool as MysqlPool);
+  return { name: 'dbmodule-pool', label: 'dbmodule connection.pool', run, close: () => db.close() };
+}

@@ -1,0 +1,87 @@
+/** Starts the RDS IAM emulator in a child process and talks to it (see processes/emulator.ts). */
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BENCH_CREDENTIALS, BENCH_REGION, IAM_USER_PREFIX } from './aws.js';
+import type { AuthCounts, EmulatorHostCall, EmulatorProcessOptions } from './emulator-protocol.js';
+
+export interface EmulatorProcess {
+  readonly postgresPort: number | undefined;
+  readonly mysqlPort: number | undefined;
+  /** The CA certificate clients must trust, as a file and as PEM. */
+  readonly caFile: string;
+  readonly caPem: string;
+  /** Shifts the emulator's clock (absolute seconds), to follow a comparison's fake clock. */
+  setClockOffset(seconds: number): Promise<void>;
+  /** Authentication decisions since the last {@link clearAuthLog}. */
+  authCounts(): Promise<AuthCounts>;
+  clearAuthLog(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartEmulatorOptions {
+  readonly hostnames: readonly string[];
+  readonly postgres?: EmulatorProcessOptions['postgres'];
+  readonly mysql?: EmulatorProcessOptions['mysql'];
+}
+
+const SCRIPT = fileURLToPath(new URL('../processes/emulator.js', import.meta.url));
+
+type Pending = { resolve: (body: Record<string, unknown>) => void; reject: (error: Error) => void };
+
+/** Forks the emulator process and waits until it listens. */
+export async function startEmulatorProcess(options: StartEmulatorOptions): Promise<EmulatorProcess> {
+  const child: ChildProcess = fork(SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  child.on('message', (message: { id: number; error?: string }) => {
+    const waiter = pending.get(message.id);
+    pending.delete(message.id);
+    if (!waiter) return;
+    if (message.error) waiter.reject(new Error(`emulator process: ${message.error}`));
+    else waiter.resolve(message as unknown as Record<string, unknown>);
+  });
+  child.on('exit', (code) => {
+    for (const waiter of pending.values()) waiter.reject(new Error(`emulator process exited (${code})`));
+    pending.clear();
+  });
+  const call = (request: EmulatorHostCall): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.send({ ...request, id });
+    });
+
+  const started = await call({
+    type: 'start',
+    options: {
+      hostnames: options.hostnames,
+      credentials: [BENCH_CREDENTIALS],
+      region: BENCH_REGION,
+      iamUserPrefix: IAM_USER_PREFIX,
+      ...(options.postgres ? { postgres: options.postgres } : {}),
+      ...(options.mysql ? { mysql: options.mysql } : {}),
+    },
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    postgresPort: started.postgresPort as number | undefined,
+    mysqlPort: started.mysqlPort as number | undefined,
+    caFile: started.caFile as string,
+    caPem: started.caPem as string,
+    setClockOffset: async (seconds) => {
+      await call({ type: 'setClockOffset', seconds });
+    },
+    authCounts: async () => (await call({ type: 'authCounts' })) as unknown as AuthCounts,
+    clearAuthLog: async () => {
+      await call({ type: 'clearAuthLog' });
+    },
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        call({ type: 'close' }).catch(() => {});
+      });
+      return closing;
+    },
+  };
+}

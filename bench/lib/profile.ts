@@ -1,0 +1,58 @@
+/** How long each comparison measures: `--quick` trades precision for a run under two minutes. */
+
+export interface BenchProfile {
+  readonly quick: boolean;
+  /** Query path: rounds per case and the length of one contender's slice. */
+  readonly queryRounds: number;
+  readonly querySliceMs: number;
+  /** ...taken as this many alternating slices. */
+  readonly querySlices: number;
+  readonly queryWarmupMs: number;
+  /** IAM storm: rounds per storm size. */
+  readonly stormRounds: number;
+  /** Token path: rounds, and operations per slice. */
+  readonly tokenRounds: number;
+  readonly tokenSliceMs: number;
+  /** Cold start: process launches per contender. */
+  readonly coldStartRounds: number;
+  /** Memory: process launches per contender. */
+  readonly memoryRounds: number;
+  /** Token refresh: rounds, and the length of each measured window. */
+  readonly refreshRounds: number;
+  readonly refreshWindowMs: number;
+}
+
+const FULL: BenchProfile = {
+  quick: false,
+  queryRounds: 21,
+  querySliceMs: 400,
+  querySlices: 10,
+  queryWarmupMs: 500,
+  stormRounds: 5,
+  tokenRounds: 15,
+  tokenSliceMs: 200,
+  coldStartRounds: 10,
+  memoryRounds: 5,
+  refreshRounds: 3,
+  refreshWindowMs: 20_000,
+};
+
+const QUICK: BenchProfile = {
+  quick: true,
+  queryRounds: 5,
+  querySliceMs: 120,
+  querySlices: 4,
+  queryWarmupMs: 150,
+  stormRounds: 1,
+  tokenRounds: 5,
+  tokenSliceMs: 60,
+  coldStartRounds: 3,
+  memoryRounds: 2,
+  refreshRounds: 2,
+  refreshWindowMs: 2_000,
+};
+
+/** The profile named by the command line (`--quick`). */
+export function profileFromArgs(argv: readonly string[]): BenchProfile {
+  return argv.includes('--quick') ? QUICK : FULL;
+}

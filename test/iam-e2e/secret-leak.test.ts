@@ -1,0 +1,206 @@
+import { inspect } from 'node:util';
+import { Signer } from '@aws-sdk/rds-signer';
+import type { Pool as MysqlPool } from 'mysql2';
+import type { Pool as PgPool } from 'pg';
+import { afterEach, expect, it, vi } from 'vitest';
+import { createDatabase, DbModuleError, type Database, type DatabaseEventName } from '../../src/index.js';
+import type { Emulator } from '../../src/emulator/index.js';
+import type { AwsCredentialProvider } from '../../src/iam/types.js';
+import { formatLogfmt, type LogFields, type Logger } from '../../src/logging.js';
+import { clockFromNow, credentialsSource } from './support/credentials.js';
+import { iamConnection, IAM_USER, RDS_HOST, RDS_PORT, REGION, startRdsEmulator, type TestCredentials } from './support/rds.js';
+
+const MINUTE = 60_000;
+const DSN_PASSWORD = 'Sup3r-Secret_pw!42';
+
+const EVENT_NAMES = [
+  'config.loaded',
+  'connected',
+  'disconnected',
+  'connection.error',
+  'query.executed',
+  'query.error',
+  'transaction.started',
+  'transaction.committed',
+  'transaction.rolled_back',
+  'token.refreshed',
+  'token.refresh_failed',
+  'auth.retried',
+  'migration.started',
+  'migration.completed',
+  'migration.failed',
+] as const satisfies readonly DatabaseEventName[];
+// Fails to compile when an event is added to DatabaseEvents and not listened to here.
+const everyEvent: [Exclude<DatabaseEventName, (typeof EVENT_NAMES)[number]>] extends [never] ? true : never = true;
+
+let emulator: Emulator | undefined;
+let db: Database | undefined;
+
+afterEach(async () => {
+  await db?.close();
+  await emulator?.close();
+});
+
+/** Everything dbmodule says, as text: log lines (structured and logfmt), events, errors. */
+class Transcript {
+  readonly texts: string[] = [];
+  readonly logger: Logger;
+
+  constructor() {
+    const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
+      this.texts.push(formatLogfmt(level, message, fields), `${message} ${inspect(fields, { depth: 8 })}`);
+    };
+    this.logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  }
+
+  listen(database: Database): void {
+    for (const name of EVENT_NAMES) database.on(name, (payload: unknown) => this.texts.push(`${name} ${JSON.stringify(payload)}`));
+  }
+
+  /** The error with its causes, solutions and whole cause chain, as JSON and as `util.inspect` prints it. */
+  error(error: unknown): void {
+    this.texts.push(inspect(error, { depth: 8, showHidden: true }));
+    for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth += 1) {
+      this.texts.push(current.message, String(current.stack));
+      if (current instanceof DbModuleError) this.texts.push(JSON.stringify({ ...current, possibleCauses: current.possibleCauses, solutions: current.solutions }));
+    }
+  }
+
+  async failure(promise: Promise<unknown>): Promise<DbModuleError> {
+    try {
+      await promise;
+    } catch (error) {
+      this.error(error);
+      expect(error).toBeInstanceOf(DbModuleError);
+      return error as DbModuleError;
+    }
+    throw new Error('expected a failure');
+  }
+}
+
+/**
+ * What a token for these inputs is, from the AWS SDK's own signer (not the code under test) with
+ * the system time set to the test clock's instant.
+ */
+async function expectedToken(credentials: TestCredentials, port: number, at: number): Promise<string> {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    vi.setSystemTime(at);
+    const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+    return await new Signer({ hostname: RDS_HOST, port, username: IAM_USER, region: REGION, credentials: { accessKeyId, secretAccessKey, sessionToken } }).getAuthToken();
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+it('no token, secret key, session token or DSN password appears in a log line, event, error, health report or config', async () => {
+  const clock = clockFromNow();
+  const instants = [clock.now()];
+  const advance = (ms: number) => {
+    clock.advance(ms);
+    instants.push(clock.now());
+  };
+  emulator = await startRdsEmulator({ clock });
+  // 30-minute credentials: 20 minutes on, they are too close to expiry to sign with, so the provider is asked.
+  const source = credentialsSource(emulator, clock, { lifetimeMs: 30 * MINUTE });
+  let broken = false;
+  const provider: AwsCredentialProvider = (options) => (broken ? Promise.reject(new Error('STS is unavailable')) : source.provider(options));
+  const transcript = new Transcript();
+  // Sessions live a minute: every clock move below makes the next query open a new one.
+  const pool = { connection_max_lifetime: '1m', max_open_connections: 4 };
+  const config = {
+    connections: {
+      pg: iamConnection(emulator, 'postgres', { password: DSN_PASSWORD, pool }),
+      my: iamConnection(emulator, 'mysql', { password: DSN_PASSWORD, pool }),
+    },
+    default: 'pg',
+  };
+  db = await createDatabase(config, { clock, credentials: provider, logger: transcript.logger });
+  transcript.listen(db);
+  const pg = db.connection('pg');
+  const my = db.connection('my');
+
+  // Tokens as the drivers really sent them, for sessions that opened.
+  const sent = new Set<string>();
+  (pg.pool as PgPool).on('connect', (client) => sent.add(String((client as unknown as { password: unknown }).password)));
+  (my.pool as MysqlPool).on('connection', (connection) => sent.add(String((connection as unknown as { config: { password: unknown } }).config.password)));
+
+  // Ordinary work, a failing query, a rolled-back transaction.
+  for (const connection of [pg, my]) {
+    await connection.query('SELECT 1 AS one');
+    await connection.transaction(async (tx) => tx.query('SELECT 2 AS two'));
+    await transcript.failure(connection.query('SELECT * FROM no_such_table_for_leak_test'));
+    await transcript.failure(connection.transaction(async () => Promise.reject(new DbModuleError('QUERY_FAILED', 'rolled back on purpose'))));
+  }
+
+  // Recovery: the key is revoked and rotated while a session is pinned (auth.retried, token.refreshed).
+  await pg.transaction(async (tx) => {
+    await tx.query('SELECT 1');
+    emulator?.revoke(source.current.accessKeyId);
+    source.rotate();
+    await pg.query('SELECT 1');
+  });
+
+  // The credentials provider fails when a new token is needed (token.refresh_failed).
+  advance(20 * MINUTE);
+  broken = true;
+  await transcript.failure(pg.query('SELECT 1'));
+  broken = false;
+  advance(MINUTE);
+  await pg.query('SELECT 1');
+
+  // The key is revoked with nothing to replace it: IAM_AUTH_FAILED after retries.
+  emulator.revoke(source.current.accessKeyId);
+  advance(2 * MINUTE);
+  const refused = await transcript.failure(pg.query('SELECT 1'));
+  expect(refused.code).toBe('IAM_AUTH_FAILED');
+
+  const health = await db.health();
+  transcript.texts.push(JSON.stringify(health), inspect(health, { depth: 8 }));
+  transcript.texts.push(JSON.stringify(db.config), inspect(db.config, { depth: 8 }), JSON.stringify(pg.config), JSON.stringify(my.config));
+  transcript.texts.push(JSON.stringify(pg.tokenState()), JSON.stringify(my.tokenState()), JSON.stringify(emulator.authLog.entries()));
+  await db.close();
+  db = undefined;
+
+  // The scenario reached every path it claims to. (connection.error fires only while
+  // createDatabase opens, before a listener can be attached, or on close.)
+  const said = transcript.texts.join('\n');
+  for (const name of ['config.loaded', 'connected', 'query.executed', 'query.error', 'transaction.committed', 'transaction.rolled_back', 'auth.retried', 'token.refreshed', 'token.refresh_failed', 'disconnected']) {
+    expect(said, name).toContain(`${name} {`);
+  }
+  expect(said).toContain('AWS_CREDENTIALS_UNAVAILABLE');
+  expect(everyEvent).toBe(true);
+
+  // Every token that could have been signed: each credential set at each instant, for each port.
+  const tokens = new Set<string>();
+  for (const credentials of source.issued) {
+    for (const at of instants) for (const port of [RDS_PORT.postgres, RDS_PORT.mysql]) tokens.add(await expectedToken(credentials, port, at));
+  }
+  expect(sent.size).toBeGreaterThanOrEqual(2);
+  for (const token of sent) expect(tokens, 'a token the driver sent was computed independently').toContain(token);
+
+  // A leak of part of a secret is a leak: every 16-character piece (half-overlapping) is searched,
+  // raw and percent-encoded as it appears inside a token.
+  const needles = new Map<string, string>();
+  const add = (secret: string, what: string): void => {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) {
+      if (form.length <= 16) needles.set(form, what);
+      for (let i = 0; i + 16 <= form.length; i += 8) needles.set(form.slice(i, i + 16), what);
+    }
+  };
+  add(DSN_PASSWORD, 'DSN password');
+  for (const credentials of source.issued) {
+    add(credentials.secretAccessKey, `secret key of ${credentials.accessKeyId}`);
+    add(credentials.sessionToken, `session token of ${credentials.accessKeyId}`);
+  }
+  for (const token of tokens) {
+    needles.set(token, 'token');
+    add(new URL(`https://${token}`).searchParams.get('X-Amz-Signature') ?? token, 'token signature');
+  }
+  const findings: string[] = [];
+  for (const [needle, what] of needles) {
+    const at = transcript.texts.findIndex((text) => text.includes(needle));
+    if (at !== -1) findings.push(`${what} in: ${transcript.texts[at]?.slice(0, 200)}`);
+  }
+  expect(findings).toEqual([]);
+});

@@ -1,0 +1,164 @@
+/**
+ * Private PostgreSQL and MariaDB instances, each on its own data directory and port, so a
+ * test can stop and start a real server without disturbing the shared ones other test files
+ * use at the same time. Started with the server's own tools, as an operator would restart it.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A real server the test owns: it can stop it, start it again, and must remove it. */
+export interface PrivateServer {
+  readonly driver: 'postgres' | 'mysql';
+  readonly port: number;
+  /** A DSN of the `dbmodule_test` database as the superuser, without TLS. */
+  readonly dsn: string;
+  /** Clean shutdown (PostgreSQL `fast`: running statements are cancelled; MariaDB: SIGTERM). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port; resolves once it accepts connections. */
+  start(): Promise<void>;
+  /** Stops it and deletes its data directory. */
+  remove(): Promise<void>;
+}
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** PostgreSQL refuses to run as root; as root its tools run as the `postgres` user. */
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+}
+
+async function pgTool(tool: string, args: string[]): Promise<void> {
+  const [command, argv] = asPostgres(join(PG_BIN, tool), args);
+  await run(command, argv, { timeout: 60_000 });
+}
+
+/** initdb + pg_ctl on an ephemeral port, trust authentication, fsync off (the data only has to outlive a restart). */
+export async function startPrivatePostgres(): Promise<PrivateServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbmodule-pg-'));
+  if (process.getuid?.() === 0) {
+    const { uid, gid } = idsOf('postgres');
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  const port = await freePort();
+  await pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
+  const start = () => pgTool('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '30', 'start']);
+  const stop = () => pgTool('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
+  await start();
+  const [psql, psqlArgs] = asPostgres(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', 'CREATE DATABASE dbmodule_test']);
+  await run(psql, psqlArgs);
+  let removed = false;
+  return {
+    driver: 'postgres',
+    port,
+    dsn: `postgresql://postgres@127.0.0.1:${port}/dbmodule_test?sslmode=disable`,
+    stop,
+    start,
+    remove: async () => {
+      if (removed) return;
+      removed = true;
+      await stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** mariadb-install-db + mariadbd as a child process on an ephemeral port (root, no password). */
+export async function startPrivateMariadb(): Promise<PrivateServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'dbmodule-my-'));
+  const data = join(dir, 'data');
+  const port = await freePort();
+  const user = process.getuid?.() === 0 ? ['--user=root'] : [];
+  await run('mariadb-install-db', ['--no-defaults', `--datadir=${data}`, ...user, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 60_000 });
+  let child: ChildProcess | undefined;
+  const args = [
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    `--socket=${join(dir, 'sock')}`,
+    `--pid-file=${join(dir, 'pid')}`,
+    ...user,
+    '--skip-log-bin',
+    '--skip-name-resolve',
+    '--innodb-flush-log-at-trx-commit=2',
+    `--log-error=${join(dir, 'error.log')}`,
+  ];
+  const start = async () => {
+    const proc = spawn('mariadbd', args, { stdio: 'ignore' });
+    child = proc;
+    await waitUntil(() => ping(port), 30_000, `MariaDB on port ${port}`, () => proc.exitCode !== null);
+  };
+  const stop = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  await start();
+  await run('mariadb', ['-h', '127.0.0.1', '-P', String(port), '-uroot', '-e', 'CREATE DATABASE dbmodule_test']);
+  let removed = false;
+  return {
+    driver: 'mysql',
+    port,
+    dsn: `mysql://root@127.0.0.1:${port}/dbmodule_test`,
+    stop,
+    start,
+    remove: async () => {
+      if (removed) return;
+      removed = true;
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** True once the server completes a TCP handshake and sends its greeting. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('data', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1_000, () => done(false));
+  });
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string, gaveUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (gaveUp()) throw new Error(`${what} exited while starting`);
+    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The uid and gid of a system user, from /etc/passwd. */
+function idsOf(user: string): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.split(':')[0] === user);
+  const fields = line?.split(':');
+  if (!fields || fields.length < 4) throw new Error(`no system user ${user}`);
+  return { uid: Number(fields[2]), gid: Number(fields[3]) };
+}

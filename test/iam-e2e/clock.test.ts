@@ -75,9 +75,12 @@ describe.each(DRIVERS)('%s: an hour of test time, 5 minutes at a time', (driver)
     const clock = clockFromNow();
     const { db: database, emulator: rds } = await open(driver, clock);
     const start = clock.now();
-    await walkAnHour(driver, database, rds, clock);
+    const { attempts } = await walkAnHour(driver, database, rds, clock);
     // A token is handed out for 15 minutes minus the 1-minute margin from its X-Amz-Date (the
     // second of signing): signed at 0, reused at 5 and 10, replaced at 15, 30, 45 and 60.
+    const tokenAt = attempts.map((attempt) => attempt.tokenId);
+    expect(new Set(tokenAt).size).toBe(5);
+    expect(tokenAt.map((id) => tokenAt.indexOf(id))).toEqual([0, 0, 2, 2, 2, 5, 5, 5, 8, 8, 8, 11]);
     const state = database.connection().tokenState();
     expect(state?.signCount).toBe(5);
     expect(state?.credentialResolutions).toBe(1);
@@ -96,6 +99,7 @@ describe.each(DRIVERS)('%s: an hour of test time, 5 minutes at a time', (driver)
     for (const attempt of attempts) expect(attempt.time.getTime()).toBeLessThan(expiryOf(attempt.accessKeyId));
     // Each step found the previous credentials expired: new credentials, a new token, every time.
     expect(new Set(attempts.map((attempt) => attempt.accessKeyId)).size).toBe(STEPS);
+    expect(new Set(attempts.map((attempt) => attempt.tokenId)).size).toBe(STEPS);
     const state = database.connection().tokenState();
     expect(state?.signCount).toBe(STEPS + 1);
     expect(state?.credentialResolutions).toBe(STEPS + 1);

@@ -47,9 +47,10 @@ describe('single flight: a burst of new sessions on a cold token', () => {
     const attempts = newAttempts(emulator, logged);
     expect(attempts).toHaveLength(sessions);
     expect(attempts.every((attempt) => attempt.decision === 'allow')).toBe(true);
-    // Every session presented a token signed with the one new key: one resolution, one signature.
+    // Every session presented the same token, signed with the one new key.
     const second = source.issued[1]?.accessKeyId;
     expect(new Set(attempts.map((attempt) => attempt.accessKeyId))).toEqual(new Set([second]));
+    expect(new Set(attempts.map((attempt) => attempt.tokenId)).size).toBe(1);
     expect(source.calls).toBe(2);
     expect(main.tokenState()).toMatchObject({ signCount: 2, credentialResolutions: 2 });
     expect(main.stats().total).toBe(sessions);
@@ -90,6 +91,7 @@ describe('refresh once per window, off the query path', () => {
     const whileStuck = newAttempts(rds, logged);
     expect(whileStuck).toHaveLength(20);
     expect(whileStuck.every((attempt) => attempt.decision === 'allow' && attempt.accessKeyId === oldKey)).toBe(true);
+    expect(new Set(whileStuck.map((attempt) => attempt.tokenId)).size).toBe(1);
 
     release();
     await waitFor(() => main.tokenState()?.status === 'valid', 5_000, 'the refresh to finish');
@@ -104,6 +106,8 @@ describe('refresh once per window, off the query path', () => {
     const afterRefresh = newAttempts(rds, logged);
     expect(afterRefresh).toHaveLength(20);
     expect(afterRefresh.every((attempt) => attempt.decision === 'allow' && attempt.accessKeyId === newKey)).toBe(true);
+    expect(new Set(afterRefresh.map((attempt) => attempt.tokenId)).size).toBe(1);
+    expect(afterRefresh[0]?.tokenId).not.toBe(whileStuck[0]?.tokenId);
     expect(main.tokenState()).toMatchObject({ signCount: 2, credentialResolutions: 2 });
 
     // Window 2: once more, exactly one refresh for 20 new sessions.

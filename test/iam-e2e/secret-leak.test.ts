@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Signer } from '@aws-sdk/rds-signer';
 import type { Pool as MysqlPool } from 'mysql2';
@@ -178,6 +179,11 @@ it('no token, secret key, session token or DSN password appears in a log line, e
   }
   expect(sent.size).toBeGreaterThanOrEqual(2);
   for (const token of sent) expect(tokens, 'a token the driver sent was computed independently').toContain(token);
+  // The emulator fingerprints every token presented, refused ones included: all are in the set.
+  const fingerprints = new Set([...tokens].map((token) => createHash('sha256').update(token).digest('hex').slice(0, 16)));
+  const presented = emulator.authLog.entries().map((attempt) => attempt.tokenId);
+  expect(presented.length).toBeGreaterThan(10);
+  for (const id of presented) expect(fingerprints, 'a token presented to the server was computed independently').toContain(id);
 
   // A leak of part of a secret is a leak: every 16-character piece (half-overlapping) is searched,
   // raw and percent-encoded as it appears inside a token.

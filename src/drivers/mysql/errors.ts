@@ -37,6 +37,8 @@ const TLS_CODES = new Set([
 ]);
 /** Server messages of these errors quote the offending value (or the SQL text near it, where values were interpolated). */
 const VALUE_ECHOING_ERRNOS = new Set([1062, 1064, 1292, 1366, 1406, 1411, 1586, 3140, 4025]);
+/** mysql2's answer to a command given to a connection that already failed or was closed (lib/base/connection.js). */
+const NOT_SENT_MESSAGE = "Can't add new command when connection is in closed state";
 /** Deadlock (the transaction was rolled back) and lock wait timeout (the statement was rolled back): safe to retry. */
 const RETRYABLE_QUERY_ERRNOS = new Set([1213, 1205]);
 
@@ -177,6 +179,13 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
     return new ConnectionError('CONNECT_FAILED', `connection "${name}": cannot open a session with ${at}${code ? ` (${code})` : ''}: ${driverMessage}`, {
       ...base,
       retryable: fields.fatal === true,
+    });
+  }
+  if (driverMessage === NOT_SENT_MESSAGE) {
+    // mysql2 refused to queue the command on a session it already knew was dead: nothing reached the server.
+    return new ConnectionError('CONNECTION_LOST', `connection "${name}": the session with ${at} was already lost; the statement was not sent`, {
+      ...base,
+      retryable: true,
     });
   }
   if (fields.fatal === true) {

@@ -129,7 +129,7 @@ export class PoolGuard {
     const pool = this.#pool;
     if (pool._closed) return this.#nativeGet(callback);
     if (this.#settings.lifetimeMs > 0) this.#retireExpiredIdle();
-    if (pool._freeConnections.length > 0) return this.#nativeGet(callback);
+    if (pool._freeConnections.length > 0) return this.#nativeGet(this.#unlessDead(callback));
 
     const waiter = this.#waiters.get(callback);
     const { connectionLimit, waitForConnections } = pool.config;
@@ -152,6 +152,26 @@ export class PoolGuard {
       return;
     }
     this.#nativeGet(entry);
+  }
+
+  /**
+   * A peer's FIN or RST that reached the kernel while a session sat idle is only seen by mysql2
+   * when the event loop next polls the socket: one turn before handing an idle session over, and
+   * a session found dead is dropped and the caller served again.
+   */
+  #unlessDead(callback: ConnectionCallback): ConnectionCallback {
+    return (error, connection) => {
+      if (error || !connection) return callback(error, connection);
+      setImmediate(() => {
+        if (isAlive(connection)) return callback(null, connection);
+        this.#settings.logger.debug('MySQL session found dead in the idle list; serving the caller another', {
+          connection: this.#settings.connection,
+          threadId: connection.threadId ?? undefined,
+        });
+        connection.destroy();
+        this.acquire(callback);
+      });
+    };
   }
 
   stats(): Omit<PoolStats, 'maxOpen' | 'maxIdle'> {
@@ -308,4 +328,10 @@ export class PoolGuard {
     connection.end();
     if (connectionInternals(connection)._pool != null) connection.destroy();
   }
+}
+
+/** False once mysql2 saw the session fail, end or close (it may not have left the pool's lists yet). */
+function isAlive(connection: PoolConnection): boolean {
+  const state = connectionInternals(connection);
+  return state._pool != null && !state._fatalError && !state._protocolError && !state._closing && state.stream?.destroyed !== true;
 }

@@ -43,10 +43,17 @@ export interface PoolInternals {
   emit(event: string, ...args: unknown[]): boolean;
 }
 
-/** PoolConnection fields used: `_pool` is null once the connection left the pool; `_released` is true while idle. */
+/**
+ * PoolConnection fields used: `_pool` is null once the connection left the pool; `_released` is true while idle;
+ * `_fatalError` / `_protocolError` / `_closing` are set once the session failed or was closed.
+ */
 export interface PoolConnectionInternals {
   readonly _pool: unknown;
   readonly _released: boolean;
+  readonly _fatalError: unknown;
+  readonly _protocolError: unknown;
+  readonly _closing: boolean;
+  readonly stream: { readonly destroyed?: boolean; destroy(): void } | undefined;
   readonly config: { gracefulEnd?: boolean; password?: string };
 }
 

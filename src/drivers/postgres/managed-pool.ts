@@ -33,6 +33,9 @@ const EMITTER_FIELDS = new Set(Object.getOwnPropertyNames(new EventEmitter()));
 /** Fields pg sets on every Client that its typings leave out. */
 interface ClientWireState {
   readyForQuery?: boolean;
+  _queryable?: boolean;
+  _ending?: boolean;
+  _ended?: boolean;
   processID?: number | null;
   secretKey?: number | Buffer | null;
   ssl?: boolean | object;
@@ -61,6 +64,7 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     readonly #openingStarted = performance.now();
     #poolRelease: Release | undefined;
     #released = false;
+    #checkouts = 0;
     // set between a server error and the ReadyForQuery that follows it, so a client released
     // from its error callback is not mistaken for one still running a statement
     #errorAwaitingReady = false;
@@ -137,6 +141,18 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     set release(poolRelease: Release) {
       this.#poolRelease = poolRelease;
       this.#released = false;
+      this.#checkouts++;
+    }
+
+    /** Checked out before: it sat idle in the pool, where its socket may have died unnoticed. */
+    get reused(): boolean {
+      return this.#checkouts > 1;
+    }
+
+    /** False once pg saw the socket fail or end, or the client was ended. */
+    get usable(): boolean {
+      const state = this as unknown as ClientWireState;
+      return state._queryable !== false && state._ending !== true && state._ended !== true;
     }
 
     isExpired(now: number): boolean {
@@ -169,6 +185,13 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
   }
 
   const isExpired = (client: PoolClient): boolean => client instanceof ManagedClient && client.isExpired(policy.clock.now());
+  // A peer's FIN or RST that reached the kernel while the session sat idle is only seen by pg
+  // when the event loop next polls the socket: one turn first, so a dead session is not handed out.
+  const diedWhileIdle = async (client: PoolClient): Promise<boolean> => {
+    if (!(client instanceof ManagedClient) || !client.reused) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+    return !client.usable;
+  };
 
   class ManagedPool extends pg.Pool {
     #ended: Promise<void> | undefined;
@@ -182,14 +205,12 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     override connect(): Promise<PoolClient>;
     override connect(callback: ConnectCallback): void;
     override connect(callback?: ConnectCallback): Promise<PoolClient> | void {
-      if (!callback) return this.#connectUnexpired();
+      if (!callback) return this.#connectUsable();
       // pool.query takes this path
-      super.connect((err, client, done) => {
-        if (err) return callback(unwrapDecided(err), client, done);
-        if (!client || !isExpired(client)) return callback(err, client, done);
-        client.release(true);
-        this.connect(callback);
-      });
+      this.#connectUsable().then(
+        (client) => callback(undefined, client, (release) => client.release(release as Error | boolean | undefined)),
+        (error: Error) => callback(error, undefined, () => {}),
+      );
     }
 
     /** Idempotent, unlike pg-pool's: a second call (ours or an ORM's) returns the same promise. */
@@ -201,13 +222,13 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
       this.#ended.then(callback, callback);
     }
 
-    async #connectUnexpired(): Promise<PoolClient> {
+    async #connectUsable(): Promise<PoolClient> {
       for (;;) {
         const client = await super.connect().catch((error: Error) => {
           throw unwrapDecided(error);
         });
-        // found expired in the idle list: never handed out
-        if (!isExpired(client)) return client;
+        // found expired, or dead, in the idle list: never handed out
+        if (!isExpired(client) && !(await diedWhileIdle(client))) return client;
         client.release(true);
       }
     }

@@ -1,0 +1,109 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/index.js';
+import { DbModuleError } from '../../src/errors.js';
+import { startFaultProxy, type DropMode, type FaultProxy } from '../support/fault-proxy.js';
+import { waitFor } from '../support/wait.js';
+import {
+  NET_DRIVERS,
+  SERVER,
+  describeFailure,
+  dropIdentities,
+  newIdentity,
+  openMain,
+  phase,
+  sessionIds,
+  sessionOf,
+  sleepSql,
+  terminateSessions,
+  underLoad,
+} from './support/harness.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+afterAll(dropIdentities);
+
+function track<T extends Database | FaultProxy>(resource: T): T {
+  cleanup.push(() => resource.close());
+  return resource;
+}
+
+describe.each(NET_DRIVERS)('%s: connections that die', (driver) => {
+  it.each<DropMode>(['end', 'reset'])('the proxy drops every connection under load (%s): only statements in flight fail, and callers after the drop never see a dead session', async (mode) => {
+    const identity = await newIdentity(driver);
+    const proxy = track(await startFaultProxy(SERVER[driver]));
+    const db = track(await openMain(driver, identity.dsn(proxy.port), { max_open_connections: 4, connection_timeout: '2s' }));
+    const connection = db.connection();
+
+    let droppedAt = Number.POSITIVE_INFINITY;
+    const stop = (async () => {
+      await phase(300);
+      expect(proxy.openConnections).toBe(4);
+      // callers arriving in the very next turns find sessions whose sockets the kernel has already closed
+      const dropping = proxy.dropAll(mode);
+      droppedAt = performance.now();
+      await dropping;
+      await phase(400);
+    })();
+    const outcomes = await underLoad(8, () => connection.query(sleepSql(driver, 0.005)), stop);
+    await stop;
+
+    const failures = outcomes.filter((outcome) => !outcome.ok);
+    const after = outcomes.filter((outcome) => outcome.startedAt > droppedAt);
+    expect(after.length).toBeGreaterThan(20);
+    expect(after.filter((outcome) => !outcome.ok).map((outcome) => describeFailure(!outcome.ok && outcome.error))).toEqual([]);
+    // what failed was in flight when the sockets closed, and says so with a code
+    for (const failure of failures) {
+      if (failure.ok) continue;
+      expect(failure.startedAt, describeFailure(failure.error)).toBeLessThan(droppedAt);
+      expect(failure.error, describeFailure(failure.error)).toBeInstanceOf(DbModuleError);
+      expect((failure.error as DbModuleError).code).toBe('CONNECTION_LOST');
+    }
+    // nothing dead is left behind: the pool's sessions are the server's
+    const stats = connection.stats();
+    expect(stats.waiting).toBe(0);
+    expect(stats.total).toBeLessThanOrEqual(4);
+    await waitFor(async () => (await sessionIds(identity)).length === connection.stats().total, 5_000, 'server sessions = pool sessions');
+    expect(proxy.openConnections).toBe(connection.stats().total);
+  });
+
+  it('the server terminates every idle session: the next callers get new sessions, not an error', async () => {
+    const identity = await newIdentity(driver);
+    const db = track(await openMain(driver, identity.dsn(), { max_open_connections: 4 }));
+    const connection = db.connection();
+    // four sessions open and idle
+    await Promise.all(Array.from({ length: 4 }, () => connection.query(sleepSql(driver, 0.05))));
+    const before = await sessionIds(identity);
+    expect(before).toHaveLength(4);
+    expect(connection.stats()).toMatchObject({ total: 4, idle: 4 });
+
+    await terminateSessions(identity);
+    const ids = await Promise.all(Array.from({ length: 8 }, () => sessionOf(db, driver)));
+    expect(ids.filter((id) => before.includes(id))).toEqual([]);
+    expect(connection.stats().total).toBeLessThanOrEqual(4);
+  });
+
+  it('a session killed while a caller holds it idle between statements: the next statement fails with a coded error, later callers are served', async () => {
+    const identity = await newIdentity(driver);
+    const db = track(await openMain(driver, identity.dsn(), { max_open_connections: 1 }));
+    const connection = db.connection();
+    const failure = await connection
+      .transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        await terminateSessions(identity);
+        await waitFor(async () => (await sessionIds(identity)).length === 0, 5_000, 'session gone');
+        await tx.query('SELECT 2');
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).toBeInstanceOf(DbModuleError);
+    expect((failure as DbModuleError).code, describeFailure(failure)).toBe('CONNECTION_LOST');
+    // the statement never reached a server: safe to run the transaction again
+    expect((failure as DbModuleError).retryable, describeFailure(failure)).toBe(true);
+    expect(await sessionOf(db, driver)).toBeGreaterThan(0);
+    expect(connection.stats()).toMatchObject({ total: 1, waiting: 0 });
+  });
+});

@@ -152,13 +152,28 @@ export class Connection implements Queryable {
     if (--this.#inFlight === 0 && this.#drained) this.#drained();
   }
 
+  /** Connection-level failures (not SQL errors) are kept for health() and emitted as `connection.error`. */
   #recordFailure(error: unknown): void {
     const code = codeOf(error);
-    if (code.startsWith('CONNECT') || code === 'AUTH_FAILED' || code.startsWith('IAM') || code === 'TLS_FAILED' || code === 'POOL_TIMEOUT' || code === 'CONNECTION_LOST') {
-      this.#lastError = { code, message: messageOf(error), at: Date.now() };
-    }
+    if (!CONNECTION_LEVEL_CODES.has(code)) return;
+    const message = messageOf(error);
+    this.#lastError = { code, message, at: Date.now() };
+    const operation = code === 'POOL_TIMEOUT' ? 'acquire' : code === 'CONNECTION_LOST' ? 'query' : 'connect';
+    this.#events.emit('connection.error', { connection: this.name, driver: this.driver, code, message, operation });
   }
+
 }
+
+const CONNECTION_LEVEL_CODES: ReadonlySet<string> = new Set([
+  'CONNECT_FAILED',
+  'CONNECT_TIMEOUT',
+  'AUTH_FAILED',
+  'TLS_FAILED',
+  'POOL_TIMEOUT',
+  'CONNECTION_LOST',
+  'AWS_CREDENTIALS_UNAVAILABLE',
+  'IAM_AUTH_FAILED',
+]);
 
 function codeOf(error: unknown): string {
   return error instanceof DbModuleError ? error.code : 'QUERY_FAILED';

@@ -1,4 +1,5 @@
 import { envVariable, isResolvedConfig, validateConfig } from './config/index.js';
+import { formatDuration } from './config/duration.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
@@ -199,7 +200,7 @@ async function openConnection(config: ConnectionConfig, context: OpenContext): P
   }
   const connection = new Connection(config, pool, driver.dialect, context.events, iam);
   try {
-    logger.debug('Testing database connection', { connection: config.name, timeout: `${config.connection_timeout}ms` });
+    logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);
   } catch (error) {
     await connection.close(0).catch(() => {});
@@ -208,7 +209,7 @@ async function openConnection(config: ConnectionConfig, context: OpenContext): P
       ...fields,
       code: failure.code,
       error: failure.message,
-      timeout: `${config.connection_timeout}ms`,
+      timeout: formatDuration(config.connection_timeout),
       ...(iam ? { region: iam.state().region } : {}),
       ...(failure.possibleCauses.length > 0 ? { possible_causes: failure.possibleCauses } : {}),
     });

@@ -10,7 +10,7 @@ export interface DatabaseEvents {
   'config.loaded': { connection: string; connections: string[]; default: string };
   connected: { connection: string; driver: DriverName; durationMs: number };
   disconnected: { connection: string; driver: DriverName };
-  'connection.error': { connection: string; driver: DriverName; code: string; message: string; operation: 'connect' | 'close' | 'idle' };
+  'connection.error': { connection: string; driver: DriverName; code: string; message: string; operation: 'connect' | 'acquire' | 'query' | 'close' };
   'query.executed': { connection: string; sql: string; durationMs: number; rowCount: number; inTransaction: boolean };
   'query.error': { connection: string; sql: string; durationMs: number; code: string; message: string; inTransaction: boolean };
   'transaction.started': { connection: string; isolation: string; depth: number };

@@ -234,3 +234,21 @@ describe('lifecycle', () => {
     expect(lines.join('\n')).not.toContain('not-a-real-secret');
   });
 });
+
+describe('connection.error', () => {
+  it('is emitted (and kept for health) when a query cannot get a session', async () => {
+    const db = await createDatabase({ connections: { main: { driver: 'sqlite', dsn: ':memory:', connection_timeout: '200ms' } } }, { logger: captureLogger().logger });
+    const seen: Array<DatabaseEvents['connection.error']> = [];
+    db.on('connection.error', (event) => seen.push(event));
+    try {
+      // The single in-memory handle is held by a transaction, so the query waits for it and times out.
+      await db.connection().transaction(async () => {
+        await expect(db.connection().query('SELECT 1')).rejects.toMatchObject({ code: 'POOL_TIMEOUT', retryable: true });
+      });
+      expect(seen).toEqual([expect.objectContaining({ connection: 'main', driver: 'sqlite', code: 'POOL_TIMEOUT', operation: 'acquire' })]);
+      expect((await db.health()).connections.main?.lastError?.code).toBe('POOL_TIMEOUT');
+    } finally {
+      await db.close();
+    }
+  });
+});

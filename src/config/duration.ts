@@ -90,3 +90,19 @@ function goDuration(text: string, raw: string): Parsed<number> {
   }
   return ok(total);
 }
+
+/** Milliseconds back to Go's duration text, as the seed's logs show it: 10000 -> "10s", 5400000 -> "1h30m". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  const parts: string[] = [];
+  let rest = ms / 1000;
+  for (const [unit, size] of [['h', 3600], ['m', 60]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${Number(rest.toFixed(3))}s`);
+  return parts.join('');
+}

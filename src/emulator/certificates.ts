@@ -64,14 +64,14 @@ async function generateCertificates(hostnames: readonly string[]): Promise<{ cer
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     ],
   });
-  const server = await generate([{ name: 'commonName', value: hostnames[0] ?? 'localhost' }], {
+  const server = await generate([{ name: 'commonName', value: (hostnames[0] ?? 'localhost').replace(/^\*\*\./, '*.') }], {
     ...common,
     ca: { key: ca.private, cert: ca.cert },
     extensions: [
       { name: 'basicConstraints', cA: false, critical: true },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: hostnames.map((name) => (isIP(name) ? { type: 7 as const, ip: name } : { type: 2 as const, value: name })) },
+      { name: 'subjectAltName', altNames: hostnames.map((name) => (isIP(name) ? { type: 7 as const, ip: name } : { type: 2 as const, value: name.replace(/^\*\*\./, '*.') })) },
     ],
   });
   return { cert: server.cert, key: server.private, ca: ca.cert };

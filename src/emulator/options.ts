@@ -42,8 +42,9 @@ export interface EmulatorOptions {
   readonly region?: string;
   /**
    * Names the endpoint answers to: put in the certificate's SAN and accepted as the signed host
-   * (`<name>:<port>`). `*.` matches exactly one label, as in TLS.
-   * Default: `['localhost', '*.<region>.rds.amazonaws.com']`.
+   * (`<name>:<port>`). `*.` matches exactly one label, as in TLS; `**.` matches one or more labels
+   * for the signed host (RDS names have several: `mydb.cluster-x.<region>.rds.amazonaws.com`) and
+   * becomes `*.` in the certificate. Default: `['localhost', '**.<region>.rds.amazonaws.com']`.
    */
   readonly hostnames?: readonly string[];
   /** Address to listen on. Default: `127.0.0.1`. */
@@ -99,10 +100,10 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedEmulatorOptions {
   const region = options.region ?? 'us-east-1';
   if (!REGION.test(region)) throw invalid('region', `"${region}" is not an AWS region name (like us-east-1)`);
-  const hostnames = options.hostnames ?? ['localhost', `*.${region}.rds.amazonaws.com`];
+  const hostnames = options.hostnames ?? ['localhost', `**.${region}.rds.amazonaws.com`];
   if (hostnames.length === 0) throw invalid('hostnames', 'at least one hostname is needed');
   for (const name of hostnames) {
-    if (!/^(\*\.)?[A-Za-z0-9.:-]+$/.test(name)) throw invalid('hostnames', `"${name}" is not a hostname`);
+    if (!/^(\*\*?\.)?[A-Za-z0-9.:-]+$/.test(name)) throw invalid('hostnames', `"${name}" is not a hostname`);
   }
   const postgres = options.postgres === false ? undefined : endpoint('postgres', options.postgres ?? {});
   const mysql = options.mysql === false || options.mysql === undefined ? undefined : endpoint('mysql', options.mysql);

@@ -133,9 +133,10 @@ export function verifyIamToken(token: string, check: TokenCheck): Verification {
 export function hostMatches(pattern: string, host: string): boolean {
   const p = pattern.toLowerCase();
   const h = host.toLowerCase();
-  if (!p.startsWith('*.')) return p === h;
-  const suffix = p.slice(1);
-  return h.endsWith(suffix) && h.length > suffix.length && !h.slice(0, -suffix.length).includes('.');
+  const anyDepth = p.startsWith('**.');
+  if (!anyDepth && !p.startsWith('*.')) return p === h;
+  const suffix = p.slice(anyDepth ? 2 : 1);
+  return h.endsWith(suffix) && h.length > suffix.length && (anyDepth || !h.slice(0, -suffix.length).includes('.'));
 }
 
 // --- internal ---

@@ -138,5 +138,9 @@ describe('hostMatches', () => {
     expect(hostMatches('*.us-east-1.rds.amazonaws.com', 'a.b.us-east-1.rds.amazonaws.com')).toBe(false);
     expect(hostMatches('*.us-east-1.rds.amazonaws.com', 'us-east-1.rds.amazonaws.com')).toBe(false);
     expect(hostMatches('*.us-east-1.rds.amazonaws.com', 'mydb.us-east-1.rds.amazonaws.com.evil.com')).toBe(false);
+    expect(hostMatches('**.us-east-1.rds.amazonaws.com', 'mydb.cluster-x.us-east-1.rds.amazonaws.com')).toBe(true);
+    expect(hostMatches('**.us-east-1.rds.amazonaws.com', 'mydb.us-east-1.rds.amazonaws.com')).toBe(true);
+    expect(hostMatches('**.us-east-1.rds.amazonaws.com', 'us-east-1.rds.amazonaws.com')).toBe(false);
+    expect(hostMatches('**.us-east-1.rds.amazonaws.com', 'mydb.us-east-1.rds.amazonaws.com.evil.com')).toBe(false);
   });
 });

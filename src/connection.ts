@@ -4,6 +4,7 @@ import { DbModuleError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
 import type { IamConnectionAuth } from './iam/connection-auth.js';
 import type { TokenState } from './iam/types.js';
+import { isTerminable } from './drivers/termination.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
 
 /** The last connection-level failure of a connection, for `health()`. @public */
@@ -111,8 +112,10 @@ export class Connection implements Queryable {
   }
 
   /**
-   * Refuses new work, lets in-flight queries and transactions finish (at most `timeoutMs`),
-   * then closes every session. Idempotent: later calls return the same promise.
+   * Refuses new work (DATABASE_CLOSED), lets in-flight queries and transactions finish, then
+   * closes every session, all within `timeoutMs`: work still running then (a hung query, a
+   * session an ORM never released) is cut short, its statement fails with DATABASE_CLOSED and
+   * the server is asked to stop it. Idempotent: later calls return the same promise.
    */
   close(timeoutMs = 30_000): Promise<void> {
     this.#closing ??= this.#drainThenClose(timeoutMs);
@@ -120,17 +123,27 @@ export class Connection implements Queryable {
   }
 
   async #drainThenClose(timeoutMs: number): Promise<void> {
-    if (this.#inFlight > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => (this.#drained = resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ]);
-      clearTimeout(timer);
-    }
+    const deadline = performance.now() + Math.max(0, timeoutMs);
+    if (this.#inFlight > 0) await settlesBy(new Promise<void>((resolve) => (this.#drained = resolve)), deadline);
     try {
       this.#iam?.close();
-      await this.#pool.close();
+      const closing = this.#pool.close();
+      if (!(await settlesBy(closing, deadline))) {
+        const { inUse, waiting } = this.#pool.stats();
+        if (inUse + waiting > 0 && isTerminable(this.#pool)) {
+          const ended = this.#pool.terminate();
+          this.#events.emit('connection.error', {
+            connection: this.name,
+            driver: this.driver,
+            code: 'DATABASE_CLOSED',
+            message: `connection "${this.name}": close() ran out of time (${timeoutMs} ms); ${ended} session(s) still in use were ended`,
+            operation: 'close',
+          });
+        }
+        // ended sessions close at once; what still lingers (a KILL on a silent network) goes on in the background
+        if (!(await settlesBy(closing, performance.now() + TERMINATE_GRACE_MS))) return;
+      }
+      await closing;
       this.#events.emit('disconnected', { connection: this.name, driver: this.driver });
     } catch (error) {
       this.#events.emit('connection.error', { connection: this.name, driver: this.driver, code: codeOf(error), message: messageOf(error), operation: 'close' });
@@ -174,6 +187,24 @@ const CONNECTION_LEVEL_CODES: ReadonlySet<string> = new Set([
   'AWS_CREDENTIALS_UNAVAILABLE',
   'IAM_AUTH_FAILED',
 ]);
+
+/** How long close() waits, after ending the sessions still in use, for the pool to finish closing. */
+const TERMINATE_GRACE_MS = 1_000;
+
+/** Waits for `work` until the `deadline` (performance.now() time); true when it settled by then. */
+async function settlesBy(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))));
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function codeOf(error: unknown): string {
   return error instanceof DbModuleError ? error.code : 'QUERY_FAILED';

@@ -27,6 +27,7 @@ const STORM_SIZES = [100, 500] as const;
 /** Sessions left free on the shared MariaDB for everything else using it. */
 const MYSQL_SAFETY_MARGIN = 30;
 const CAPPED_MAX_SIZE_QUICK = 100;
+const WARMUP_SIZE = 5;
 
 interface Cell {
   engine: Engine;
@@ -64,6 +65,10 @@ runComparison(async (profile) => {
   const outcomes = new Map<string, StormOutcome[]>();
   const key = (engine: Engine, size: number, contender: string) => `${engine}/${size}/${contender}`;
   try {
+    // Unmeasured: module loading and JIT warm-up, which every contender pays once per process.
+    for (const engine of ['postgres', 'mysql'] as const) {
+      for (const contender of contenders) await stormOnce(engine, WARMUP_SIZE, contender, -1);
+    }
     for (let round = 0; round < profile.stormRounds; round++) {
       for (const engine of ['postgres', 'mysql'] as const) {
         for (const size of sizes[engine]) {
@@ -95,7 +100,7 @@ runComparison(async (profile) => {
         signingHost: rdsHostname(`storm-${contender.name}`),
         signingPort: engine === 'postgres' ? 5432 : 3306,
         // A user per storm: the wrapper's token cache is process-wide, and every storm must start cold.
-        user: `${IAM_USER_PREFIX}_r${round}_${size}_${contender.name.replace(/-/g, '_')}`,
+        user: `${IAM_USER_PREFIX}_r${round < 0 ? 'w' : round}_${size}_${contender.name.replace(/-/g, '_')}`,
       },
     });
     const counts = await emulator.authCounts();

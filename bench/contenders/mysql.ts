@@ -60,3 +60,22 @@ export async function wrapperMysqlPool(route: Route): Promise<QueryTarget> {
     close: () => client.end(),
   };
 }
+
+/**
+ * The wrapper's IAM login as its documentation configures it (no `enableCleartextPlugin`): returns
+ * the error it fails with, or undefined if it works, for the findings.
+ */
+export async function wrapperMysqlIamAsDocumented(route: Route): Promise<string | undefined> {
+  const { AwsMySQLPoolClient } = await import('aws-advanced-nodejs-wrapper/mysql');
+  const { AwsPoolConfig } = await import('aws-advanced-nodejs-wrapper');
+  const { enableCleartextPlugin: _omitted, ...config } = wrapperConfig(route, 'mysql');
+  const client = new AwsMySQLPoolClient(config, new AwsPoolConfig({ maxConnections: 1 }));
+  try {
+    await client.query({ sql: 'SELECT 1' });
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

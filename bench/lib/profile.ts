@@ -39,10 +39,10 @@ const FULL: BenchProfile = {
 
 const QUICK: BenchProfile = {
   quick: true,
-  queryRounds: 5,
-  querySliceMs: 120,
+  queryRounds: 4,
+  querySliceMs: 100,
   querySlices: 4,
-  queryWarmupMs: 150,
+  queryWarmupMs: 100,
   stormRounds: 1,
   tokenRounds: 5,
   tokenSliceMs: 60,

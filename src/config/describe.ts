@@ -1,3 +1,5 @@
+import { redactDsn } from '../dsn/index.js';
+
 const MAX_ECHO = 40;
 
 /**
@@ -22,9 +24,15 @@ export function describeReceived(value: unknown, secret = false): string {
   }
 }
 
-/** JSON-quotes a string, truncated so a long value cannot flood a message. */
+/**
+ * JSON-quotes a string, truncated so a long value cannot flood a message. A DSN given where
+ * another value belongs (a swapped environment variable) is shown redacted.
+ */
 export function quote(value: string): string {
-  return JSON.stringify(value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO)}…` : value);
+  const redacted = redactDsn(value);
+  // redactDsn trims: the value is kept as given unless something in it was hidden
+  const shown = redacted === value.trim() ? value : redacted;
+  return JSON.stringify(shown.length > MAX_ECHO ? `${shown.slice(0, MAX_ECHO)}…` : shown);
 }
 
 /** True for `{...}` objects (YAML/JSON mappings), false for arrays, null, class instances. */

@@ -117,7 +117,8 @@ export function redactDsnAs(dsn: string, driver?: DriverName): string {
     default:
       if (scheme !== null) return redactUrl(text, scheme[0].length);
       if (text.includes('@')) return redactGo(text);
-      return text.includes('=') ? redactKeyValue(text) : text;
+      // `user:secret` cut short of its `@host` reads like host:port with a port that is no number
+      return text.includes('=') ? redactKeyValue(text) : maskPort(text);
   }
 }
 

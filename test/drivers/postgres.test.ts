@@ -86,7 +86,7 @@ describe('postgres driver: query', () => {
     await waitFor(async () => (await admin("SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [appName])).length === 1);
     await admin('SELECT pg_terminate_backend($1)', [first?.pid]);
     const error = await running;
-    expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: false, connection: 'pgtest' });
+    expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: true, connection: 'pgtest' });
     const [next] = (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
     expect(next?.pid).not.toBe(first?.pid);
   });

@@ -131,7 +131,7 @@ describe("the seed's five failure categories", () => {
       {
         level: 'error',
         message: 'Database ping failed with IAM authentication',
-        fields: expect.objectContaining({ connection: 'main', code: 'IAM_AUTH_FAILED', timeout: '10000ms', possible_causes: error.possibleCauses }),
+        fields: expect.objectContaining({ connection: 'main', code: 'IAM_AUTH_FAILED', timeout: '10s', possible_causes: error.possibleCauses }),
       },
     ]);
   });

@@ -28,19 +28,29 @@ export interface FaultProxy {
   accept(): Promise<void>;
   /** Delays every chunk, both directions, by `ms` (order kept). 0 removes the delay. */
   setLatency(ms: number): void;
-  /** Accepts connections but forwards nothing either way; data is held, as a stalled network holds it. */
+  /**
+   * A network partition: connections are still accepted, but nothing crosses either way, not
+   * even a FIN or a reset; data is held, as a stalled network holds it.
+   */
   blackhole(): void;
-  /** Ends a blackhole: held data flows again (latency stays as set). */
+  /** Ends a blackhole: what was held goes through, in order (latency stays as set). */
   restore(): void;
   /** Drops everything and stops listening for good. */
   close(): Promise<void>;
 }
 
-/** One direction of one connection: chunks go out in order, after the latency, unless held. */
+interface Faults {
+  latencyMs: number;
+  blackholed: boolean;
+}
+
+type Item = { kind: 'data'; chunk: Buffer; due: number } | { kind: 'end'; due: number };
+
+/** One direction of one connection: chunks (and the FIN) go out in order, after the latency, unless held. */
 class Lane {
   readonly #to: net.Socket;
   readonly #faults: Faults;
-  readonly #queue: Array<{ chunk: Buffer; due: number }> = [];
+  readonly #queue: Item[] = [];
   #timer: NodeJS.Timeout | undefined;
 
   constructor(to: net.Socket, faults: Faults) {
@@ -49,7 +59,12 @@ class Lane {
   }
 
   push(chunk: Buffer): void {
-    this.#queue.push({ chunk, due: Date.now() + this.#faults.latencyMs });
+    this.#queue.push({ kind: 'data', chunk, due: Date.now() + this.#faults.latencyMs });
+    this.flush();
+  }
+
+  end(): void {
+    this.#queue.push({ kind: 'end', due: Date.now() + this.#faults.latencyMs });
     this.flush();
   }
 
@@ -66,26 +81,65 @@ class Lane {
         return;
       }
       this.#queue.shift();
-      if (!this.#to.destroyed) this.#to.write(head.chunk);
+      if (this.#to.destroyed) continue;
+      if (head.kind === 'data') this.#to.write(head.chunk);
+      else this.#to.end();
     }
   }
 
   stop(): void {
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#queue.length = 0;
   }
 }
 
-interface Faults {
-  latencyMs: number;
-  blackholed: boolean;
-}
-
-interface Pipe {
+class Pipe {
   readonly client: net.Socket;
   readonly upstream: net.Socket;
-  readonly lanes: readonly [Lane, Lane];
   readonly closed: Promise<void>;
+  readonly #lanes: readonly [Lane, Lane];
+  readonly #faults: Faults;
+  /** A side failed or closed while the network was partitioned: the other side learns of it on restore. */
+  #teardownHeld = false;
+
+  constructor(client: net.Socket, target: ProxyTarget, faults: Faults) {
+    this.client = client;
+    this.#faults = faults;
+    this.upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
+    const upstream = this.upstream;
+    this.#lanes = [new Lane(upstream, faults), new Lane(client, faults)];
+    this.closed = Promise.all([closedOf(client), closedOf(upstream)]).then(() => {});
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.#lanes[0].push(chunk));
+    upstream.on('data', (chunk: Buffer) => this.#lanes[1].push(chunk));
+    client.on('end', () => this.#lanes[0].end());
+    upstream.on('end', () => this.#lanes[1].end());
+    const lost = () => this.#lost();
+    client.on('error', lost).on('close', lost);
+    upstream.on('error', lost).on('close', lost);
+  }
+
+  /** Lets held data (and held teardowns) through. */
+  release(): void {
+    for (const lane of this.#lanes) lane.flush();
+    if (this.#teardownHeld) this.destroy();
+  }
+
+  destroy(mode: DropMode = 'end'): void {
+    for (const lane of this.#lanes) lane.stop();
+    if (mode === 'reset') this.client.resetAndDestroy();
+    else this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  #lost(): void {
+    // one side gone: the other follows, as with a server (or a client) that went away; a
+    // partition hides that too
+    if (this.#faults.blackholed) this.#teardownHeld = true;
+    else this.destroy();
+  }
 }
 
 /**
@@ -101,30 +155,15 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
 
   const onConnection = (client: net.Socket): void => {
     accepted++;
-    const upstream = net.connect(target.port, target.host);
-    const lanes = [new Lane(upstream, faults), new Lane(client, faults)] as const;
-    const closed = Promise.all([once(client, 'close'), once(upstream, 'close')]).then(() => {});
-    const pipe: Pipe = { client, upstream, lanes, closed };
+    const pipe = new Pipe(client, target, faults);
     pipes.add(pipe);
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => lanes[0].push(chunk));
-    upstream.on('data', (chunk: Buffer) => lanes[1].push(chunk));
-    // one side gone: the other follows, as a server (or a client) that went away
-    const teardown = () => {
-      lanes[0].stop();
-      lanes[1].stop();
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', teardown).on('close', teardown);
-    upstream.on('error', teardown).on('close', teardown);
-    void closed.then(() => pipes.delete(pipe));
+    void pipe.closed.then(() => pipes.delete(pipe));
   };
 
   const listen = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const server = net.createServer(onConnection);
+      // half-open: a client's FIN is forwarded (or held) like data, not answered by the proxy itself
+      const server = net.createServer({ allowHalfOpen: true }, onConnection);
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {
         server.off('error', reject);
@@ -134,24 +173,15 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       });
     });
 
-  const stopListening = async (): Promise<void> => {
-    const server = listener;
+  const stopListening = (): void => {
+    // close() stops accepting at once; connections already open stay up
+    listener?.close();
     listener = undefined;
-    if (!server) return;
-    // close() stops accepting at once; its callback waits for open connections, which stay up
-    await new Promise<void>((resolve) => {
-      server.close();
-      resolve();
-    });
   };
 
   const dropAll = async (mode: DropMode = 'end'): Promise<void> => {
     const closing = [...pipes].map((pipe) => {
-      pipe.lanes[0].stop();
-      pipe.lanes[1].stop();
-      if (mode === 'reset') pipe.client.resetAndDestroy();
-      else pipe.client.destroy();
-      pipe.upstream.destroy();
+      pipe.destroy(mode);
       return pipe.closed;
     });
     await Promise.all(closing);
@@ -170,7 +200,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       return accepted;
     },
     dropAll,
-    refuse: stopListening,
+    refuse: async () => stopListening(),
     accept: async () => {
       if (!listener) await listen();
     },
@@ -182,18 +212,19 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
     },
     restore: () => {
       faults.blackholed = false;
-      for (const pipe of pipes) for (const lane of pipe.lanes) lane.flush();
+      for (const pipe of pipes) pipe.release();
     },
     close: async () => {
-      await stopListening();
+      stopListening();
+      faults.blackholed = false;
       await dropAll();
     },
   };
 }
 
-function once(socket: net.Socket, event: 'close'): Promise<void> {
+function closedOf(socket: net.Socket): Promise<void> {
   return new Promise((resolve) => {
-    if (socket.destroyed && socket.closed) resolve();
-    else socket.once(event, () => resolve());
+    if (socket.closed) resolve();
+    else socket.once('close', () => resolve());
   });
 }

@@ -1,4 +1,5 @@
 import { ConnectionError, DbModuleError, QueryError, messageOf } from '../../errors.js';
+import { markNotSent } from '../session-health.js';
 
 /** Where a mysql2 error happened, and what the message may name (never a password or a parameter value). */
 export interface MysqlErrorContext {
@@ -183,10 +184,12 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   }
   if (driverMessage === NOT_SENT_MESSAGE) {
     // mysql2 refused to queue the command on a session it already knew was dead: nothing reached the server.
-    return new ConnectionError('CONNECTION_LOST', `connection "${name}": the session with ${at} was already lost; the statement was not sent`, {
-      ...base,
-      retryable: true,
-    });
+    return markNotSent(
+      new ConnectionError('CONNECTION_LOST', `connection "${name}": the session with ${at} was already lost; the statement was not sent`, {
+        ...base,
+        retryable: true,
+      }),
+    );
   }
   if (fields.fatal === true) {
     // mysql2 fails later commands on a dead connection with a code-less fatal error.

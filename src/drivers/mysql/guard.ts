@@ -3,6 +3,7 @@ import { ConnectionError, type DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
+import { afterPendingIo } from '../pending-io.js';
 import { type OpeningSlots, SessionOpening } from './opening.js';
 
 /** What the guard enforces on a mysql2 pool that mysql2 itself does not. */
@@ -92,6 +93,12 @@ export class PoolGuard {
   readonly #expiry = new WeakMap<PoolConnection, number>();
   readonly #waiters = new WeakMap<ConnectionCallback, Waiter>();
   readonly #expireWaiter = (waiter: Waiter): void => this.#onWaiterExpired(waiter);
+  /** Callbacks already wrapped by #unlessDead, and sessions handed to a caller at least once. */
+  readonly #checked = new WeakSet<ConnectionCallback>();
+  readonly #handedOut = new WeakSet<PoolConnection>();
+  /** Set by terminate(): what callers other than the pool's own (see acquireInternal) get from then on. */
+  #terminated: (() => Error) | undefined;
+  readonly #internal = new WeakSet<ConnectionCallback>();
   /** Openings between connects (password function running, auth-failure hook deciding): slots mysql2 cannot see. */
   #opening = 0;
   #onIdle: (() => void) | undefined;
@@ -128,8 +135,13 @@ export class PoolGuard {
   acquire(callback: ConnectionCallback): void {
     const pool = this.#pool;
     if (pool._closed) return this.#nativeGet(callback);
+    if (this.#terminated && !this.#internal.has(callback)) {
+      const error = this.#terminated();
+      return process.nextTick(() => callback(error));
+    }
     if (this.#settings.lifetimeMs > 0) this.#retireExpiredIdle();
-    if (pool._freeConnections.length > 0) return this.#nativeGet(this.#unlessDead(callback));
+    if (!this.#checked.has(callback)) return this.acquire(this.#unlessDead(callback));
+    if (pool._freeConnections.length > 0) return this.#nativeGet(callback);
 
     const waiter = this.#waiters.get(callback);
     const { connectionLimit, waitForConnections } = pool.config;
@@ -155,23 +167,66 @@ export class PoolGuard {
   }
 
   /**
-   * A peer's FIN or RST that reached the kernel while a session sat idle is only seen by mysql2
-   * when the event loop next polls the socket: one turn before handing an idle session over, and
-   * a session found dead is dropped and the caller served again.
+   * A peer's FIN or RST that reached the kernel while a session sat idle (or came with its last
+   * answer) is only seen by mysql2 once the event loop has polled the socket again: a used session
+   * is handed over after that (see afterPendingIo), and one found dead is dropped and the caller
+   * served again.
    */
   #unlessDead(callback: ConnectionCallback): ConnectionCallback {
-    return (error, connection) => {
+    const checked: ConnectionCallback = (error, connection) => {
       if (error || !connection) return callback(error, connection);
-      setImmediate(() => {
+      if (this.#terminated && !this.#internal.has(checked)) {
+        // opened (or freed) after close() ended the sessions in use: nobody may start work on it
+        destroySession(connection);
+        return callback(this.#terminated());
+      }
+      // a session opened for this caller has just proved alive
+      if (!this.#handedOut.has(connection)) {
+        this.#handedOut.add(connection);
+        return callback(null, connection);
+      }
+      afterPendingIo(() => {
         if (isAlive(connection)) return callback(null, connection);
-        this.#settings.logger.debug('MySQL session found dead in the idle list; serving the caller another', {
+        this.#settings.logger.debug('MySQL session was dead when handed over; serving the caller another', {
           connection: this.#settings.connection,
           threadId: connection.threadId ?? undefined,
         });
-        connection.destroy();
-        this.acquire(callback);
+        destroySession(connection);
+        // a waiter that timed out meanwhile already got POOL_TIMEOUT; a new wait gets the full budget again
+        this.acquire(checked);
       });
     };
+    this.#checked.add(checked);
+    if (this.#internal.has(callback)) this.#internal.add(checked);
+    return checked;
+  }
+
+  /** acquire() for the pool's own work (a KILL of a timed-out session), served even after terminate(). */
+  acquireInternal(callback: ConnectionCallback): void {
+    this.#internal.add(callback);
+    this.acquire(callback);
+  }
+
+  /**
+   * For `close()` out of time: fails every queued caller with `waitingError()` and returns the
+   * sessions in use, for the pool to end. Sessions being opened finish on their own (bounded
+   * by connection_timeout).
+   */
+  terminate(waitingError: () => Error): PoolConnection[] {
+    this.#terminated = waitingError;
+    const pool = this.#pool;
+    for (let callback = pool._connectionQueue.shift(); callback !== undefined; callback = pool._connectionQueue.shift()) {
+      const waiter = this.#waiters.get(callback);
+      if (waiter) waiter.fail(waitingError());
+      else callback(waitingError());
+    }
+    const inUse: PoolConnection[] = [];
+    for (let i = 0; i < pool._allConnections.length; i++) {
+      const connection = pool._allConnections.get(i);
+      if (connection && !connectionInternals(connection)._released) inUse.push(connection);
+    }
+    if (this.#onIdle) this.#checkIdle();
+    return inUse;
   }
 
   stats(): Omit<PoolStats, 'maxOpen' | 'maxIdle'> {
@@ -219,6 +274,9 @@ export class PoolGuard {
     if (timeoutMs <= 0) return undefined;
     const waiter = new Waiter(callback, timeoutMs, this.#expireWaiter);
     this.#waiters.set(waiter.callback, waiter);
+    // it delivers to `callback`, already checked: served again later, it must be found as this waiter, not wrapped anew
+    this.#checked.add(waiter.callback);
+    if (this.#internal.has(callback)) this.#internal.add(waiter.callback);
     return waiter;
   }
 
@@ -334,4 +392,14 @@ export class PoolGuard {
 function isAlive(connection: PoolConnection): boolean {
   const state = connectionInternals(connection);
   return state._pool != null && !state._fatalError && !state._protocolError && !state._closing && state.stream?.destroyed !== true;
+}
+
+/**
+ * Takes a session out of the pool and closes its socket at once. mysql2's destroy() only
+ * half-closes (sends a FIN and waits for the server's): on a silent network that never comes,
+ * and the socket would stay open.
+ */
+export function destroySession(connection: PoolConnection): void {
+  connection.destroy();
+  connectionInternals(connection).stream?.destroy();
 }

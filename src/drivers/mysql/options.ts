@@ -2,6 +2,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { AuthPlugin, PoolOptions, SslOptions } from 'mysql2';
 import { ConfigError } from '../../errors.js';
 import { TLS_PARAM_NAMES, sslModeToTls } from '../../tls/sslmode.js';
+import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
 import type { Mysql2Module } from './load-driver.js';
 
@@ -143,6 +144,7 @@ export function buildPoolOptions(options: DriverPoolOptions, mysql: Mysql2Module
     waitForConnections: true,
     queueLimit: 0,
     enableKeepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_IDLE_MS,
     // Retired and reaped sessions send COM_QUIT instead of dropping the socket (no "Aborted connection" on the server).
     gracefulEnd: true,
   };

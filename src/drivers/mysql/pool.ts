@@ -2,12 +2,13 @@ import type { Pool, PoolConnection, QueryError as Mysql2QueryError, ResultSetHea
 import type { ConnectionConfig } from '../../config/types.js';
 import { DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import { isSessionBroken } from '../session-health.js';
+import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
+import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { mysqlDialect } from './dialect.js';
 import { type MysqlErrorContext, toMysqlError } from './errors.js';
-import { PoolGuard } from './guard.js';
-import { internalsOf } from './internals.js';
+import { PoolGuard, destroySession } from './guard.js';
+import { connectionInternals, internalsOf } from './internals.js';
 import { loadMysql2 } from './load-driver.js';
 import { buildPoolOptions } from './options.js';
 
@@ -33,7 +34,7 @@ function errorContext(options: DriverPoolOptions, phase: MysqlErrorContext['phas
 }
 
 /** The DriverPool over one mysql2 pool; `native` is that pool, with every setting enforced by {@link PoolGuard}. */
-class MysqlDriverPool implements DriverPool {
+class MysqlDriverPool implements DriverPool, Terminable {
   readonly driver = 'mysql' as const;
   readonly native: Pool;
   readonly #guard: PoolGuard;
@@ -41,6 +42,7 @@ class MysqlDriverPool implements DriverPool {
   readonly #logger: Logger;
   readonly #context: MysqlErrorContext;
   #closing: Promise<void> | undefined;
+  #terminated = false;
 
   constructor(native: Pool, guard: PoolGuard, options: DriverPoolOptions) {
     this.native = native;
@@ -53,15 +55,18 @@ class MysqlDriverPool implements DriverPool {
   query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     if (this.#closing) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => {
-      this.#guard.acquire((error, connection) => {
-        if (error || !connection) return reject(this.#error(error, 'connect'));
-        this.#send<T>(connection, sql, params, this.#config.query_timeout, (failure, result) => {
-          // #send destroyed a timed-out session; any other outcome gives it back (a no-op for one mysql2 already dropped).
-          if (failure?.code !== 'QUERY_TIMEOUT') connection.release();
-          if (failure) reject(failure);
-          else resolve(result as QueryResult<T>);
+      const attempt = (n: number): void =>
+        this.#guard.acquire((error, connection) => {
+          if (error || !connection) return reject(this.#error(error, 'connect'));
+          this.#send<T>(connection, sql, params, this.#config.query_timeout, (failure, result) => {
+            // #send destroyed a timed-out session; any other outcome gives it back (a no-op for one mysql2 already dropped).
+            if (failure?.code !== 'QUERY_TIMEOUT') connection.release();
+            if (failure && n < DEAD_SESSION_ATTEMPTS && !this.#closing && diedBeforeRunning(failure)) return attempt(n + 1);
+            if (failure) reject(failure);
+            else resolve(result as QueryResult<T>);
+          });
         });
-      });
+      attempt(1);
     });
   }
 
@@ -88,7 +93,7 @@ class MysqlDriverPool implements DriverPool {
       return result;
     } catch (error) {
       open = false;
-      if (isSessionBroken(error)) connection.destroy();
+      if (isSessionBroken(error)) destroySession(connection);
       else connection.release();
       throw error;
     }
@@ -135,6 +140,14 @@ class MysqlDriverPool implements DriverPool {
     return this.#closing;
   }
 
+  terminate(): number {
+    this.#terminated = true;
+    const inUse = this.#guard.terminate(() => closedWhileWaiting(this.#config.name));
+    // close() waits for the guard to be idle before ending the pool: the KILLs still get a session
+    for (const connection of inUse) this.#abandon(connection, true);
+    return inUse.length;
+  }
+
   #checkout(): Promise<PoolConnection> {
     return new Promise((resolve, reject) => {
       this.#guard.acquire((error, connection) => (error || !connection ? reject(this.#error(error, 'connect')) : resolve(connection)));
@@ -156,22 +169,29 @@ class MysqlDriverPool implements DriverPool {
     else connection.query(sql, values, onResult);
   }
 
-  /** Destroys a session whose statement overran, and ends the statement on the server too. */
-  #abandon(connection: PoolConnection): void {
+  /** Destroys a session whose statement overran (or that close() ended), and ends the statement on the server too. */
+  #abandon(connection: PoolConnection, terminating = false): void {
     const threadId = connection.threadId;
-    connection.destroy();
+    // Closing the socket alone makes mysql2 fail the running statement (destroy() would leave it unanswered).
+    if (terminating) connectionInternals(connection).stream?.destroy();
+    else destroySession(connection);
     // The server keeps executing after the socket closes (it notices only when it writes the result).
-    if (typeof threadId !== 'number' || this.#closing) return;
-    this.#guard.acquire((error, killer) => {
+    if (typeof threadId !== 'number' || (this.#closing && !terminating)) return;
+    this.#guard.acquireInternal((error, killer) => {
       if (error || !killer) return;
-      killer.query(`KILL CONNECTION ${threadId}`, (killError: Mysql2QueryError | null) => {
-        killer.release();
+      // bounded: on a silent network the KILL would wait forever and hold a session slot
+      const budget = this.#config.connection_timeout;
+      const kill = budget > 0 ? { sql: `KILL CONNECTION ${threadId}`, timeout: budget } : { sql: `KILL CONNECTION ${threadId}` };
+      killer.query(kill, (killError: Mysql2QueryError | null) => {
+        if (killError?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') destroySession(killer);
+        else killer.release();
         if (killError) this.#logger.debug('Could not kill a timed-out MySQL session', { connection: this.#config.name, threadId, code: killError.code });
       });
     });
   }
 
   #error(error: unknown, phase: MysqlErrorContext['phase'], params?: readonly unknown[], timeoutMs?: number): DbModuleError {
+    if (this.#terminated && phase === 'query' && !(error instanceof DbModuleError)) return closedWhileRunning(this.#config.name, toMysqlError(error, { ...this.#context, phase }));
     return toMysqlError(error, {
       ...this.#context,
       phase,

@@ -3,6 +3,7 @@ import type { PoolConfig } from 'pg';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { TLS_PARAM_NAMES, sslModeToTls } from '../../tls/sslmode.js';
+import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
 
 /** Startup parameters pg sends as they are. */
@@ -36,6 +37,7 @@ export function buildPoolConfig(options: DriverPoolOptions): PoolConfig {
     // an explicit value, so a PGSSLNEGOTIATION in the environment can't contradict `ssl`
     sslnegotiation: ssl && dsn.params.sslnegotiation === 'direct' ? 'direct' : 'postgres',
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     max: config.max_open_connections,
     // pg-pool reads 0 as "never", which is what 0 means in our config too
     idleTimeoutMillis: config.connection_max_idle_time,

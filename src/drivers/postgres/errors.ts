@@ -1,4 +1,5 @@
 import { ConnectionError, DbModuleError, QueryError, messageOf, type ErrorCode } from '../../errors.js';
+import { markNotSent } from '../session-health.js';
 
 /** Where a driver error happened; `endpoint` (host:port) is named in connect errors. */
 export interface PostgresErrorContext {
@@ -140,7 +141,7 @@ export function toPostgresError(error: unknown, context: PostgresErrorContext): 
     return connectionError('CONNECT_TIMEOUT', 'opening a session did not finish within connection_timeout', true, CONNECT_TIMEOUT_HINTS);
   }
   if (text === 'Query read timeout') return queryError('QUERY_TIMEOUT', 'the query did not finish within query_timeout; its session was closed', false);
-  if (NOT_SENT.has(text)) return queryError('CONNECTION_LOST', 'the session was already lost, the statement was not sent', true);
+  if (NOT_SENT.has(text)) return markNotSent(queryError('CONNECTION_LOST', 'the session was already lost, the statement was not sent', true));
   if (typeof code === 'string' && (TLS_ERROR_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
     return connectionError('TLS_FAILED', 'TLS negotiation failed', false, TLS_HINTS);
   }
@@ -180,7 +181,11 @@ function fromServerError(error: unknown, server: ServerError, context: PostgresE
     return new QueryError('QUERY_TIMEOUT', `connection "${connection}": the query was cancelled: ${detail}`, { ...options, retryable: false });
   }
   if (sqlstate.startsWith('08') || sqlstate === '57P01' || sqlstate === '57P02') {
-    return new QueryError('CONNECTION_LOST', `connection "${connection}": the session was lost during the query: ${detail}`, { ...options, retryable: false });
+    // The server said it is ending the session (shutdown, pg_terminate_backend, a crashed peer):
+    // that FATAL aborts the statement's transaction, so nothing of it was committed. A bare
+    // 08xxx says nothing of the kind.
+    const rolledBack = sqlstate === '57P01' || sqlstate === '57P02';
+    return new QueryError('CONNECTION_LOST', `connection "${connection}": the session was lost during the query: ${detail}`, { ...options, retryable: rolledBack });
   }
   // serialization failures and deadlocks roll the transaction back: running it again is safe
   const retryable = sqlstate === '40001' || sqlstate === '40P01';

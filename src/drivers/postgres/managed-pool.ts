@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
 import type { Clock } from '../types.js';
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy } from './auth-retry.js';
+import { pendingIoSeen } from '../pending-io.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
@@ -54,8 +55,18 @@ interface ClientWireState {
  * that a Client keeps its state in own properties set by its constructor and talks through
  * `client.connection` (pg-pool's connect timer destroys `client.connection.stream`).
  */
-export function createManagedPool(pg: PgModule, config: PoolConfig, policy: SessionPolicy): Pool {
+/** The pg.Pool {@link createManagedPool} returns, with what `close()` needs when it runs out of time. */
+export interface ManagedPgPool extends Pool {
+  /**
+   * Fails the callers waiting for a client with `waitingError()`, cancels the statements of
+   * the clients checked out and closes their sockets. Returns how many clients it ended.
+   */
+  terminateInUse(waitingError: () => Error): number;
+}
+
+export function createManagedPool(pg: PgModule, config: PoolConfig, policy: SessionPolicy): ManagedPgPool {
   let pool: Pool;
+  const checkedOut = new Set<ManagedClient>();
 
   class ManagedClient extends pg.Client {
     readonly #retireAt: number;
@@ -64,6 +75,7 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     readonly #openingStarted = performance.now();
     #poolRelease: Release | undefined;
     #released = false;
+    #terminated = false;
     #checkouts = 0;
     // set between a server error and the ReadyForQuery that follows it, so a client released
     // from its error callback is not mistaken for one still running a statement
@@ -142,6 +154,7 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
       this.#poolRelease = poolRelease;
       this.#released = false;
       this.#checkouts++;
+      checkedOut.add(this);
     }
 
     /** Checked out before: it sat idle in the pool, where its socket may have died unnoticed. */
@@ -149,10 +162,11 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
       return this.#checkouts > 1;
     }
 
-    /** False once pg saw the socket fail or end, or the client was ended. */
+    /** False once the socket failed or the server ended it (pg itself reacts only to 'close', a turn later), or the client was ended. */
     get usable(): boolean {
       const state = this as unknown as ClientWireState;
-      return state._queryable !== false && state._ending !== true && state._ended !== true;
+      const stream = this.connection?.stream as { destroyed?: boolean; readableEnded?: boolean } | undefined;
+      return state._queryable !== false && state._ending !== true && state._ended !== true && stream?.destroyed !== true && stream?.readableEnded !== true;
     }
 
     isExpired(now: number): boolean {
@@ -162,9 +176,11 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     #releaseToPool(err: Error | boolean | undefined): void {
       const poolRelease = this.#poolRelease;
       if (!poolRelease) throw new Error('Release called on a client that is not checked out of a pool');
+      if (this.#terminated) return;
       // a second release goes straight to pg-pool, which throws its own double-release error
       if (this.#released) return poolRelease(err);
       this.#released = true;
+      checkedOut.delete(this);
       const state = this as unknown as ClientWireState;
       if (state.readyForQuery === false && !this.#errorAwaitingReady) {
         // released while a statement still runs (query_timeout fired, or released too early):
@@ -177,6 +193,22 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
       return poolRelease(retire || undefined);
     }
 
+    /**
+     * Cancels the running statement (if any), closes the socket and gives the client back to
+     * pg-pool as broken, so an ending pool need not wait for its holder; the holder's own
+     * release later is ignored.
+     */
+    terminate(): void {
+      const state = this as unknown as ClientWireState;
+      if (state.readyForQuery === false && !this.#errorAwaitingReady) this.#cancel(state);
+      this.connection?.stream?.destroy();
+      if (this.#released) return;
+      this.#released = true;
+      this.#terminated = true;
+      checkedOut.delete(this);
+      this.#poolRelease?.(true);
+    }
+
     #cancel(state: ClientWireState): void {
       if (typeof state.processID !== 'number' || state.secretKey == null) return;
       const ssl = typeof state.ssl === 'object' ? state.ssl : Boolean(state.ssl);
@@ -185,16 +217,17 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
   }
 
   const isExpired = (client: PoolClient): boolean => client instanceof ManagedClient && client.isExpired(policy.clock.now());
-  // A peer's FIN or RST that reached the kernel while the session sat idle is only seen by pg
-  // when the event loop next polls the socket: one turn first, so a dead session is not handed out.
+  // a peer's FIN or RST that reached the kernel while the session sat idle, or together with its
+  // last answer, is only seen by pg once the event loop has polled the socket again
   const diedWhileIdle = async (client: PoolClient): Promise<boolean> => {
     if (!(client instanceof ManagedClient) || !client.reused) return false;
-    await new Promise((resolve) => setImmediate(resolve));
+    await pendingIoSeen();
     return !client.usable;
   };
 
-  class ManagedPool extends pg.Pool {
+  class ManagedPool extends pg.Pool implements ManagedPgPool {
     #ended: Promise<void> | undefined;
+    #terminated: (() => Error) | undefined;
 
     constructor() {
       super({ ...config, Client: ManagedClient as unknown as new () => ClientBase });
@@ -222,11 +255,27 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
       this.#ended.then(callback, callback);
     }
 
+    terminateInUse(waitingError: () => Error): number {
+      this.#terminated = waitingError;
+      // pg-pool's queue of waiting callers (a private field, the same in every pg-pool 3.x):
+      // failed now, rather than when their connection_timeout runs out
+      const queue = (this as unknown as { _pendingQueue?: Array<{ callback(error: Error): void }> })._pendingQueue ?? [];
+      for (const waiting of queue.splice(0)) waiting.callback(waitingError());
+      const ended = [...checkedOut];
+      for (const client of ended) client.terminate();
+      return ended.length;
+    }
+
     async #connectUsable(): Promise<PoolClient> {
       for (;;) {
         const client = await super.connect().catch((error: Error) => {
           throw unwrapDecided(error);
         });
+        if (this.#terminated) {
+          // opened after close() ended the sessions in use: nobody may start work on it
+          client.release(true);
+          throw this.#terminated();
+        }
         // found expired, or dead, in the idle list: never handed out
         if (!isExpired(client) && !(await diedWhileIdle(client))) return client;
         client.release(true);
@@ -234,8 +283,9 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     }
   }
 
-  pool = new ManagedPool();
-  return pool;
+  const managed = new ManagedPool();
+  pool = managed;
+  return managed;
 }
 
 /**

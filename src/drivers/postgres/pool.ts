@@ -1,12 +1,13 @@
-import type { Pool, PoolClient, QueryResult as PgQueryResult } from 'pg';
+import type { PoolClient, QueryResult as PgQueryResult } from 'pg';
 import { DbModuleError } from '../../errors.js';
-import { isSessionBroken } from '../session-health.js';
+import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
+import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
 import type { AuthFailure, DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { buildPoolConfig } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
 import { loadPg } from './load-driver.js';
-import { createManagedPool } from './managed-pool.js';
+import { createManagedPool, type ManagedPgPool } from './managed-pool.js';
 
 /** pg answers a multi-statement text with one result per statement; the last one is the answer. */
 function toQueryResult<T>(result: PgQueryResult | PgQueryResult[]): QueryResult<T> {
@@ -20,11 +21,13 @@ function toQueryResult<T>(result: PgQueryResult | PgQueryResult[]): QueryResult<
 class PostgresSession implements DriverSession {
   readonly #client: PoolClient;
   readonly #context: PostgresErrorContext;
+  readonly #terminated: () => boolean;
   broken: DbModuleError | undefined;
 
-  constructor(client: PoolClient, context: PostgresErrorContext) {
+  constructor(client: PoolClient, context: PostgresErrorContext, terminated: () => boolean) {
     this.#client = client;
     this.#context = context;
+    this.#terminated = terminated;
   }
 
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
@@ -41,22 +44,23 @@ class PostgresSession implements DriverSession {
     } catch (error) {
       const mapped = toPostgresError(error, this.#context);
       if (isSessionBroken(mapped)) this.broken = mapped;
-      throw mapped;
+      throw this.#terminated() ? closedWhileRunning(this.#context.connection, mapped) : mapped;
     }
   }
 }
 
-class PostgresDriverPool implements DriverPool {
+class PostgresDriverPool implements DriverPool, Terminable {
   readonly driver = 'postgres' as const;
-  readonly native: Pool;
+  readonly native: ManagedPgPool;
   readonly #maxOpen: number;
   readonly #maxIdle: number;
   readonly #connectionTimeout: number;
   readonly #acquireContext: PostgresErrorContext;
   readonly #queryContext: PostgresErrorContext;
   #closing: Promise<void> | undefined;
+  #terminated = false;
 
-  constructor(native: Pool, options: DriverPoolOptions, endpoint: string) {
+  constructor(native: ManagedPgPool, options: DriverPoolOptions, endpoint: string) {
     const { config } = options;
     this.native = native;
     this.#maxOpen = config.max_open_connections;
@@ -67,22 +71,26 @@ class PostgresDriverPool implements DriverPool {
   }
 
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    const client = await this.#acquire();
-    let result: PgQueryResult | PgQueryResult[];
-    try {
-      result = await client.query(sql, params as unknown[] | undefined);
-    } catch (error) {
-      const mapped = toPostgresError(error, this.#queryContext);
-      client.release(isSessionBroken(mapped));
-      throw mapped;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#acquire();
+      let result: PgQueryResult | PgQueryResult[];
+      try {
+        result = await client.query(sql, params as unknown[] | undefined);
+      } catch (error) {
+        const mapped = toPostgresError(error, this.#queryContext);
+        client.release(isSessionBroken(mapped));
+        if (this.#terminated) throw closedWhileRunning(this.#queryContext.connection, mapped);
+        if (attempt < DEAD_SESSION_ATTEMPTS && diedBeforeRunning(mapped)) continue;
+        throw mapped;
+      }
+      client.release();
+      return toQueryResult<T>(result);
     }
-    client.release();
-    return toQueryResult<T>(result);
   }
 
   async withSession<T>(fn: (session: DriverSession) => Promise<T>): Promise<T> {
     const client = await this.#acquire();
-    const session = new PostgresSession(client, this.#queryContext);
+    const session = new PostgresSession(client, this.#queryContext, () => this.#terminated);
     let destroy = false;
     try {
       return await fn(session);
@@ -120,11 +128,17 @@ class PostgresDriverPool implements DriverPool {
     return this.#closing;
   }
 
+  terminate(): number {
+    this.#terminated = true;
+    return this.native.terminateInUse(() => closedWhileWaiting(this.#acquireContext.connection));
+  }
+
   async #acquire(): Promise<PoolClient> {
     if (this.#closing || this.native.ending) throw this.#closedError();
     try {
       return await this.native.connect();
     } catch (error) {
+      if (error instanceof DbModuleError) throw error;
       if (this.native.ending) throw this.#closedError(error);
       throw toPostgresError(error, this.#acquireContext);
     }

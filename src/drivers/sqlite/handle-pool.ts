@@ -161,6 +161,13 @@ export class SqliteHandlePool extends Pool<Handle> {
     return index >= 0 && this.#discardAt(index, 'discarded');
   }
 
+  /** For `close()` out of time: closes every lent handle (what still runs on it then fails). Returns how many. */
+  terminateInUse(): number {
+    let ended = 0;
+    while (this.used.length > 0 && this.#discardAt(0, 'close() ran out of time')) ended++;
+    return ended;
+  }
+
   /** Withdraws a queued `acquire()`; false when a handle is already on its way to it (release that). */
   cancel(pending: PendingHandle): boolean {
     const index = this.pendingAcquires.indexOf(pending);

@@ -2,6 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { DbModuleError, QueryError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { isSessionBroken } from '../session-health.js';
+import { closedWhileRunning, type Terminable } from '../termination.js';
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { isBusyError, retryWhileBusy } from './busy.js';
 import { sqliteDialect } from './dialect.js';
@@ -37,7 +38,7 @@ class SqliteSession implements DriverSession {
   }
 }
 
-class SqlitePool implements DriverPool {
+class SqlitePool implements DriverPool, Terminable {
   readonly driver = 'sqlite' as const;
   /** The {@link SqliteHandlePool} of better-sqlite3 handles. */
   readonly native: SqliteHandlePool;
@@ -48,6 +49,7 @@ class SqlitePool implements DriverPool {
   readonly #queryTimeoutMs: number;
   readonly #busyTimeoutMs: number;
   #closing: Promise<void> | undefined;
+  #terminated = false;
 
   constructor(Database: SqliteDatabaseConstructor, target: SqliteTarget, limits: SqlitePoolLimits, options: DriverPoolOptions) {
     const { config, logger } = options;
@@ -107,6 +109,11 @@ class SqlitePool implements DriverPool {
     return this.#closing;
   }
 
+  terminate(): number {
+    this.#terminated = true;
+    return this.native.terminateInUse();
+  }
+
   /**
    * Runs one statement on a held handle: synchronously when the database is free, else
    * waiting for the lock without blocking the event loop. Never throws synchronously.
@@ -159,7 +166,7 @@ class SqlitePool implements DriverPool {
   #queryFailure(db: Handle, error: unknown): DbModuleError {
     const failure = toSqliteError(error, { connection: this.#connection, phase: 'query' });
     if (failure.code === 'CONNECTION_LOST') this.native.discard(db);
-    return failure;
+    return this.#terminated ? closedWhileRunning(this.#connection, failure) : failure;
   }
 
   // better-sqlite3 runs statements synchronously on the main thread and SQLite's progress

@@ -167,3 +167,19 @@ export async function underLoad<T>(workers: number, step: (worker: number, n: nu
 export function phase(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** The rejection of `promise`; fails the test when it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<DbModuleError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof DbModuleError) return error;
+    throw new Error(`expected a DbModuleError, got ${describeFailure(error)}`, { cause: error });
+  }
+  throw new Error('expected a rejection, got a result');
+}
+
+/** Prints a scenario's measurements (one `[resilience]` line), the numbers RELIABILITY.md quotes. */
+export function report(scenario: string, numbers: Record<string, unknown>): void {
+  console.info(`[resilience] ${scenario}: ${JSON.stringify(numbers)}`);
+}

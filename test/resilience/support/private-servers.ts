@@ -26,7 +26,12 @@ export interface PrivateServer {
   remove(): Promise<void>;
 }
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** Where initdb and pg_ctl are: Debian keeps them out of PATH, in pg_config's bindir. */
+async function pgBin(): Promise<string> {
+  if (process.env.DBMODULE_PG_BIN) return process.env.DBMODULE_PG_BIN;
+  const { stdout } = await run('pg_config', ['--bindir']).catch(() => ({ stdout: '/usr/lib/postgresql/15/bin' }));
+  return stdout.trim();
+}
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -42,7 +47,7 @@ function asPostgres(command: string, args: string[]): [string, string[]] {
 }
 
 async function pgTool(tool: string, args: string[]): Promise<void> {
-  const [command, argv] = asPostgres(join(PG_BIN, tool), args);
+  const [command, argv] = asPostgres(join(await pgBin(), tool), args);
   await run(command, argv, { timeout: 60_000 });
 }
 
@@ -60,7 +65,7 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
   const start = () => pgTool('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '30', 'start']);
   const stop = () => pgTool('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
   await start();
-  const [psql, psqlArgs] = asPostgres(join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', 'CREATE DATABASE dbmodule_test']);
+  const [psql, psqlArgs] = asPostgres(join(await pgBin(), 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', 'CREATE DATABASE dbmodule_test']);
   await run(psql, psqlArgs);
   let removed = false;
   return {

@@ -1,0 +1,54 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compareThroughput, roundOrder } from '../lib/rounds.js';
+
+describe('roundOrder', () => {
+  it('puts every contender in every position equally often over 2n rounds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 7 }), (n) => {
+        const items = Array.from({ length: n }, (_, i) => i);
+        const counts = items.map(() => new Array<number>(n).fill(0));
+        for (let round = 0; round < 2 * n; round++) {
+          const order = roundOrder(items, round);
+          expect([...order].sort()).toEqual(items);
+          order.forEach((item, position) => counts[item]![position]!++);
+        }
+        for (const row of counts) expect(row).toEqual(new Array<number>(n).fill(2));
+      }),
+    );
+  });
+});
+
+describe('compareThroughput', () => {
+  it('finds a contender that does twice the work per operation about half as fast', async () => {
+    // Busy work, so the ratio reflects CPU time rather than timer resolution.
+    const spin = (iterations: number) => async () => {
+      let x = 0;
+      for (let i = 0; i < iterations; i++) x += Math.sqrt(i);
+      return x;
+    };
+    const stats = await compareThroughput({
+      contenders: [
+        { name: 'base', label: 'base', operation: spin(20_000) },
+        { name: 'double', label: 'double', operation: spin(40_000) },
+      ],
+      baseline: 'base',
+      concurrency: 1,
+      rounds: 5,
+      sliceMs: 60,
+      slices: 3,
+      warmupMs: 30,
+    });
+    const double = stats.find((s) => s.name === 'double')!;
+    expect(double.throughputRatio.median).toBeGreaterThan(0.35);
+    expect(double.throughputRatio.median).toBeLessThan(0.65);
+    expect(stats.find((s) => s.name === 'base')!.throughputRatio.median).toBe(1);
+    expect(double.cpuRatio.median).toBeGreaterThan(1.5);
+  });
+
+  it('refuses a baseline that is not a contender', async () => {
+    await expect(
+      compareThroughput({ contenders: [{ name: 'a', label: 'a', operation: async () => 0 }], baseline: 'b', concurrency: 1, rounds: 1, sliceMs: 1, slices: 1, warmupMs: 0 }),
+    ).rejects.toThrow(/baseline b/);
+  });
+});

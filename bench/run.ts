@@ -1,10 +1,12 @@
 /**
  * `npm run bench [-- --quick] [-- --only=name,name] [-- --cpu-prof]`: runs every comparison, each in
- * its own process, writes bench/results/latest.json and the results section of BENCHMARKS.md.
+ * its own process, writes bench/results/latest.json and the results section of BENCHMARKS.md
+ * (a run limited with --only writes bench/results/partial.json instead).
  * Exits 1 when a comparison failed to run (a missed target is reported, not an error).
  */
 
 import { fork } from 'node:child_process';
+import os from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeMachine } from './lib/machine.js';
@@ -88,18 +90,24 @@ const run: BenchRun = {
   mode: quick ? 'quick' : 'full',
   durationMs: Math.round(performance.now() - started),
   machine,
+  loadAverageAtEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
   comparisons,
   failures,
 };
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(`${resultsDir}/latest.json`, `${JSON.stringify(run, null, 2)}\n`);
-const docPath = `${repoRoot}BENCHMARKS.md`;
-let document = '';
-try {
-  document = readFileSync(docPath, 'utf8');
-} catch {
-  document = '# Benchmarks\n';
+if (only) {
+  // A partial run must not replace the full picture: it goes to its own file.
+  writeFileSync(`${resultsDir}/partial.json`, `${JSON.stringify(run, null, 2)}\n`);
+} else {
+  writeFileSync(`${resultsDir}/latest.json`, `${JSON.stringify(run, null, 2)}\n`);
+  const docPath = `${repoRoot}BENCHMARKS.md`;
+  let document = '';
+  try {
+    document = readFileSync(docPath, 'utf8');
+  } catch {
+    document = '# Benchmarks\n';
+  }
+  writeFileSync(docPath, spliceResults(document, renderRun(run)));
 }
-writeFileSync(docPath, spliceResults(document, renderRun(run)));
-process.stdout.write(`bench: ${(run.durationMs / 1000).toFixed(1)} s; results in bench/results/latest.json and BENCHMARKS.md\n`);
+process.stdout.write(`bench: ${(run.durationMs / 1000).toFixed(1)} s; results in ${only ? 'bench/results/partial.json' : 'bench/results/latest.json and BENCHMARKS.md'}\n`);
 process.exit(failures.length > 0 ? 1 : 0);

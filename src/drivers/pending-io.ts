@@ -8,10 +8,35 @@
  * the next; one turn would let the caller that gets the session next write to a dead socket.
  */
 export function afterPendingIo(fn: () => void): void {
-  setImmediate(() => setImmediate(fn));
+  if (batch) {
+    batch.push(fn);
+    return;
+  }
+  const started = [fn];
+  batch = started;
+  setImmediate(() => {
+    // later requests need their own two turns: they start a new batch
+    batch = undefined;
+    setImmediate(runAll, started);
+  });
 }
 
-/** {@link afterPendingIo} as a promise. */
-export function pendingIoSeen(): Promise<void> {
-  return new Promise((resolve) => afterPendingIo(resolve));
+/**
+ * Requests made before the first turn's check phase share its two turns: a busy pool hands over
+ * many sessions per turn, and a pair of immediates each was measurable (queued callbacks, GC).
+ */
+let batch: Array<() => void> | undefined;
+
+function runAll(fns: Array<() => void>): void {
+  for (const fn of fns) {
+    try {
+      fn();
+    } catch (error) {
+      // as uncaught as it would have been alone, without starving the rest of the batch
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
 }
+

@@ -4,6 +4,7 @@ import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
 import { afterPendingIo } from '../pending-io.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import { type OpeningSlots, SessionOpening } from './opening.js';
 
 /** What the guard enforces on a mysql2 pool that mysql2 itself does not. */
@@ -34,16 +35,15 @@ const LIFETIME_JITTER = 0.1;
  */
 class Waiter {
   readonly callback: ConnectionCallback;
-  readonly #deadline: number;
+  readonly deadline: number;
   readonly #deliver: ConnectionCallback;
-  readonly #expire: (waiter: Waiter) => void;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #timer: DeadlineTimer<Waiter>;
   #settled = false;
 
-  constructor(deliver: ConnectionCallback, timeoutMs: number, expire: (waiter: Waiter) => void) {
+  constructor(deliver: ConnectionCallback, timeoutMs: number, timer: DeadlineTimer<Waiter>) {
     this.#deliver = deliver;
-    this.#expire = expire;
-    this.#deadline = Date.now() + timeoutMs;
+    this.#timer = timer;
+    this.deadline = Date.now() + timeoutMs;
     this.callback = (error, connection) => {
       if (this.#settled) {
         // Handed over (or opened) after the caller already got POOL_TIMEOUT.
@@ -51,28 +51,26 @@ class Waiter {
         return;
       }
       this.#settled = true;
-      clearTimeout(this.#timer);
+      this.#timer.delete(this);
       this.#deliver(error, connection);
     };
   }
 
-  /** (Re)starts the timer with what is left of the original budget. */
+  /** (Re)starts waiting with what is left of the original budget. */
   wait(): void {
-    if (this.#settled) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#expire(this), Math.max(0, this.#deadline - Date.now()));
+    if (!this.#settled) this.#timer.add(this);
   }
 
   /** The waiter left the queue to open a session: mysql2's connectTimeout bounds that part. */
   pause(): void {
-    clearTimeout(this.#timer);
+    this.#timer.delete(this);
   }
 
   /** Settles with `error` unless something was delivered first; true when it did. */
   fail(error: Error): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    clearTimeout(this.#timer);
+    this.#timer.delete(this);
     this.#deliver(error);
     return true;
   }
@@ -92,7 +90,7 @@ export class PoolGuard {
   readonly #nativeRelease: (connection: PoolConnection) => void;
   readonly #expiry = new WeakMap<PoolConnection, number>();
   readonly #waiters = new WeakMap<ConnectionCallback, Waiter>();
-  readonly #expireWaiter = (waiter: Waiter): void => this.#onWaiterExpired(waiter);
+  readonly #waiterTimer = new DeadlineTimer<Waiter>((waiter) => this.#onWaiterExpired(waiter));
   /** Callbacks already wrapped by #unlessDead, and sessions handed to a caller at least once. */
   readonly #checked = new WeakSet<ConnectionCallback>();
   readonly #handedOut = new WeakSet<PoolConnection>();
@@ -185,20 +183,23 @@ export class PoolGuard {
         this.#handedOut.add(connection);
         return callback(null, connection);
       }
-      afterPendingIo(() => {
-        if (isAlive(connection)) return callback(null, connection);
-        this.#settings.logger.debug('MySQL session was dead when handed over; serving the caller another', {
-          connection: this.#settings.connection,
-          threadId: connection.threadId ?? undefined,
-        });
-        destroySession(connection);
-        // a waiter that timed out meanwhile already got POOL_TIMEOUT; a new wait gets the full budget again
-        this.acquire(checked);
-      });
+      // known dead already: no need to wait to find out
+      if (!isAlive(connection)) return this.#replaceDead(connection, checked);
+      afterPendingIo(() => (isAlive(connection) ? callback(null, connection) : this.#replaceDead(connection, checked)));
     };
     this.#checked.add(checked);
     if (this.#internal.has(callback)) this.#internal.add(checked);
     return checked;
+  }
+
+  #replaceDead(connection: PoolConnection, checked: ConnectionCallback): void {
+    this.#settings.logger.debug('MySQL session was dead when handed over; serving the caller another', {
+      connection: this.#settings.connection,
+      threadId: connection.threadId ?? undefined,
+    });
+    destroySession(connection);
+    // a waiter that timed out meanwhile already got POOL_TIMEOUT; a new wait gets the full budget again
+    this.acquire(checked);
   }
 
   /** acquire() for the pool's own work (a KILL of a timed-out session), served even after terminate(). */
@@ -272,7 +273,7 @@ export class PoolGuard {
   #newWaiter(callback: ConnectionCallback): Waiter | undefined {
     const timeoutMs = this.#settings.acquireTimeoutMs;
     if (timeoutMs <= 0) return undefined;
-    const waiter = new Waiter(callback, timeoutMs, this.#expireWaiter);
+    const waiter = new Waiter(callback, timeoutMs, this.#waiterTimer);
     this.#waiters.set(waiter.callback, waiter);
     // it delivers to `callback`, already checked: served again later, it must be found as this waiter, not wrapped anew
     this.#checked.add(waiter.callback);

@@ -216,7 +216,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
  * @throws DbModuleError `DRIVER_NOT_INSTALLED` when mysql2 is missing; ConfigError `DSN_INVALID` for a bad DSN parameter.
  */
 export const createMysqlPool: DriverPoolFactory = async (options) => {
-  const mysql = await loadMysql2(options.config.name);
+  const mysql = await loadMysql2();
   const poolOptions = buildPoolOptions(options, mysql);
   const native = mysql.createPool(poolOptions);
   // Keep the password out of console.log / util.inspect of the pool (an ORM may print it); mysql2 copies it per connection with its descriptor.

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
 import type { Clock } from '../types.js';
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy } from './auth-retry.js';
-import { pendingIoSeen } from '../pending-io.js';
+import { afterPendingIo } from '../pending-io.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
@@ -24,6 +24,8 @@ export interface SessionPolicy {
 }
 
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
+type UsableCallback = (err: Error | undefined, client?: PoolClient) => void;
+const NO_RELEASE = (): void => {};
 type Release = (err?: Error | boolean) => void;
 type ClientCallback = (err: Error | null, client?: ClientBase) => void;
 type PasswordFunction = () => string | Promise<string>;
@@ -189,7 +191,7 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
         return poolRelease(err || true);
       }
       if (err) return poolRelease(err);
-      const retire = this.isExpired(policy.clock.now()) || (pool.idleCount >= policy.maxIdle && pool.waitingCount === 0);
+      const retire = (policy.lifetimeMs > 0 && this.isExpired(policy.clock.now())) || (pool.idleCount >= policy.maxIdle && pool.waitingCount === 0);
       return poolRelease(retire || undefined);
     }
 
@@ -216,14 +218,7 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     }
   }
 
-  const isExpired = (client: PoolClient): boolean => client instanceof ManagedClient && client.isExpired(policy.clock.now());
-  // a peer's FIN or RST that reached the kernel while the session sat idle, or together with its
-  // last answer, is only seen by pg once the event loop has polled the socket again
-  const diedWhileIdle = async (client: PoolClient): Promise<boolean> => {
-    if (!(client instanceof ManagedClient) || !client.reused) return false;
-    await pendingIoSeen();
-    return !client.usable;
-  };
+  const isExpired = (client: PoolClient): boolean => policy.lifetimeMs > 0 && client instanceof ManagedClient && client.isExpired(policy.clock.now());
 
   class ManagedPool extends pg.Pool implements ManagedPgPool {
     #ended: Promise<void> | undefined;
@@ -238,12 +233,11 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
     override connect(): Promise<PoolClient>;
     override connect(callback: ConnectCallback): void;
     override connect(callback?: ConnectCallback): Promise<PoolClient> | void {
-      if (!callback) return this.#connectUsable();
-      // pool.query takes this path
-      this.#connectUsable().then(
-        (client) => callback(undefined, client, (release) => client.release(release as Error | boolean | undefined)),
-        (error: Error) => callback(error, undefined, () => {}),
-      );
+      if (!callback) {
+        return new Promise((resolve, reject) => this.#connectUsable((error, client) => (client ? resolve(client) : reject(error))));
+      }
+      // pool.query and our own query take this path: no promise per checkout
+      this.#connectUsable((error, client) => (client ? callback(undefined, client, client.release as (release?: unknown) => void) : callback(error, undefined, NO_RELEASE)));
     }
 
     /** Idempotent, unlike pg-pool's: a second call (ours or an ORM's) returns the same promise. */
@@ -266,20 +260,30 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
       return ended.length;
     }
 
-    async #connectUsable(): Promise<PoolClient> {
-      for (;;) {
-        const client = await super.connect().catch((error: Error) => {
-          throw unwrapDecided(error);
-        });
+    /** A client from pg-pool that is neither expired nor dead; one found so is closed and another taken. */
+    #connectUsable(done: UsableCallback): void {
+      super.connect((error: Error | undefined, client: PoolClient | undefined) => {
+        if (error || !client) return done(unwrapDecided(error ?? new Error('pg-pool gave neither a client nor an error')));
         if (this.#terminated) {
           // opened after close() ended the sessions in use: nobody may start work on it
           client.release(true);
-          throw this.#terminated();
+          return done(this.#terminated());
         }
-        // found expired, or dead, in the idle list: never handed out
-        if (!isExpired(client) && !(await diedWhileIdle(client))) return client;
-        client.release(true);
-      }
+        if (isExpired(client)) return this.#replace(client, done);
+        if (!(client instanceof ManagedClient) || !client.reused) return done(undefined, client);
+        // known dead already: no need to wait to find out
+        if (!client.usable) return this.#replace(client, done);
+        // a peer's FIN or RST that reached the kernel while the session sat idle, or together with
+        // its last answer, is only seen by pg once the event loop has polled the socket again
+        // (test/resilience/dropped-connections.test.ts fails without this wait even on a session
+        // reused at once: its last answer and the FIN arrive in one read)
+        afterPendingIo(() => (client.usable ? done(undefined, client) : this.#replace(client, done)));
+      });
+    }
+
+    #replace(client: PoolClient, done: UsableCallback): void {
+      client.release(true);
+      this.#connectUsable(done);
     }
   }
 

@@ -70,22 +70,35 @@ class PostgresDriverPool implements DriverPool, Terminable {
     this.#queryContext = { connection: config.name, phase: 'query', endpoint };
   }
 
-  async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.#acquire();
-      let result: PgQueryResult | PgQueryResult[];
+  query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    // callbacks end to end (pg-pool's and pg's own): one promise per query, none per checkout
+    return new Promise((resolve, reject) => this.#attempt(sql, params as unknown[] | undefined, 1, resolve, reject));
+  }
+
+  #attempt<T>(sql: string, params: unknown[] | undefined, attempt: number, resolve: (result: QueryResult<T>) => void, reject: (error: unknown) => void): void {
+    if (this.#closing || this.native.ending) return reject(this.#closedError());
+    this.native.connect((acquireError, client) => {
+      if (!client) return reject(this.#acquireError(acquireError));
       try {
-        result = await client.query(sql, params as unknown[] | undefined);
+        // undefined values, as before: the simple protocol, so a multi-statement text still works
+        client.query(sql, params as unknown[], (error: Error | null, result: PgQueryResult | PgQueryResult[]) => {
+          if (error) return this.#failed(client, error, sql, params, attempt, resolve, reject);
+          client.release();
+          resolve(toQueryResult<T>(result));
+        });
       } catch (error) {
-        const mapped = toPostgresError(error, this.#queryContext);
-        client.release(isSessionBroken(mapped));
-        if (this.#terminated) throw closedWhileRunning(this.#queryContext.connection, mapped);
-        if (attempt < DEAD_SESSION_ATTEMPTS && diedBeforeRunning(mapped)) continue;
-        throw mapped;
+        this.#failed(client, error, sql, params, attempt, resolve, reject);
       }
-      client.release();
-      return toQueryResult<T>(result);
-    }
+    });
+  }
+
+  #failed<T>(client: PoolClient, error: unknown, sql: string, params: unknown[] | undefined, attempt: number, resolve: (result: QueryResult<T>) => void, reject: (error: unknown) => void): void {
+    const mapped = toPostgresError(error, this.#queryContext);
+    client.release(isSessionBroken(mapped));
+    if (this.#terminated) return reject(closedWhileRunning(this.#queryContext.connection, mapped));
+    // the statement provably never left the client: another session runs it, transparently
+    if (attempt < DEAD_SESSION_ATTEMPTS && diedBeforeRunning(mapped)) return this.#attempt(sql, params, attempt + 1, resolve, reject);
+    reject(mapped);
   }
 
   async withSession<T>(fn: (session: DriverSession) => Promise<T>): Promise<T> {
@@ -138,10 +151,14 @@ class PostgresDriverPool implements DriverPool, Terminable {
     try {
       return await this.native.connect();
     } catch (error) {
-      if (error instanceof DbModuleError) throw error;
-      if (this.native.ending) throw this.#closedError(error);
-      throw toPostgresError(error, this.#acquireContext);
+      throw this.#acquireError(error);
     }
+  }
+
+  #acquireError(error: unknown): DbModuleError {
+    if (error instanceof DbModuleError) return error;
+    if (this.native.ending) return this.#closedError(error);
+    return toPostgresError(error, this.#acquireContext);
   }
 
   #closedError(cause?: unknown): DbModuleError {

@@ -3,13 +3,12 @@
  * server), per-test server-side identities to count sessions by, and an admin view of the
  * server that goes around dbmodule and the proxy.
  */
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { createDatabase, type Database } from '../../../src/index.js';
 import { DbModuleError } from '../../../src/errors.js';
 import { silentLogger, type Logger } from '../../../src/logging.js';
 import { MYSQL_URL, PG_URL, uniqueName } from '../../support/databases.js';
 import type { ProxyTarget } from '../../support/fault-proxy.js';
+import { directQuery } from '../../support/direct.js';
 
 export type NetDriver = 'postgres' | 'mysql';
 export const NET_DRIVERS: readonly NetDriver[] = ['postgres', 'mysql'];
@@ -58,25 +57,8 @@ export async function dropIdentities(): Promise<void> {
   for (const user of created.splice(0)) await admin('mysql', `DROP USER IF EXISTS '${user}'@'%'`);
 }
 
-/** Runs `sql` on the shared server on a connection of its own (no pool, no proxy). */
-export async function admin<T = Record<string, unknown>>(driver: NetDriver, sql: string, params: unknown[] = []): Promise<T[]> {
-  if (driver === 'postgres') {
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    try {
-      return (await client.query(sql, params)).rows as T[];
-    } finally {
-      await client.end();
-    }
-  }
-  const connection = await mysql.createConnection(MYSQL_URL);
-  try {
-    const [rows] = await connection.query(sql, params);
-    return (Array.isArray(rows) ? rows : []) as T[];
-  } finally {
-    await connection.end();
-  }
-}
+/** Runs `sql` on the shared server directly (see test/support/direct.ts). */
+export const admin = <T = Record<string, unknown>>(driver: NetDriver, sql: string, params: unknown[] = []): Promise<T[]> => directQuery<T>(driver, sql, params);
 
 /** Server session ids (backend pids / connection ids) of an identity, as the server lists them. */
 export async function sessionIds(identity: Identity): Promise<number[]> {

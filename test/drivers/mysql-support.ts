@@ -6,6 +6,7 @@ import type { Clock, DriverPool, DriverPoolOptions } from '../../src/drivers/typ
 import { createMysqlPool } from '../../src/drivers/mysql/index.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { uniqueName } from '../support/databases.js';
+import { connectionConfig } from '../support/connection-config.js';
 
 export const MYSQL_HOST = '127.0.0.1';
 export const MYSQL_PORT = 3306;
@@ -16,26 +17,10 @@ export function mysqlDsn(overrides: Partial<ParsedDsn> = {}): ParsedDsn {
 }
 
 export function mysqlConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
-  return {
-    name: 'writer',
-    driver: 'mysql',
-    dsn: 'mysql://redacted',
-    max_open_connections: 5,
-    max_idle_connections: 5,
-    connection_max_lifetime: 0,
-    connection_max_idle_time: 0,
-    connection_timeout: 5_000,
-    query_timeout: 0,
-    aws_iam_auth: { enabled: false },
-    ...overrides,
-  };
+  return connectionConfig('mysql', { name: 'writer', dsn: 'mysql://redacted', max_open_connections: 5, max_idle_connections: 5 }, overrides);
 }
 
-/** A clock the test moves by hand. */
-export function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, advance: (ms) => (now += ms) };
-}
+export { fakeClock } from '../support/fake-clock.js';
 
 export interface PoolUnderTest {
   pool: DriverPool;

@@ -6,6 +6,7 @@ import type { Clock, DriverPool, DriverPoolOptions } from '../../src/drivers/typ
 import { createPostgresPool } from '../../src/drivers/postgres/index.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { PG_URL, uniqueName } from '../support/databases.js';
+import { connectionConfig } from '../support/connection-config.js';
 
 const url = new URL(PG_URL);
 
@@ -24,26 +25,10 @@ export function testDsn(appName: string, overrides: Partial<ParsedDsn> = {}): Pa
 }
 
 export function testConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
-  return {
-    name: 'pgtest',
-    driver: 'postgres',
-    dsn: 'postgresql://redacted',
-    max_open_connections: 3,
-    max_idle_connections: 3,
-    connection_max_lifetime: 0,
-    connection_max_idle_time: 0,
-    connection_timeout: 5_000,
-    query_timeout: 0,
-    aws_iam_auth: { enabled: false },
-    ...overrides,
-  };
+  return connectionConfig('postgres', { name: 'pgtest', dsn: 'postgresql://redacted' }, overrides);
 }
 
-/** A clock that moves only when told to. */
-export function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, advance: (ms) => void (now += ms) };
-}
+export { fakeClock } from '../support/fake-clock.js';
 
 export interface TestPoolOptions {
   config?: Partial<ConnectionConfig>;

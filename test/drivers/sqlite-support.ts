@@ -7,21 +7,10 @@ import type { ParsedDsn } from '../../src/dsn/types.js';
 import { createSqlitePool, type SqliteHandlePool } from '../../src/drivers/sqlite/index.js';
 import type { Clock, DriverPool, DriverSession } from '../../src/drivers/types.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
+import { connectionConfig } from '../support/connection-config.js';
 
 export function sqliteConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
-  return {
-    name: 'lite',
-    driver: 'sqlite',
-    dsn: 'sqlite:test.db',
-    max_open_connections: 3,
-    max_idle_connections: 3,
-    connection_max_lifetime: 0,
-    connection_max_idle_time: 0,
-    connection_timeout: 5_000,
-    query_timeout: 0,
-    aws_iam_auth: { enabled: false },
-    ...overrides,
-  };
+  return connectionConfig('sqlite', { name: 'lite', dsn: 'sqlite:test.db' }, overrides);
 }
 
 /** A ParsedDsn as the DSN layer hands it over for `sqlite:<path>?<params>`. */
@@ -29,11 +18,7 @@ export function sqliteDsn(filePath: string, params: Record<string, string> = {})
   return { family: 'sqlite', driver: 'sqlite', path: filePath, params };
 }
 
-/** A clock that moves only when told to. */
-export function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, advance: (ms) => void (now += ms) };
-}
+export { fakeClock } from '../support/fake-clock.js';
 
 const directories: string[] = [];
 const pools: DriverPool[] = [];

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, type Database, type Queryable } from '../../src/index.js';
 import type { AuthAttempt, Emulator } from '../../src/emulator/index.js';
-import type { FakeClock } from '../iam/support/fake-clock.js';
+import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
 import { clockFromNow, credentialsSource, type CredentialsSource } from './support/credentials.js';
 import { DRIVERS, iamConnection, startRdsEmulator, type IamDriver } from './support/rds.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, type Database, type DatabaseEvents } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import type { FakeClock } from '../iam/support/fake-clock.js';
+import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
 import { clockFromNow, credentialsSource, type CredentialsSource } from './support/credentials.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase, type Database, type DatabaseEvents } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { isolateAwsEnvironment, startCredentialsServer, type CredentialsServer } from '../iam/support/credentials-server.js';
-import type { FakeClock } from '../iam/support/fake-clock.js';
+import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
 import { clockFromNow } from './support/credentials.js';

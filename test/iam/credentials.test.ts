@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCredentialCache, sourceFromFeatures } from '../../src/iam/credentials.js';
 import { isolateAwsEnvironment } from './support/credentials-server.js';
-import { fakeClock } from './support/fake-clock.js';
+import { fakeClock } from '../support/fake-clock.js';
 
 const MINUTE = 60_000;
 let restore: (() => void) | undefined;

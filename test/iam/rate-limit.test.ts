@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRateLimiter, endpointRateLimiter } from '../../src/iam/rate-limit.js';
-import { fakeClock } from './support/fake-clock.js';
+import { fakeClock } from '../support/fake-clock.js';
 
 /** A limiter on a fake clock whose sleep advances that clock, recording every wait. */
 function limiterOnFakeClock(ratePerSecond: number, burst?: number) {

@@ -6,7 +6,7 @@ import type { IamTokenProvider, IamTokenProviderOptions, TokenProviderEvent } fr
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
 import { isolateAwsEnvironment, startCredentialsServer, type CredentialsServer } from './support/credentials-server.js';
-import { fakeClock, type FakeClock } from './support/fake-clock.js';
+import { fakeClock, type FakeClock } from '../support/fake-clock.js';
 import { parseToken } from './support/token.js';
 
 const HOST = 'mydb.cluster-c9akciq32.us-east-1.rds.amazonaws.com';

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Database, QueryResult } from '../../src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { QueryResult } from '../../src/index.js';
 import { DbModuleError } from '../../src/errors.js';
-import { startFaultProxy, type DropMode, type FaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy, type DropMode } from '../support/fault-proxy.js';
 import { waitFor } from '../support/wait.js';
 import {
   NET_DRIVERS,
@@ -20,18 +20,11 @@ import {
   sleepSql,
   terminateSessions,
   underLoad,
+  perTestCleanup,
 } from './support/harness.js';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const { track } = perTestCleanup();
 afterAll(dropIdentities);
-
-function track<T extends Database | FaultProxy>(resource: T): T {
-  cleanup.push(() => resource.close());
-  return resource;
-}
 
 describe.each(NET_DRIVERS)('%s: connections that die', (driver) => {
   it.each<DropMode>(['end', 'reset'])('the proxy drops every connection under load (%s): only statements in flight fail, and callers after the drop never see a dead session', async (mode) => {

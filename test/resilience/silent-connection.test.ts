@@ -1,20 +1,11 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/index.js';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../support/wait.js';
-import { NET_DRIVERS, SERVER, dropIdentities, newIdentity, openMain, rejectionOf, report, sessionIds, sessionOf } from './support/harness.js';
-import { recordSockets, type SocketRecorder } from './support/sockets.js';
+import { NET_DRIVERS, SERVER, dropIdentities, newIdentity, openMain, rejectionOf, report, sessionIds, sessionOf, perTestCleanup } from './support/harness.js';
+import { recordSockets } from './support/sockets.js';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const { track } = perTestCleanup();
 afterAll(dropIdentities);
-
-function track<T extends Database | FaultProxy | SocketRecorder>(resource: T): T {
-  cleanup.push(() => ('stop' in resource ? resource.stop() : resource.close()));
-  return resource;
-}
 
 const QUERY_TIMEOUT_MS = 300;
 const CONNECT_TIMEOUT_MS = 1_000;

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../support/databases.js';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../support/wait.js';
 import {
   NET_DRIVERS,
@@ -16,24 +15,17 @@ import {
   sessionOf,
   terminateSessions,
   type NetDriver,
+  perTestCleanup,
 } from './support/harness.js';
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const { track, defer } = perTestCleanup();
 afterAll(dropIdentities);
-
-function track<T extends Database | FaultProxy>(resource: T): T {
-  cleanup.push(() => resource.close());
-  return resource;
-}
 
 /** A table of the shared server for one test, dropped afterwards. */
 async function table(driver: NetDriver): Promise<string> {
   const name = uniqueName('res_tx');
   await admin(driver, `CREATE TABLE ${name} (id INT NOT NULL)`);
-  cleanup.push(() => admin(driver, `DROP TABLE IF EXISTS ${name}`));
+  defer(() => admin(driver, `DROP TABLE IF EXISTS ${name}`));
   return name;
 }
 

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 /**
  * What the resilience suites share: a Database opened through a fault proxy (or straight to a
  * server), per-test server-side identities to count sessions by, and an admin view of the
@@ -164,4 +165,24 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<DbModuleEr
 /** Prints a scenario's measurements (one `[resilience]` line), the numbers RELIABILITY.md quotes. */
 export function report(scenario: string, numbers: Record<string, unknown>): void {
   console.info(`[resilience] ${scenario}: ${JSON.stringify(numbers)}`);
+}
+
+/**
+ * Per-test cleanup, run in reverse order after each test: `track` closes (or stops) a resource,
+ * `defer` runs any other step. Call once at the top of a test file.
+ */
+export function perTestCleanup(): { track<T extends { close(): unknown } | { stop(): unknown }>(resource: T): T; defer(step: () => unknown): void } {
+  const steps: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const step of steps.splice(0).reverse()) await step();
+  });
+  return {
+    track(resource) {
+      steps.push(() => ('stop' in resource ? resource.stop() : resource.close()));
+      return resource;
+    },
+    defer(step) {
+      steps.push(step);
+    },
+  };
 }

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { messageOf } from '../errors.js';
 import type { AuthAttempt } from './auth-log.js';
 import {
@@ -20,7 +19,7 @@ import {
 import { relayableCapabilities, type MysqlUpstream } from './mysql-upstream.js';
 import { endWith } from './postgres-frontend.js';
 import { relay, withTimeout } from './relay.js';
-import { clientAddress, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type SessionContext } from './session-context.js';
+import { clientConnection, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type ClientConnection, type SessionContext } from './session-context.js';
 import { SocketReader } from './socket-reader.js';
 
 let nextConnectionId = 1;
@@ -33,7 +32,7 @@ let nextConnectionId = 1;
 export async function handleMysqlConnection(raw: Socket, context: SessionContext, upstream: MysqlUpstream, advertisedPort: number): Promise<void> {
   context.sockets.track(raw);
   raw.setNoDelay(true);
-  const connection: Connection = { raw, socket: raw, reader: new SocketReader(raw), tls: false, remoteAddress: clientAddress(raw.remoteAddress), seq: 0 };
+  const connection: Connection = { ...clientConnection(raw), seq: 0 };
   const clearDeadline = handshakeDeadline({ destroy: () => (raw.destroy(), connection.socket.destroy()) }, context.handshakeTimeoutMillis);
   try {
     const response = await handshake(connection, context, upstream);
@@ -71,13 +70,7 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
 
 // --- internal ---
 
-interface Connection {
-  readonly raw: Socket;
-  /** The raw socket, or the TLS socket over it once TLS is on. */
-  socket: Duplex;
-  reader: SocketReader;
-  tls: boolean;
-  readonly remoteAddress: string;
+interface Connection extends ClientConnection {
   /** The sequence id of the next packet the emulator sends. */
   seq: number;
 }

@@ -14,7 +14,7 @@ import {
   readStartupPacket,
   SSL_REQUEST_CODE,
 } from './pg-messages.js';
-import { clientAddress, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type SessionContext } from './session-context.js';
+import { clientConnection, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type ClientConnection, type SessionContext } from './session-context.js';
 import { ProtocolError, SocketReader } from './socket-reader.js';
 
 /** A login the front end let through, for the backend to serve. */
@@ -46,7 +46,7 @@ const MAX_PASSWORD_MESSAGE = 64 * 1024;
 export async function handlePostgresConnection(raw: Socket, context: SessionContext, backend: PostgresBackend, advertisedPort: number): Promise<void> {
   context.sockets.track(raw);
   raw.setNoDelay(true);
-  const connection: Connection = { raw, socket: raw, reader: new SocketReader(raw), tls: false, remoteAddress: clientAddress(raw.remoteAddress) };
+  const connection = clientConnection(raw);
   const clearDeadline = handshakeDeadline({ destroy: () => (raw.destroy(), connection.socket.destroy()) }, context.handshakeTimeoutMillis);
   try {
     const startup = await negotiate(connection, context, backend, clearDeadline);
@@ -82,14 +82,7 @@ export function endWith(socket: Duplex, data: Buffer): Promise<void> {
 
 // --- internal ---
 
-interface Connection {
-  readonly raw: Socket;
-  /** The raw socket, or the TLS socket over it once TLS is on. */
-  socket: Duplex;
-  reader: SocketReader;
-  tls: boolean;
-  readonly remoteAddress: string;
-}
+type Connection = ClientConnection;
 
 /**
  * Answers SSLRequest (TLS), GSSENCRequest (no) and CancelRequest (relayed) until the

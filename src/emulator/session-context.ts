@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../logging.js';
 import type { AuthAttempt, MemoryAuthLog } from './auth-log.js';
 import type { ShiftableClock } from './clock.js';
 import type { KeyRegistry } from './key-registry.js';
 import type { SocketSet } from './relay.js';
-import { ProtocolError } from './socket-reader.js';
+import { ProtocolError, SocketReader } from './socket-reader.js';
 import { hostMatches, verifyIamToken, type Verification } from './sigv4-verify.js';
 
 /** What both front ends share: the endpoint's identity, the key registry, the auth log. */
@@ -47,6 +48,21 @@ export function recordAttempt(context: SessionContext, attempt: Omit<AuthAttempt
 }
 
 /** The client's address as a server would print it (no IPv4-mapped prefix). */
+/** One client of a front end, before and after its TLS upgrade. */
+export interface ClientConnection {
+  readonly raw: Socket;
+  /** The raw socket, or the TLS socket over it once TLS is on. */
+  socket: Duplex;
+  reader: SocketReader;
+  tls: boolean;
+  readonly remoteAddress: string;
+}
+
+/** A client as it arrives: plaintext, read from the raw socket. */
+export function clientConnection(raw: Socket): ClientConnection {
+  return { raw, socket: raw, reader: new SocketReader(raw), tls: false, remoteAddress: clientAddress(raw.remoteAddress) };
+}
+
 export function clientAddress(address: string | undefined): string {
   return (address ?? 'unknown').replace(/^::ffff:/, '');
 }

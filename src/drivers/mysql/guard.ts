@@ -28,51 +28,32 @@ export interface PoolGuardSettings {
 
 const LIFETIME_JITTER = 0.1;
 
+const CHECKOUT = Symbol('dbmodule.checkout');
+
+/** What mysql2 queues for a checkout: a callback that knows its checkout. */
+type CheckoutCallback = ConnectionCallback & { [CHECKOUT]?: Checkout };
+
 /**
- * A `getConnection` caller waiting in mysql2's `_connectionQueue`. mysql2 queues `callback`;
- * when the wait exceeds the acquire timeout the callback is taken out of the queue again, so
- * no waiter is left behind, and a session handed to it afterwards goes straight back.
+ * One caller's request for a session, from acquire() until it is served or fails. mysql2
+ * queues `callback`; a request that comes back to acquire() (served a dead session, queued
+ * again, its opening fell back) is found through it, so it keeps its place and budget.
+ * One object per request, none per turn it takes: a full pool queues one per query.
  */
-class Waiter {
-  readonly callback: ConnectionCallback;
-  readonly deadline: number;
-  readonly #deliver: ConnectionCallback;
-  readonly #timer: DeadlineTimer<Waiter>;
-  #settled = false;
+class Checkout {
+  readonly callback: CheckoutCallback;
+  /** `Date.now()` time at which waiting for a session fails; set when it first waits. */
+  deadline = Number.POSITIVE_INFINITY;
+  settled = false;
 
-  constructor(deliver: ConnectionCallback, timeoutMs: number, timer: DeadlineTimer<Waiter>) {
-    this.#deliver = deliver;
-    this.#timer = timer;
-    this.deadline = Date.now() + timeoutMs;
-    this.callback = (error, connection) => {
-      if (this.#settled) {
-        // Handed over (or opened) after the caller already got POOL_TIMEOUT.
-        connection?.release();
-        return;
-      }
-      this.#settled = true;
-      this.#timer.delete(this);
-      this.#deliver(error, connection);
-    };
-  }
-
-  /** (Re)starts waiting with what is left of the original budget. */
-  wait(): void {
-    if (!this.#settled) this.#timer.add(this);
-  }
-
-  /** The waiter left the queue to open a session: mysql2's connectTimeout bounds that part. */
-  pause(): void {
-    this.#timer.delete(this);
-  }
-
-  /** Settles with `error` unless something was delivered first; true when it did. */
-  fail(error: Error): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
-    this.#timer.delete(this);
-    this.#deliver(error);
-    return true;
+  constructor(
+    readonly deliver: ConnectionCallback,
+    /** The pool's own work (a KILL of a timed-out session), served even after terminate(). */
+    readonly internal: boolean,
+    served: (checkout: Checkout, error: NodeJS.ErrnoException | null, connection?: PoolConnection) => void,
+  ) {
+    const callback: CheckoutCallback = (error, connection) => served(this, error, connection);
+    callback[CHECKOUT] = this;
+    this.callback = callback;
   }
 }
 
@@ -89,14 +70,11 @@ export class PoolGuard {
   readonly #nativeGet: (callback: ConnectionCallback) => void;
   readonly #nativeRelease: (connection: PoolConnection) => void;
   readonly #expiry = new WeakMap<PoolConnection, number>();
-  readonly #waiters = new WeakMap<ConnectionCallback, Waiter>();
-  readonly #waiterTimer = new DeadlineTimer<Waiter>((waiter) => this.#onWaiterExpired(waiter));
-  /** Callbacks already wrapped by #unlessDead, and sessions handed to a caller at least once. */
-  readonly #checked = new WeakSet<ConnectionCallback>();
+  readonly #waiterTimer = new DeadlineTimer<Checkout>((checkout) => this.#onWaiterExpired(checkout));
+  /** Sessions handed to a caller at least once. */
   readonly #handedOut = new WeakSet<PoolConnection>();
   /** Set by terminate(): what callers other than the pool's own (see acquireInternal) get from then on. */
   #terminated: (() => Error) | undefined;
-  readonly #internal = new WeakSet<ConnectionCallback>();
   /** Openings between connects (password function running, auth-failure hook deciding): slots mysql2 cannot see. */
   #opening = 0;
   #onIdle: (() => void) | undefined;
@@ -131,81 +109,98 @@ export class PoolGuard {
 
   /** mysql2's getConnection with the guard's rules; also what the pool's own query/execute use. */
   acquire(callback: ConnectionCallback): void {
+    this.#acquire((callback as CheckoutCallback)[CHECKOUT] ?? new Checkout(callback, false, this.#served));
+  }
+
+  /** acquire() for the pool's own work (a KILL of a timed-out session), served even after terminate(). */
+  acquireInternal(callback: ConnectionCallback): void {
+    this.#acquire(new Checkout(callback, true, this.#served));
+  }
+
+  #acquire(checkout: Checkout): void {
+    // timed out while on its way back here (see #serveNextWaiter)
+    if (checkout.settled) return;
     const pool = this.#pool;
-    if (pool._closed) return this.#nativeGet(callback);
-    if (this.#terminated && !this.#internal.has(callback)) {
+    if (pool._closed) return this.#nativeGet(checkout.callback);
+    if (this.#terminated && !checkout.internal) {
       const error = this.#terminated();
-      return process.nextTick(() => callback(error));
+      return process.nextTick(() => this.#settle(checkout, error));
     }
     if (this.#settings.lifetimeMs > 0) this.#retireExpiredIdle();
-    if (!this.#checked.has(callback)) return this.acquire(this.#unlessDead(callback));
-    if (pool._freeConnections.length > 0) return this.#nativeGet(callback);
+    if (pool._freeConnections.length > 0) return this.#nativeGet(checkout.callback);
 
-    const waiter = this.#waiters.get(callback);
     const { connectionLimit, waitForConnections } = pool.config;
     const open = pool._allConnections.length;
     if (connectionLimit === 0 || open + this.#opening < connectionLimit) {
-      waiter?.pause();
-      if (!this.#settings.password && !this.#settings.onAuthFailure) return this.#open(callback);
+      // opening a session: mysql2's connectTimeout bounds that part
+      this.#waiterTimer.delete(checkout);
+      if (!this.#settings.password && !this.#settings.onAuthFailure) return this.#open(checkout.callback);
       this.#opening++;
-      return new SessionOpening(this.#settings, this.#slots, callback).start();
+      return new SessionOpening(this.#settings, this.#slots, checkout.callback).start();
     }
-    if (!waitForConnections) return this.#nativeGet(callback);
-    const queued = waiter ?? this.#newWaiter(callback);
-    const entry = queued ? queued.callback : callback;
-    queued?.wait();
+    if (!waitForConnections) return this.#nativeGet(checkout.callback);
+    this.#wait(checkout);
     if (open < connectionLimit) {
       // The free slots belong to sessions awaiting the password function: queue here, or
       // mysql2 would open a session with the previous (possibly expired) password.
-      pool._connectionQueue.push(entry);
+      pool._connectionQueue.push(checkout.callback);
       pool.emit('enqueue');
       return;
     }
-    this.#nativeGet(entry);
+    this.#nativeGet(checkout.callback);
+  }
+
+  /** (Re)starts the wait with what is left of the checkout's budget (all of it the first time). */
+  #wait(checkout: Checkout): void {
+    const timeoutMs = this.#settings.acquireTimeoutMs;
+    if (timeoutMs <= 0) return;
+    if (checkout.deadline === Number.POSITIVE_INFINITY) checkout.deadline = Date.now() + timeoutMs;
+    this.#waiterTimer.add(checkout);
   }
 
   /**
-   * A peer's FIN or RST that reached the kernel while a session sat idle (or came with its last
-   * answer) is only seen by mysql2 once the event loop has polled the socket again: a used session
-   * is handed over after that (see afterPendingIo), and one found dead is dropped and the caller
-   * served again.
+   * Where mysql2 (or an opening) delivers to a checkout. A peer's FIN or RST that reached the
+   * kernel while a session sat idle (or came with its last answer) is only seen by mysql2 once
+   * the event loop has polled the socket again: a used session is handed over after that (see
+   * afterPendingIo), and one found dead is dropped and the caller served again.
    */
-  #unlessDead(callback: ConnectionCallback): ConnectionCallback {
-    const checked: ConnectionCallback = (error, connection) => {
-      if (error || !connection) return callback(error, connection);
-      if (this.#terminated && !this.#internal.has(checked)) {
-        // opened (or freed) after close() ended the sessions in use: nobody may start work on it
-        destroySession(connection);
-        return callback(this.#terminated());
-      }
-      // a session opened for this caller has just proved alive
-      if (!this.#handedOut.has(connection)) {
-        this.#handedOut.add(connection);
-        return callback(null, connection);
-      }
-      // known dead already: no need to wait to find out
-      if (!isAlive(connection)) return this.#replaceDead(connection, checked);
-      afterPendingIo(() => (isAlive(connection) ? callback(null, connection) : this.#replaceDead(connection, checked)));
-    };
-    this.#checked.add(checked);
-    if (this.#internal.has(callback)) this.#internal.add(checked);
-    return checked;
+  readonly #served = (checkout: Checkout, error: NodeJS.ErrnoException | null, connection?: PoolConnection): void => {
+    if (checkout.settled) {
+      // handed over (or opened) after the caller already got POOL_TIMEOUT
+      connection?.release();
+      return;
+    }
+    this.#waiterTimer.delete(checkout);
+    if (error || !connection) return this.#settle(checkout, error ?? new Error('mysql2 gave neither a connection nor an error'));
+    if (this.#terminated && !checkout.internal) {
+      // opened (or freed) after close() ended the sessions in use: nobody may start work on it
+      destroySession(connection);
+      return this.#settle(checkout, this.#terminated());
+    }
+    // a session opened for this caller has just proved alive
+    if (!this.#handedOut.has(connection)) {
+      this.#handedOut.add(connection);
+      return this.#settle(checkout, null, connection);
+    }
+    // known dead already: no need to wait to find out
+    if (!isAlive(connection)) return this.#replaceDead(connection, checkout);
+    afterPendingIo(() => (isAlive(connection) ? this.#settle(checkout, null, connection) : this.#replaceDead(connection, checkout)));
+  };
+
+  #settle(checkout: Checkout, error: Error | null, connection?: PoolConnection): void {
+    checkout.settled = true;
+    checkout.deliver(error, connection);
   }
 
-  #replaceDead(connection: PoolConnection, checked: ConnectionCallback): void {
+  #replaceDead(connection: PoolConnection, checkout: Checkout): void {
     this.#settings.logger.debug('MySQL session was dead when handed over; serving the caller another', {
       connection: this.#settings.connection,
       threadId: connection.threadId ?? undefined,
     });
     destroySession(connection);
-    // a waiter that timed out meanwhile already got POOL_TIMEOUT; a new wait gets the full budget again
-    this.acquire(checked);
-  }
-
-  /** acquire() for the pool's own work (a KILL of a timed-out session), served even after terminate(). */
-  acquireInternal(callback: ConnectionCallback): void {
-    this.#internal.add(callback);
-    this.acquire(callback);
+    // a new wait gets the full budget again
+    checkout.deadline = Number.POSITIVE_INFINITY;
+    this.#acquire(checkout);
   }
 
   /**
@@ -217,9 +212,12 @@ export class PoolGuard {
     this.#terminated = waitingError;
     const pool = this.#pool;
     for (let callback = pool._connectionQueue.shift(); callback !== undefined; callback = pool._connectionQueue.shift()) {
-      const waiter = this.#waiters.get(callback);
-      if (waiter) waiter.fail(waitingError());
-      else callback(waitingError());
+      const checkout = (callback as CheckoutCallback)[CHECKOUT];
+      if (!checkout) callback(waitingError());
+      else if (!checkout.settled) {
+        this.#waiterTimer.delete(checkout);
+        this.#settle(checkout, waitingError());
+      }
     }
     const inUse: PoolConnection[] = [];
     for (let i = 0; i < pool._allConnections.length; i++) {
@@ -270,27 +268,17 @@ export class PoolGuard {
     if (this.#onIdle) this.#checkIdle();
   }
 
-  #newWaiter(callback: ConnectionCallback): Waiter | undefined {
-    const timeoutMs = this.#settings.acquireTimeoutMs;
-    if (timeoutMs <= 0) return undefined;
-    const waiter = new Waiter(callback, timeoutMs, this.#waiterTimer);
-    this.#waiters.set(waiter.callback, waiter);
-    // it delivers to `callback`, already checked: served again later, it must be found as this waiter, not wrapped anew
-    this.#checked.add(waiter.callback);
-    if (this.#internal.has(callback)) this.#internal.add(waiter.callback);
-    return waiter;
-  }
-
-  #onWaiterExpired(waiter: Waiter): void {
+  #onWaiterExpired(checkout: Checkout): void {
     const queue = this.#pool._connectionQueue;
     for (let i = 0; i < queue.length; i++) {
-      if (queue.get(i) === waiter.callback) {
+      if (queue.get(i) === checkout.callback) {
         queue.removeOne(i);
         break;
       }
     }
     const { connectionLimit } = this.#pool.config;
-    waiter.fail(
+    this.#settle(
+      checkout,
       new ConnectionError(
         'POOL_TIMEOUT',
         `connection "${this.#settings.connection}": no session became free within ${this.#settings.acquireTimeoutMs} ms (all ${connectionLimit} sessions allowed by max_open_connections are in use)`,

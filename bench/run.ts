@@ -10,6 +10,7 @@ import os from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeMachine } from './lib/machine.js';
+import { placeRun } from './lib/placement.js';
 import { renderRun, spliceResults, type BenchRun } from './lib/markdown.js';
 import type { ComparisonResult } from './lib/result.js';
 
@@ -68,6 +69,13 @@ function relevant(stderr: string): string {
 
 const started = performance.now();
 const machine = await describeMachine();
+const placement = placeRun();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    placement?.restore();
+    process.exit(130);
+  });
+}
 const comparisons: ComparisonResult[] = [];
 const failures: { name: string; error: string }[] = [];
 for (const planned of PLAN.filter((p) => !only || only.includes(p.name))) {
@@ -84,6 +92,7 @@ for (const planned of PLAN.filter((p) => !only || only.includes(p.name))) {
     process.stdout.write(` FAILED\n${message}\n`);
   }
 }
+placement?.restore();
 
 const run: BenchRun = {
   generatedAt: new Date().toISOString(),
@@ -91,6 +100,7 @@ const run: BenchRun = {
   durationMs: Math.round(performance.now() - started),
   machine,
   loadAverageAtEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
+  ...(placement ? { placement: { clientCpus: placement.clientCpus, serverCpus: placement.serverCpus, servers: placement.servers } } : {}),
   comparisons,
   failures,
 };

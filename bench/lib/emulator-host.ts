@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BENCH_CREDENTIALS, BENCH_REGION, IAM_USER_PREFIX } from './aws.js';
 import type { AuthCounts, EmulatorHostCall, EmulatorProcessOptions } from './emulator-protocol.js';
+import { placeOnServerCpus } from './placement.js';
 
 export interface EmulatorProcess {
   readonly postgresPort: number | undefined;
@@ -32,6 +33,8 @@ type Pending = { resolve: (body: Record<string, unknown>) => void; reject: (erro
 /** Forks the emulator process and waits until it listens. */
 export async function startEmulatorProcess(options: StartEmulatorOptions): Promise<EmulatorProcess> {
   const child: ChildProcess = fork(SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // it plays RDS: on the servers' side of the machine, off the contenders' cores
+  placeOnServerCpus(child.pid);
   const pending = new Map<number, Pending>();
   let nextId = 1;
   child.on('message', (message: { id: number; error?: string }) => {

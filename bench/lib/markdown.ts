@@ -10,6 +10,8 @@ export interface BenchRun {
   readonly machine: MachineInfo;
   /** 1-minute load average when the run ended (a busy machine widens every spread). */
   readonly loadAverageAtEnd?: number;
+  /** Where the processes ran (see placement.ts); undefined when they were not pinned. */
+  readonly placement?: { readonly clientCpus: string; readonly serverCpus: string; readonly servers: readonly string[] };
   readonly comparisons: readonly ComparisonResult[];
   /** Comparisons that did not finish, with why. */
   readonly failures: readonly { readonly name: string; readonly error: string }[];
@@ -38,7 +40,10 @@ export function renderRun(run: BenchRun): string {
     '',
     `Last run: ${run.generatedAt}, mode **${run.mode}**, ${Math.round(run.durationMs / 1000)} s. ` +
       `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres}; MariaDB ${m.mariadb}; ` +
-      `1-minute load average at start ${m.loadAverageAtStart}${run.loadAverageAtEnd === undefined ? '' : `, at end ${run.loadAverageAtEnd}`}.`,
+      `1-minute load average at start ${m.loadAverageAtStart}${run.loadAverageAtEnd === undefined ? '' : `, at end ${run.loadAverageAtEnd}`}.` +
+      (run.placement
+        ? ` Placement: benchmark processes on CPU ${run.placement.clientCpus}, ${run.placement.servers.join(' and ')} and the IAM endpoint on CPU ${run.placement.serverCpus}.`
+        : ' Placement: not pinned (taskset or a local server missing).'),
     '',
     `Targets checked: ${checks.length}, met: ${checks.length - missed.length}, missed: ${missed.length}.`,
   ];

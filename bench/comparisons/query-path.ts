@@ -5,22 +5,20 @@
  * and through the local RDS IAM endpoint (every contender authenticating with IAM over TLS).
  */
 
-import { dbmodulePool, dbmoduleQuery } from '../contenders/dbmodule.js';
-import { bareMysqlPool, wrapperMysqlIamAsDocumented, wrapperMysqlPool } from '../contenders/mysql.js';
-import { barePgPool, wrapperPgPool } from '../contenders/postgres.js';
-import type { QueryTarget, Route } from '../contenders/target.js';
+import { wrapperMysqlIamAsDocumented } from '../contenders/mysql.js';
+import type { Route } from '../contenders/target.js';
 import { IAM_USER_PREFIX, rdsHostname, useBenchCredentialsInEnv } from '../lib/aws.js';
 import { runComparison } from '../lib/child.js';
-import { BENCH_ROWS, ensureBenchTable, lookupSql, upstreamUrl, type Engine } from '../lib/databases.js';
+import { CONCURRENCIES, WORKLOADS, type ContenderKind, type Workload } from '../lib/contender-protocol.js';
+import { ensureBenchTable, upstreamUrl, type Engine } from '../lib/databases.js';
 import { startEmulatorProcess } from '../lib/emulator-host.js';
 import { integer, ms, ratioCell } from '../lib/format.js';
-import { keySequence } from '../lib/load.js';
+import type { LoadOptions } from '../lib/load.js';
 import type { MarkdownTable, TargetCheck, ThroughputStats } from '../lib/result.js';
+import { openRemoteContender, type RemoteContender } from '../lib/remote-contender.js';
 import { compareThroughput } from '../lib/rounds.js';
 
-const WORKLOADS = ['select1', 'pk'] as const;
-const CONCURRENCIES = [1, 32] as const;
-type Workload = (typeof WORKLOADS)[number];
+const CONTENDERS: readonly ContenderKind[] = ['bare', 'dbmodule-query', 'dbmodule-pool', 'wrapper'];
 type RouteName = 'direct' | 'iam';
 
 interface CaseResult {
@@ -47,9 +45,6 @@ runComparison(async (profile, args) => {
   };
   const findings: string[] = [];
   let listenerWarnings = 0;
-  process.on('warning', (warning) => {
-    if (warning.name === 'MaxListenersExceededWarning') listenerWarnings += 1;
-  });
   if (engine === 'mysql') {
     // Before any other wrapper pool exists: ending a wrapper pool client ends every one of them.
     const failure = await wrapperMysqlIamAsDocumented({ ...(routes.iam as Extract<Route, { kind: 'iam' }>), user: `${IAM_USER_PREFIX}_probe` });
@@ -59,20 +54,18 @@ runComparison(async (profile, args) => {
         : `The wrapper's MySQL IAM login as documented (plugins 'iam', no enableCleartextPlugin) fails with mysql2 3.x: "${failure.slice(0, 160)}…"; it is measured here with enableCleartextPlugin: true (fixed upstream after 2.0.1, PR #693).`,
     );
   }
-  const keys = keySequence(1 << 16, BENCH_ROWS);
-  const lookup = lookupSql(engine);
   const cases: CaseResult[] = [];
   try {
     for (const routeName of ['direct', 'iam'] as const) {
-      const targets = await openTargets(engine, routes[routeName]);
+      const targets = await openTargets(engine, routes[routeName], profile.contenderWarmupMs);
       try {
-        for (const target of targets) await verifyLookup(target, lookup);
         for (const workload of WORKLOADS) {
           for (const concurrency of CONCURRENCIES) {
             const contenders = targets.map((target) => ({
               name: target.name,
               label: target.label,
-              operation: workload === 'select1' ? () => target.run('SELECT 1') : (sequence: number) => target.run(lookup, [keys[sequence & 0xffff]]),
+              runSlice: (options: LoadOptions) => target.slice(workload, options),
+              collectGarbage: (kind: 'major' | 'minor') => target.collectGarbage(kind),
             }));
             const stats = await compareThroughput({
               contenders,
@@ -87,7 +80,7 @@ runComparison(async (profile, args) => {
           }
         }
       } finally {
-        for (const target of targets) await target.close().catch(() => {});
+        for (const target of targets) listenerWarnings += await target.close().catch(() => 0);
       }
     }
   } finally {
@@ -100,6 +93,7 @@ runComparison(async (profile, args) => {
     method:
       `Closed loop at concurrency 1 and 32, pools of 10, ${profile.queryRounds} rounds; in each round every contender runs ${profile.querySlices} slices of ${profile.querySliceMs / profile.querySlices} ms, ` +
       'alternating with the others (order rotated each slice); ratios are per round against the bare pool of the same route. ' +
+      'Each contender runs in a process of its own (one pool per process, as in an application), driven slice by slice by the comparison. ' +
       `"direct": straight to the server, wrapper with plugins ''. "iam": through the local RDS IAM endpoint (TLS verify-full, a token per new session), wrapper with plugins 'iam'.`,
     tables: (['direct', 'iam'] as const).map((route) => table(engine, route, cases)),
     checks: checks(engine, cases),
@@ -113,35 +107,19 @@ runComparison(async (profile, args) => {
   };
 });
 
-/** Opened one after the other: the wrapper keeps pools in static state and must not race its own set-up. */
-async function openTargets(engine: Engine, route: Route): Promise<QueryTarget[]> {
-  const targets: QueryTarget[] = [];
+/**
+ * Each contender in a process of its own (see processes/contender.ts), opened one after the
+ * other: the wrapper keeps pools in static state and must not race its own set-up.
+ */
+async function openTargets(engine: Engine, route: Route, warmupMs: number): Promise<RemoteContender[]> {
+  const targets: RemoteContender[] = [];
   try {
-    targets.push(engine === 'postgres' ? await barePgPool(route) : await bareMysqlPool(route));
-    targets.push(await dbmoduleQuery(engine, route));
-    targets.push(await dbmodulePool(engine, route));
-    targets.push(engine === 'postgres' ? await wrapperPgPool(route) : await wrapperMysqlPool(route));
+    for (const kind of CONTENDERS) targets.push(await openRemoteContender(engine, route, kind, warmupMs));
   } catch (error) {
-    for (const target of targets) await target.close().catch(() => {});
+    for (const target of targets) await target.close().catch(() => 0);
     throw error;
   }
   return targets;
-}
-
-/** Every contender must answer the lookup with the row the fixture wrote, or its numbers mean nothing. */
-async function verifyLookup(target: QueryTarget, sql: string): Promise<void> {
-  const result = await target.run(sql, [4321]);
-  const rows = rowsOf(result);
-  const row = rows[0] as { id?: unknown; email?: unknown } | undefined;
-  if (rows.length !== 1 || Number(row?.id) !== 4321 || row?.email !== 'user4321@example.com') {
-    throw new Error(`${target.label}: the lookup of id 4321 returned ${JSON.stringify(rows)}`);
-  }
-}
-
-/** pg and dbmodule answer `{ rows }`, mysql2 an array of rows, the wrapper's mysql client `[rows, fields]`. */
-function rowsOf(result: unknown): unknown[] {
-  if (Array.isArray(result)) return Array.isArray(result[0]) ? (result[0] as unknown[]) : result;
-  return ((result as { rows?: unknown[] }).rows ?? []) as unknown[];
 }
 
 function table(engine: Engine, route: RouteName, cases: readonly CaseResult[]): MarkdownTable {

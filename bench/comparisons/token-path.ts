@@ -13,7 +13,7 @@ import { BENCH_CREDENTIALS, BENCH_REGION, rdsHostname } from '../lib/aws.js';
 import { runComparison } from '../lib/child.js';
 import { mark, ratioCell } from '../lib/format.js';
 import type { TargetCheck } from '../lib/result.js';
-import { compareThroughput } from '../lib/rounds.js';
+import { compareThroughput, localContender } from '../lib/rounds.js';
 
 const HOST = rdsHostname('token');
 const PORT = 5432;
@@ -37,24 +37,16 @@ runComparison(async (profile) => {
     let warmCalls = 0;
     const stats = await compareThroughput({
       contenders: [
-        { name: 'rds-signer', label: '@aws-sdk/rds-signer getAuthToken()', operation: () => signer.getAuthToken() },
-        {
-          name: 'dbmodule-warm',
-          label: 'dbmodule getToken(), warm cache',
-          operation: () => {
-            warmCalls += 1;
-            return warm.getToken();
-          },
-        },
-        {
-          name: 'dbmodule-cold',
-          label: 'dbmodule invalidate() + getToken() (cold signing)',
-          operation: () => {
-            coldCalls += 1;
-            cold.invalidate();
-            return cold.getToken();
-          },
-        },
+        localContender('rds-signer', '@aws-sdk/rds-signer getAuthToken()', () => signer.getAuthToken()),
+        localContender('dbmodule-warm', 'dbmodule getToken(), warm cache', () => {
+          warmCalls += 1;
+          return warm.getToken();
+        }),
+        localContender('dbmodule-cold', 'dbmodule invalidate() + getToken() (cold signing)', () => {
+          coldCalls += 1;
+          cold.invalidate();
+          return cold.getToken();
+        }),
       ],
       baseline: 'rds-signer',
       concurrency: 1,

@@ -8,6 +8,8 @@ export interface BenchProfile {
   /** ...taken as this many alternating slices. */
   readonly querySlices: number;
   readonly queryWarmupMs: number;
+  /** Each contender process, once opened: every workload at every concurrency for this long, so its JIT is warm. */
+  readonly contenderWarmupMs: number;
   /** IAM storm: rounds per storm size. */
   readonly stormRounds: number;
   /** Token path: rounds, and operations per slice. */
@@ -28,6 +30,7 @@ const FULL: BenchProfile = {
   querySliceMs: 400,
   querySlices: 10,
   queryWarmupMs: 500,
+  contenderWarmupMs: 1000,
   stormRounds: 5,
   tokenRounds: 15,
   tokenSliceMs: 200,
@@ -43,6 +46,7 @@ const QUICK: BenchProfile = {
   querySliceMs: 100,
   querySlices: 4,
   queryWarmupMs: 100,
+  contenderWarmupMs: 250,
   stormRounds: 1,
   tokenRounds: 5,
   tokenSliceMs: 60,

@@ -1,6 +1,6 @@
 /** Interleaved rounds: every contender runs one slice per round, so machine noise hits all of them alike. */
 
-import { runClosedLoop, type LoadResult } from './load.js';
+import { runClosedLoop, type LoadOptions, type LoadResult } from './load.js';
 import type { ThroughputStats } from './result.js';
 import { quantile, roundSummary, summarize } from './stats.js';
 
@@ -9,7 +9,15 @@ export interface Contender {
   readonly name: string;
   /** What a reader sees in tables. */
   readonly label: string;
-  readonly operation: (sequence: number) => Promise<unknown>;
+  /** One closed-loop slice, wherever the contender runs (this process, or its own: remote-contender.ts). */
+  readonly runSlice: (options: LoadOptions) => Promise<LoadResult>;
+  /** Collects garbage where the contender runs. */
+  readonly collectGarbage: (kind: 'major' | 'minor') => void | Promise<void>;
+}
+
+/** A contender running in this process: `operation(sequence)` in a closed loop. */
+export function localContender(name: string, label: string, operation: (sequence: number) => Promise<unknown>): Contender {
+  return { name, label, runSlice: (options) => runClosedLoop(operation, options), collectGarbage };
 }
 
 export interface ThroughputPlan {
@@ -52,18 +60,18 @@ export async function compareThroughput(plan: ThroughputPlan): Promise<Throughpu
   const { contenders, concurrency } = plan;
   if (!contenders.some((c) => c.name === plan.baseline)) throw new Error(`baseline ${plan.baseline} is not a contender`);
   for (const contender of contenders) {
-    collectGarbage();
-    await runClosedLoop(contender.operation, { concurrency, durationMs: plan.warmupMs });
+    await contender.collectGarbage('major');
+    await contender.runSlice({ concurrency, durationMs: plan.warmupMs });
   }
   const perRound = new Map<string, LoadResult[]>(contenders.map((c) => [c.name, []]));
   const sliceMs = plan.sliceMs / plan.slices;
   for (let round = 0; round < plan.rounds; round++) {
-    collectGarbage('major');
+    for (const contender of contenders) await contender.collectGarbage('major');
     const parts = new Map<string, LoadResult[]>(contenders.map((c) => [c.name, []]));
     for (let slice = 0; slice < plan.slices; slice++) {
       for (const contender of roundOrder(contenders, round * plan.slices + slice)) {
-        collectGarbage('minor');
-        parts.get(contender.name)!.push(await runClosedLoop(contender.operation, { concurrency, durationMs: sliceMs }));
+        await contender.collectGarbage('minor');
+        parts.get(contender.name)!.push(await contender.runSlice({ concurrency, durationMs: sliceMs }));
       }
     }
     for (const [name, results] of parts) perRound.get(name)!.push(merge(results));

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareThroughput, roundOrder } from '../lib/rounds.js';
+import { compareThroughput, localContender, roundOrder } from '../lib/rounds.js';
 
 describe('roundOrder', () => {
   it('puts every contender in every position equally often over 2n rounds', () => {
@@ -29,8 +29,8 @@ describe('compareThroughput', () => {
     };
     const stats = await compareThroughput({
       contenders: [
-        { name: 'base', label: 'base', operation: spin(20_000) },
-        { name: 'double', label: 'double', operation: spin(40_000) },
+        localContender('base', 'base', spin(20_000)),
+        localContender('double', 'double', spin(40_000)),
       ],
       baseline: 'base',
       concurrency: 1,
@@ -48,7 +48,7 @@ describe('compareThroughput', () => {
 
   it('refuses a baseline that is not a contender', async () => {
     await expect(
-      compareThroughput({ contenders: [{ name: 'a', label: 'a', operation: async () => 0 }], baseline: 'b', concurrency: 1, rounds: 1, sliceMs: 1, slices: 1, warmupMs: 0 }),
+      compareThroughput({ contenders: [localContender('a', 'a', async () => 0)], baseline: 'b', concurrency: 1, rounds: 1, sliceMs: 1, slices: 1, warmupMs: 0 }),
     ).rejects.toThrow(/baseline b/);
   });
 });

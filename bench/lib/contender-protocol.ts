@@ -1,0 +1,25 @@
+/** Messages between a query-path comparison and its contender processes (processes/contender.ts). */
+
+import type { Route } from '../contenders/target.js';
+import type { Engine } from './databases.js';
+
+/** Every query-path contender, by the name results use. */
+export type ContenderKind = 'bare' | 'dbmodule-query' | 'dbmodule-pool' | 'wrapper';
+export type Workload = 'select1' | 'pk';
+export const WORKLOADS: readonly Workload[] = ['select1', 'pk'];
+export const CONCURRENCIES: readonly number[] = [1, 32];
+
+export type ContenderCall =
+  | { readonly op: 'open'; readonly engine: Engine; readonly route: Route; readonly kind: ContenderKind; readonly warmupMs: number }
+  | { readonly op: 'slice'; readonly workload: Workload; readonly concurrency: number; readonly durationMs: number }
+  | { readonly op: 'gc'; readonly kind: 'major' | 'minor' }
+  | { readonly op: 'close' };
+
+/** What each call answers (besides `id`, or `error` when it failed). */
+export interface ContenderAnswers {
+  open: { readonly label: string };
+  slice: { readonly ops: number; readonly elapsedMs: number; readonly latenciesMs: number[]; readonly cpuMicros: number };
+  gc: Record<string, never>;
+  /** `listenerWarnings`: MaxListenersExceededWarnings the process printed. */
+  close: { readonly listenerWarnings: number };
+}

@@ -20,7 +20,7 @@ const PAIRS = [
   { contender: 'dbmodule-mysql', baseline: 'bare-mysql', label: 'MariaDB, no IAM', baseLabel: 'mysql2 pool', ourLabel: 'dbmodule' },
   { contender: 'dbmodule-iam-pg', baseline: 'signer-pg', label: 'PostgreSQL with IAM', baseLabel: 'pg.Pool + rds-signer', ourLabel: 'dbmodule' },
 ] as const;
-const IMPORTS = ['pg', 'mysql2', 'zod', 'yaml', '@aws-sdk/rds-signer', 'dbmodule'] as const;
+const IMPORTS = ['pg', 'mysql2', 'valibot', 'yaml', '@aws-sdk/rds-signer', 'dbmodule'] as const;
 
 runComparison(async (profile) => {
   const env = { ...process.env };

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { parseDsn } from '../dsn/index.js';
 import { DbModuleError } from '../errors.js';
 import type { ConnectionConfig, DriverName, IamAuthConfig } from './types.js';
@@ -6,7 +5,17 @@ import { DEFAULTS } from './defaults.js';
 import { isPlainObject } from './describe.js';
 import { envVariable } from './env.js';
 import type { Problem } from './problems.js';
-import { CONNECTION_KEYS, DEPRECATED_KEYS, IAM_KEYS, rawConnectionSchema, type RawConnection } from './schema.js';
+import {
+  connectionEntries,
+  CONNECTION_KEYS,
+  DEPRECATED_KEYS,
+  IAM_KEYS,
+  issuePath,
+  parseAll,
+  rawConnectionSchema,
+  unknownKeys,
+  type RawConnection,
+} from './schema.js';
 import { suggest } from './suggest.js';
 
 /** Outcome of {@link resolveConnection}: the connection when it has no problem. */
@@ -38,9 +47,9 @@ function driverFromScheme(dsn: string): DriverName | undefined {
 // Field by field, so one bad value does not hide the cross-checks of the others.
 function partialParse(raw: Record<string, unknown>): Partial<RawConnection> {
   const data: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(rawConnectionSchema.shape)) {
-    const result = (schema as z.ZodType).safeParse(raw[key]);
-    if (result.success && result.data !== undefined) data[key] = result.data;
+  for (const [key, schema] of Object.entries(connectionEntries)) {
+    const result = parseAll(schema, raw[key]);
+    if (result.success && result.output !== undefined) data[key] = result.output;
   }
   return data as Partial<RawConnection>;
 }
@@ -88,21 +97,23 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
     return { sources: {}, problems, warnings };
   }
 
-  const whole = rawConnectionSchema.safeParse(raw);
+  const whole = parseAll(rawConnectionSchema, raw);
   const failed = new Set<string>();
-  if (!whole.success) {
-    for (const issue of whole.error.issues) {
-      const path = issue.path.map(String);
+  for (const issue of whole.issues ?? []) {
+    const path = issuePath(issue);
+    const inIam = path[0] === 'aws_iam_auth';
+    const unknown = unknownKeys(issue, inIam ? IAM_KEYS : CONNECTION_KEYS);
+    if (unknown) {
+      // the path ends with the first unknown key; the rest is its block's
+      const block = path.slice(0, -1);
+      failed.add(block[0] ?? '');
+      for (const key of unknown) at([...block, key].join('.'), unknownKeyMessage(key, inIam));
+    } else {
       failed.add(path[0] ?? '');
-      if (issue.code === 'unrecognized_keys') {
-        const inIam = path[0] === 'aws_iam_auth';
-        for (const key of issue.keys) at([...path, key].join('.'), unknownKeyMessage(key, inIam));
-      } else {
-        at(path.join('.'), issue.message);
-      }
+      at(path.join('.'), issue.message);
     }
   }
-  const data = whole.success ? whole.data : partialParse(raw);
+  const data = whole.success ? whole.output : partialParse(raw);
   const iam = data.aws_iam_auth;
 
   const rawIam = isPlainObject(raw.aws_iam_auth) ? raw.aws_iam_auth : {};

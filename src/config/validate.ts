@@ -4,7 +4,7 @@ import { describeReceived, isPlainObject } from './describe.js';
 import { readEnvOverlay, type Env, type EnvOverlay } from './env.js';
 import { configError, type Problem } from './problems.js';
 import { freezeConfig, isResolvedConfig } from './resolved.js';
-import { rawSectionSchema, SECTION_KEYS } from './schema.js';
+import { issuePath, parseAll, rawSectionSchema, SECTION_KEYS, sectionEntries, unknownKeys } from './schema.js';
 import { suggest } from './suggest.js';
 
 /** Options of {@link validateConfig}. @public */
@@ -36,14 +36,15 @@ function sectionOf(raw: unknown, problems: Problem[]): Record<string, unknown> {
 }
 
 function sectionProblems(section: Record<string, unknown>, problems: Problem[]): string | undefined {
-  const parsed = rawSectionSchema.safeParse(section);
-  if (parsed.success) return parsed.data.default;
-  for (const issue of parsed.error.issues) {
-    if (issue.code !== 'unrecognized_keys') {
-      problems.push({ path: issue.path.map(String).join('.') || '(top level)', message: issue.message });
+  const parsed = parseAll(rawSectionSchema, section);
+  if (parsed.success) return parsed.output.default;
+  for (const issue of parsed.issues) {
+    const unknown = unknownKeys(issue, SECTION_KEYS);
+    if (!unknown) {
+      problems.push({ path: issuePath(issue).join('.') || '(top level)', message: issue.message });
       continue;
     }
-    for (const key of issue.keys) {
+    for (const key of unknown) {
       const value = section[key];
       const guess = suggest(key, SECTION_KEYS);
       const looksLikeConnection = isPlainObject(value) && 'dsn' in value;
@@ -55,8 +56,8 @@ function sectionProblems(section: Record<string, unknown>, problems: Problem[]):
       });
     }
   }
-  const fallback = rawSectionSchema.shape.default.safeParse(section.default);
-  return fallback.success ? fallback.data : undefined;
+  const fallback = parseAll(sectionEntries.default, section.default);
+  return fallback.success ? fallback.output : undefined;
 }
 
 function copyConnection(value: unknown): unknown {

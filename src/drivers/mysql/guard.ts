@@ -184,7 +184,13 @@ export class PoolGuard {
     }
     // known dead already: no need to wait to find out
     if (!isAlive(connection)) return this.#replaceDead(connection, checkout);
-    afterPendingIo(() => (isAlive(connection) ? this.#settle(checkout, null, connection) : this.#replaceDead(connection, checkout)));
+    afterPendingIo(this.#handOver, checkout, connection);
+  };
+
+  /** After the poll (see #served): the session goes to the caller, unless it turned out dead. */
+  readonly #handOver = (checkout: Checkout, connection: PoolConnection): void => {
+    if (isAlive(connection)) this.#settle(checkout, null, connection);
+    else this.#replaceDead(connection, checkout);
   };
 
   #settle(checkout: Checkout, error: Error | null, connection?: PoolConnection): void {

@@ -277,9 +277,15 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
         // its last answer, is only seen by pg once the event loop has polled the socket again
         // (test/resilience/dropped-connections.test.ts fails without this wait even on a session
         // reused at once: its last answer and the FIN arrive in one read)
-        afterPendingIo(() => (client.usable ? done(undefined, client) : this.#replace(client, done)));
+        afterPendingIo(this.#handOver, client, done);
       });
     }
+
+    /** After the poll (see #connectUsable): the client goes to the caller, unless it turned out dead. */
+    readonly #handOver = (client: ManagedClient, done: UsableCallback): void => {
+      if (client.usable) done(undefined, client);
+      else this.#replace(client, done);
+    };
 
     #replace(client: PoolClient, done: UsableCallback): void {
       client.release(true);

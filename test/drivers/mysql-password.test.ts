@@ -6,6 +6,7 @@ import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
 import { captureLogger } from '../support/logger.js';
 import { startFakeServer, type FakeServer } from './mysql-fake-server.js';
 import { adminConnection, closeAllPools, deferred, openPool } from './mysql-support.js';
+import { mysqlThreads } from '../support/mysql-threads.js';
 
 let admin: mysql.Connection;
 const servers: FakeServer[] = [];
@@ -24,8 +25,7 @@ afterAll(async () => {
 });
 
 async function existingSessions(ids: number[]): Promise<number> {
-  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND ID IN (?)', [PASSWORD_USER, ids]);
-  return Number(rows[0]?.n);
+  return (await mysqlThreads(admin)).filter((thread) => thread.user === PASSWORD_USER && ids.includes(thread.id)).length;
 }
 
 describe('options.password', () => {

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DbModuleError } from '../../src/errors.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
+import { mysqlThreads } from '../support/mysql-threads.js';
 import {
   adminConnection,
   closeAllPools,
@@ -294,8 +295,7 @@ describe('sessions that die', () => {
     const id = await connectionId(pool);
     const running = pool.query('SELECT SLEEP(20)').catch((caught: unknown) => caught);
     await waitFor(async () => {
-      const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
-      return rows[0]?.STATE === 'User sleep';
+      return (await mysqlThreads(admin)).find((thread) => thread.id === id)?.state === 'User sleep';
     }, 5_000, 'query running');
     await admin.query(`KILL CONNECTION ${id}`);
     const error = await running;

@@ -7,6 +7,7 @@ import { createMysqlPool } from '../../src/drivers/mysql/index.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { uniqueName } from '../support/databases.js';
 import { connectionConfig } from '../support/connection-config.js';
+import { mysqlThreads } from '../support/mysql-threads.js';
 
 export const MYSQL_HOST = '127.0.0.1';
 export const MYSQL_PORT = 3306;
@@ -86,8 +87,10 @@ export async function dropUser(admin: mysql.Connection, user: string): Promise<v
 
 /** Server sessions of `user`, as MariaDB counts them. */
 export async function sessionIds(admin: mysql.Connection, user: string): Promise<number[]> {
-  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? ORDER BY ID', [user]);
-  return rows.map((row) => Number(row.ID));
+  return (await mysqlThreads(admin))
+    .filter((thread) => thread.user === user)
+    .map((thread) => thread.id)
+    .sort((a, b) => a - b);
 }
 
 export async function sessionCount(admin: mysql.Connection, user: string): Promise<number> {
@@ -95,8 +98,7 @@ export async function sessionCount(admin: mysql.Connection, user: string): Promi
 }
 
 export async function sessionExists(admin: mysql.Connection, id: number): Promise<boolean> {
-  const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
-  return rows.length > 0;
+  return (await mysqlThreads(admin)).some((thread) => thread.id === id);
 }
 
 /** A promise with its resolver, to hold a session open until the test says so. */

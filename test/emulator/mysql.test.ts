@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, uniqueName } from '../support/databases.js';
 import { eventually, IAM_USER, KEY, MYSQL_UPSTREAM, mysqlConnection, OTHER_KEY, presign, rejectionOf, sign } from './helpers.js';
+import { mysqlThreads } from '../support/mysql-threads.js';
 
 let emulator: Emulator;
 let port: number;
@@ -190,8 +191,7 @@ describe('MySQL endpoint: relayed sessions', () => {
     const connections = await Promise.all([1, 2, 3].map(() => mysqlConnection(local, token)));
     const ids = await Promise.all(connections.map(async (connection) => ((await connection.query<mysql.RowDataPacket[]>('SELECT CONNECTION_ID() AS id'))[0][0]?.id as number)));
     const alive = async () => {
-      const [rows] = await direct.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.join(',')})`);
-      return Number(rows[0]?.n);
+      return (await mysqlThreads(direct)).filter((thread) => ids.includes(thread.id)).length;
     };
     expect(await alive()).toBe(3);
     await local.close();

@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../../../src/logging.js';
 import { MYSQL_URL, PG_URL, uniqueName } from '../../support/databases.js';
 import type { ProxyTarget } from '../../support/fault-proxy.js';
 import { directQuery } from '../../support/direct.js';
+import { SHOW_THREADS, threadsOf } from '../../support/mysql-threads.js';
 
 export type NetDriver = 'postgres' | 'mysql';
 export const NET_DRIVERS: readonly NetDriver[] = ['postgres', 'mysql'];
@@ -66,7 +67,9 @@ export async function sessionIds(identity: Identity): Promise<number[]> {
   const rows =
     identity.driver === 'postgres'
       ? await admin<{ id: number }>('postgres', 'SELECT pid AS id FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid', [identity.tag])
-      : await admin<{ id: number }>('mysql', 'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? ORDER BY ID', [identity.tag]);
+      : threadsOf(await admin('mysql', SHOW_THREADS))
+          .filter((thread) => thread.user === identity.tag)
+          .sort((a, b) => a.id - b.id);
   return rows.map((row) => Number(row.id));
 }
 

@@ -1,9 +1,9 @@
 /** Starts the RDS IAM emulator in a child process and talks to it (see processes/emulator.ts). */
 
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BENCH_CREDENTIALS, BENCH_REGION, IAM_USER_PREFIX } from './aws.js';
 import type { AuthCounts, EmulatorHostCall, EmulatorProcessOptions } from './emulator-protocol.js';
+import { forkWithCalls } from './forked-calls.js';
 import { placeOnServerCpus } from './placement.js';
 
 export interface EmulatorProcess {
@@ -28,32 +28,11 @@ export interface StartEmulatorOptions {
 
 const SCRIPT = fileURLToPath(new URL('../processes/emulator.js', import.meta.url));
 
-type Pending = { resolve: (body: Record<string, unknown>) => void; reject: (error: Error) => void };
-
 /** Forks the emulator process and waits until it listens. */
 export async function startEmulatorProcess(options: StartEmulatorOptions): Promise<EmulatorProcess> {
-  const child: ChildProcess = fork(SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { child, call } = forkWithCalls<EmulatorHostCall>(SCRIPT, 'emulator process');
   // it plays RDS: on the servers' side of the machine, off the contenders' cores
   placeOnServerCpus(child.pid);
-  const pending = new Map<number, Pending>();
-  let nextId = 1;
-  child.on('message', (message: { id: number; error?: string }) => {
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (!waiter) return;
-    if (message.error) waiter.reject(new Error(`emulator process: ${message.error}`));
-    else waiter.resolve(message as unknown as Record<string, unknown>);
-  });
-  child.on('exit', (code) => {
-    for (const waiter of pending.values()) waiter.reject(new Error(`emulator process exited (${code})`));
-    pending.clear();
-  });
-  const call = (request: EmulatorHostCall): Promise<Record<string, unknown>> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve, reject });
-      child.send({ ...request, id });
-    });
 
   const started = await call({
     type: 'start',

@@ -1,10 +1,10 @@
 /** The comparison's side of a contender running in its own process (see processes/contender.ts). */
 
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Route } from '../contenders/target.js';
 import type { ContenderAnswers, ContenderCall, ContenderKind, Workload } from './contender-protocol.js';
 import type { Engine } from './databases.js';
+import { forkWithCalls } from './forked-calls.js';
 import type { LoadOptions, LoadResult } from './load.js';
 
 const SCRIPT = fileURLToPath(new URL('../processes/contender.js', import.meta.url));
@@ -20,25 +20,9 @@ export interface RemoteContender {
 
 /** Forks the contender's process (same node flags as this one), opens its pool there and warms it up. */
 export async function openRemoteContender(engine: Engine, route: Route, kind: ContenderKind, warmupMs: number): Promise<RemoteContender> {
-  const child = fork(SCRIPT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const pending = new Map<number, { resolve: (answer: Record<string, unknown>) => void; reject: (error: Error) => void }>();
-  let nextId = 1;
-  child.on('message', (message: { id: number; error?: string }) => {
-    const waiter = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.error) waiter?.reject(new Error(`${kind} contender: ${message.error}`));
-    else waiter?.resolve(message as unknown as Record<string, unknown>);
-  });
-  child.on('exit', (code) => {
-    for (const waiter of pending.values()) waiter.reject(new Error(`${kind} contender process exited (${code})`));
-    pending.clear();
-  });
-  const call = <K extends ContenderCall['op']>(request: Extract<ContenderCall, { op: K }>): Promise<ContenderAnswers[K]> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, { resolve: (answer) => resolve(answer as unknown as ContenderAnswers[K]), reject });
-      child.send({ ...request, id });
-    });
+  const forked = forkWithCalls<ContenderCall>(SCRIPT, `${kind} contender`);
+  const call = async <K extends ContenderCall['op']>(request: Extract<ContenderCall, { op: K }>): Promise<ContenderAnswers[K]> =>
+    (await forked.call(request)) as unknown as ContenderAnswers[K];
 
   try {
     const { label } = await call({ op: 'open', engine, route, kind, warmupMs });
@@ -55,7 +39,7 @@ export async function openRemoteContender(engine: Engine, route: Route, kind: Co
       close: async () => (await call({ op: 'close' })).listenerWarnings,
     };
   } catch (error) {
-    child.kill();
+    forked.child.kill();
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 /** MySQL/MariaDB contenders without dbmodule: the bare mysql2 pool, and the wrapper's pool client. */
 
 import type { Pool, PoolOptions } from 'mysql2';
-import { BENCH_CREDENTIALS, BENCH_REGION } from '../lib/aws.js';
+import { rdsSigner } from '../lib/aws.js';
 import { serverAddress } from '../lib/databases.js';
 import { wrapperConfig } from './postgres.js';
 import { POOL_SIZE, type QueryTarget, type Route } from './target.js';
@@ -19,8 +19,7 @@ export async function mysqlEndpoint(route: Route): Promise<PoolOptions> {
     const a = serverAddress('mysql');
     return { host: a.host, port: a.port, user: a.user, password: a.password ?? '', database: a.database };
   }
-  const { Signer } = await import('@aws-sdk/rds-signer');
-  const signer = new Signer({ hostname: route.signingHost, port: route.signingPort, region: BENCH_REGION, username: route.user, credentials: BENCH_CREDENTIALS });
+  const signer = await rdsSigner(route);
   return {
     host: 'localhost',
     port: route.port,

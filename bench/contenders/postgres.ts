@@ -1,7 +1,7 @@
 /** PostgreSQL contenders without dbmodule: the bare pg pool, and the AWS Advanced NodeJS Wrapper's pool client. */
 
 import type { PoolConfig } from 'pg';
-import { BENCH_CREDENTIALS, BENCH_REGION } from '../lib/aws.js';
+import { BENCH_CREDENTIALS, BENCH_REGION, rdsSigner } from '../lib/aws.js';
 import { serverAddress } from '../lib/databases.js';
 import { POOL_SIZE, type QueryTarget, type Route } from './target.js';
 
@@ -25,8 +25,7 @@ export async function pgEndpoint(route: Route): Promise<PoolConfig> {
     const a = serverAddress('postgres');
     return { host: a.host, port: a.port, user: a.user, password: a.password, database: a.database };
   }
-  const { Signer } = await import('@aws-sdk/rds-signer');
-  const signer = new Signer({ hostname: route.signingHost, port: route.signingPort, region: BENCH_REGION, username: route.user, credentials: BENCH_CREDENTIALS });
+  const signer = await rdsSigner(route);
   return {
     host: 'localhost',
     port: route.port,

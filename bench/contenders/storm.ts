@@ -8,7 +8,7 @@ import type { Pool as PgPool, PoolClient } from 'pg';
 import type { Pool as MysqlPool, PoolConnection } from 'mysql2';
 import { createIamTokenProvider } from '../../src/iam/index.js';
 import { silentLogger } from '../../src/logging.js';
-import { BENCH_REGION, countingProvider } from '../lib/aws.js';
+import { countingProvider, rdsSigner } from '../lib/aws.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, serverAddress, type Engine } from '../lib/databases.js';
 import { openDbmodule } from './dbmodule.js';
 import { wrapperConfig } from './postgres.js';
@@ -100,8 +100,7 @@ export const signerStorm: StormContender = {
     const counting = countingProvider();
     let signings = 0;
     const started = performance.now();
-    const { Signer } = await import('@aws-sdk/rds-signer');
-    const signer = new Signer({ hostname: route.signingHost, port: route.signingPort, region: BENCH_REGION, username: route.user, credentials: counting.provider });
+    const signer = await rdsSigner(route, counting.provider);
     const token = async (): Promise<string> => {
       signings += 1;
       return signer.getAuthToken();

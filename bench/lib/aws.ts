@@ -23,6 +23,19 @@ export function rdsHostname(label: string): string {
 /** Users the emulator authenticates with IAM; any other user is passed through to the server with its own password. */
 export const IAM_USER_PREFIX = 'bench_iam';
 
+/** Where an IAM token is signed for: the RDS name and port, and the database user. */
+export interface SigningTarget {
+  readonly signingHost: string;
+  readonly signingPort: number;
+  readonly user: string;
+}
+
+/** `@aws-sdk/rds-signer` for `target` (loaded on first use), as an application without dbmodule would sign. */
+export async function rdsSigner(target: SigningTarget, credentials: AwsCredentialIdentity | AwsCredentialProvider = BENCH_CREDENTIALS): Promise<import('@aws-sdk/rds-signer').Signer> {
+  const { Signer } = await import('@aws-sdk/rds-signer');
+  return new Signer({ hostname: target.signingHost, port: target.signingPort, region: BENCH_REGION, username: target.user, credentials });
+}
+
 /** A credential provider that counts how often it is asked, i.e. how many credential resolutions happened. */
 export interface CountingProvider {
   readonly provider: AwsCredentialProvider;

@@ -1,8 +1,9 @@
+import type { ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DriverName } from './config/types.js';
 import type { Dialect, DriverPool, PoolStats, QueryResult } from './drivers/types.js';
 import { DbModuleError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
-import type { IamConnectionAuth } from './iam/connection-auth.js';
+import type { IamConnectionAuth } from './iam-connection.js';
 import type { TokenState } from './iam/types.js';
 import { isTerminable } from './drivers/termination.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
@@ -24,6 +25,8 @@ export class Connection implements Queryable {
   readonly name: string;
   readonly driver: DriverName;
   readonly config: ConnectionConfig;
+  /** How this connection was resolved: endpoint, login user, TLS, IAM signing. Prints without secrets. */
+  readonly plan: ConnectionPlan;
   readonly #pool: DriverPool;
   readonly #dialect: Dialect;
   readonly #events: DatabaseEventEmitter;
@@ -35,11 +38,12 @@ export class Connection implements Queryable {
   readonly #iam: IamConnectionAuth | undefined;
 
   /** @internal Created by `createDatabase`. */
-  constructor(config: ConnectionConfig, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
+  constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
     this.#iam = iam;
-    this.name = config.name;
-    this.driver = config.driver;
-    this.config = config;
+    this.name = plan.name;
+    this.driver = plan.driver;
+    this.config = plan.settings;
+    this.plan = plan;
     this.#pool = pool;
     this.#dialect = dialect;
     this.#events = events;

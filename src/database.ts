@@ -1,13 +1,11 @@
 import { envVariable, isResolvedConfig, validateConfig } from './config/index.js';
 import { formatDuration } from './config/duration.js';
+import { planConnection, type ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
 import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
-import { describeDsn, parseDsn } from './dsn/index.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
-import type { ParsedDsn } from './dsn/types.js';
-import type { IamConnectionAuth } from './iam/connection-auth.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
@@ -153,7 +151,8 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   return new Database(resolved, connections, events);
 }
 
-interface OpenContext {
+/** What opening a connection needs besides the connection itself. */
+export interface OpenContext {
   logger: Logger;
   clock: Clock;
   events: DatabaseEventEmitter;
@@ -161,46 +160,48 @@ interface OpenContext {
   credentials: CreateDatabaseOptions['credentials'];
 }
 
-/** IAM code (and the AWS SDK behind it) is loaded only when a connection uses IAM. */
-async function openIamAuth(config: ConnectionConfig, dsn: ParsedDsn, context: OpenContext): Promise<IamConnectionAuth> {
-  const { createIamConnectionAuth } = await import('./iam/connection-auth.js');
-  return createIamConnectionAuth({
-    config,
-    dsn,
-    logger: context.logger,
-    clock: context.clock,
-    emit: (event, payload) => context.events.emit(event, payload),
-    ...(context.credentials ? { credentials: context.credentials } : {}),
-  });
-}
-
-async function openConnection(config: ConnectionConfig, context: OpenContext): Promise<{ connection: Connection; durationMs: number }> {
+/**
+ * Opens one connection from its settings (resolved here, once) or from a plan already resolved
+ * (`check` opens the plan it reports). IAM code, and the AWS SDK behind it, is loaded only when
+ * the connection uses IAM.
+ */
+export async function openConnection(source: ConnectionConfig | ConnectionPlan, context: OpenContext): Promise<{ connection: Connection; durationMs: number }> {
   const { logger, signal } = context;
   const started = performance.now();
-  throwIfAborted(signal, config.name);
-  const dsn = parseDsn(config.dsn, { driver: config.driver, connection: config.name });
-  const fields = { connection: config.name, driver: config.driver, dsn: describeDsn(dsn) };
+  const settings = 'settings' in source ? source.settings : source;
+  throwIfAborted(signal, settings.name);
+  const iamModule = settings.aws_iam_auth.enabled ? await import('./iam-connection.js') : undefined;
+  const plan = 'settings' in source ? source : iamModule ? iamModule.planIamConnection(source, logger, context.credentials) : planConnection(source);
+  const config = plan.settings;
+  const fields = { connection: plan.name, driver: plan.driver, dsn: plan.target };
   logger.debug('Opening connection pool', { ...fields, max_open: config.max_open_connections, max_idle: config.max_idle_connections });
 
-  const iam = config.aws_iam_auth.enabled ? await openIamAuth(config, dsn, context) : undefined;
+  const iam = iamModule && plan.iam
+    ? iamModule.createIamConnectionAuth({
+        plan: { ...plan, iam: plan.iam },
+        logger,
+        clock: context.clock,
+        emit: (event, payload) => context.events.emit(event, payload),
+        ...(context.credentials ? { credentials: context.credentials } : {}),
+      })
+    : undefined;
   let driver: Awaited<ReturnType<typeof loadDriver>>;
   let pool: DriverPool;
   try {
-    driver = await loadDriver(config.driver);
+    driver = await loadDriver(plan.driver);
     pool = await driver.createPool({
-      config,
-      dsn,
+      plan,
       logger,
       clock: context.clock,
-      ...(iam ? { password: iam.password, onAuthFailure: iam.onAuthFailure, tls: iam.tls } : {}),
+      ...(iam ? { password: iam.password, onAuthFailure: iam.onAuthFailure } : {}),
     });
   } catch (error) {
     iam?.close();
     throw error instanceof DbModuleError && error.connection === undefined
-      ? new DbModuleError(error.code, `connection "${config.name}": ${error.message}`, { ...error, connection: config.name, cause: error })
+      ? new DbModuleError(error.code, `connection "${plan.name}": ${error.message}`, { ...error, connection: plan.name, cause: error })
       : error;
   }
-  const connection = new Connection(config, pool, driver.dialect, context.events, iam);
+  const connection = new Connection(plan, pool, driver.dialect, context.events, iam);
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { DriverName } from './config/types.js';
+import type { DriverName } from './driver-name.js';
 
 /**
  * Every event dbmodule emits, with its payload. Each carries the connection name;

@@ -1,5 +1,7 @@
-export { loadConfig, validateConfig, redactConfig } from './config/index.js';
+export { envVariable, loadConfig, validateConfig, redactConfig } from './config/index.js';
 export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ValueSource } from './config/types.js';
+export { planConnection, planDsn, type ConnectionPlan, type DsnPlan, type IamPlan } from './config/plan.js';
+export { planView, type ConnectionPlanView } from './config/plan-view.js';
 export { createDatabase, Database } from './database.js';
 export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './database.js';
 export { Connection } from './connection.js';
@@ -9,7 +11,8 @@ export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/ty
 export { defaultPort, describeDsn, formatDsn, parseDsn, redactDsn } from './dsn/index.js';
 export type { FormatDsnOptions } from './dsn/index.js';
 export { sslModeToTls } from './tls/sslmode.js';
-export type { SslMode, TlsSettings } from './tls/sslmode.js';
+export type { SslMode, SslModeOptions, TlsSettings } from './tls/sslmode.js';
+export { connectionTls, describeTls, type CaSource, type ConnectionTls } from './tls/connection-tls.js';
 export { rdsCaBundle } from './tls/rds-ca.js';
 export type { DsnFamily, ParsedDsn } from './dsn/types.js';
 export { ConfigError, ConnectionError, DbModuleError, IamError, QueryError, isDbModuleError } from './errors.js';

@@ -1,5 +1,6 @@
-/** Canonical driver names; aliases (postgresql, pgx, pg, mariadb, sqlite3) are normalised to these. @public */
-export type DriverName = 'postgres' | 'mysql' | 'sqlite';
+import type { DriverName } from '../driver-name.js';
+
+export type { DriverName };
 
 /** @public */
 export interface IamAuthConfig {

@@ -1,15 +1,19 @@
 import { lookup } from 'node:dns/promises';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { ConnectionOptions } from 'node:tls';
-import type { ConnectionConfig, DatabaseConfig, DriverName } from '../config/types.js';
-import { createDatabase } from '../database.js';
-import { defaultPort, describeDsn, parseDsn } from '../dsn/index.js';
-import type { ParsedDsn } from '../dsn/types.js';
+import { planConnection, planDsn, type ConnectionPlan, type DsnPlan } from '../config/plan.js';
+import { planView, type ConnectionPlanView } from '../config/plan-view.js';
+import type { ConnectionConfig, DatabaseConfig } from '../config/types.js';
+import { openConnection } from '../database.js';
+import type { DriverName } from '../driver-name.js';
+import { systemClock } from '../drivers/types.js';
 import { DbModuleError } from '../errors.js';
+import { DatabaseEventEmitter } from '../events.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider } from '../iam/types.js';
 import { silentLogger } from '../logging.js';
-import { sslModeToTls } from '../tls/sslmode.js';
+import { describeTls } from '../tls/connection-tls.js';
+import type { Connection } from '../connection.js';
+import { isSecretParam, REDACTED } from '../dsn/index.js';
 import { checkIamPhases, type IamCheckResult } from './iam-check.js';
 import { PhaseRecorder, type CheckPhase } from './phases.js';
 import { probePostgresTls, probeTcp } from './probes.js';
@@ -22,6 +26,8 @@ export interface ConnectionCheck {
   driver: DriverName;
   target: string;
   ok: boolean;
+  /** How the connection was resolved (user, endpoint, signing endpoint, TLS): exactly what its driver is given. */
+  plan?: ConnectionPlanView;
   phases: CheckPhase[];
 }
 
@@ -72,36 +78,48 @@ export async function checkConnections(config: DatabaseConfig, options: CheckOpt
 async function checkConnection(connection: ConnectionConfig, options: CheckOptions): Promise<ConnectionCheck> {
   const recorder = new PhaseRecorder();
   const check: ConnectionCheck = { name: connection.name, driver: connection.driver, target: '', ok: false, phases: recorder.phases };
+  const iamEnabled = connection.aws_iam_auth.enabled;
 
-  let dsn: ParsedDsn | undefined;
+  // The plan is resolved once here, reported, and opened as it is.
+  let base: DsnPlan | undefined;
+  let plan: ConnectionPlan | undefined;
   const parsed = await recorder.run('dsn', async () => {
-    dsn = parseDsn(connection.dsn, { driver: connection.driver, connection: connection.name });
-    check.target = describeDsn(dsn);
-    return `${dsn.family} ${check.target}`;
+    base = planDsn(connection);
+    check.target = base.target;
+    // Without IAM the TLS comes from the DSN alone, so it belongs to this phase; with IAM, to `config`.
+    if (!iamEnabled) plan = planConnection(base);
+    return `${base.dsn.family} ${base.target}${describeParams(base)}${plan && plan.driver !== 'sqlite' ? `; ${describeTls(plan.tls)}` : ''}`;
   });
-  if (!parsed || !dsn) return check;
-  const target = dsn;
+  if (!parsed || !base) return check;
 
-  if (connection.driver === 'sqlite') {
-    if (!(await recorder.run('file', () => checkSqlitePath(target)))) return check;
-    check.ok = await recorder.run('ping', () => openAndPing(connection));
-    return check;
-  }
-
-  const iam = connection.aws_iam_auth.enabled ? await checkIamPhases(connection, target, recorder, options.credentials) : undefined;
-  if (connection.aws_iam_auth.enabled && !iam) return check;
+  const iam = iamEnabled ? await checkIamPhases(base, recorder, options.credentials) : undefined;
+  plan = iam?.plan ?? plan;
+  if (!plan) return check;
+  check.plan = planView(plan);
+  const planned = plan;
   try {
-    check.ok = await checkNetworkPhases(connection, target, recorder, iam);
+    if (planned.driver === 'sqlite') {
+      if (!(await recorder.run('file', () => checkSqlitePath(planned)))) return check;
+      check.ok = await recorder.run('ping', () => openAndPing(planned, undefined));
+    } else {
+      check.ok = await checkNetworkPhases(planned, recorder, iam);
+    }
   } finally {
     iam?.auth.close();
   }
   return check;
 }
 
-async function checkNetworkPhases(connection: ConnectionConfig, dsn: ParsedDsn, recorder: PhaseRecorder, iam: IamCheckResult | undefined): Promise<boolean> {
-  const host = dsn.host ?? 'localhost';
-  const port = dsn.port ?? defaultPort(connection.driver) ?? 0;
-  const timeoutMs = connection.connection_timeout;
+/** The DSN's parameters, secret-looking ones redacted: ` (application_name=api, sslmode=verify-full)`. */
+function describeParams(base: DsnPlan): string {
+  const entries = Object.entries(base.dsn.params).map(([key, value]) => `${key}=${isSecretParam(key) ? REDACTED : value}`);
+  return entries.length === 0 ? '' : ` (${entries.join(', ')})`;
+}
+
+async function checkNetworkPhases(plan: ConnectionPlan, recorder: PhaseRecorder, iam: IamCheckResult | undefined): Promise<boolean> {
+  const host = plan.host ?? 'localhost';
+  const port = plan.port ?? 0;
+  const timeoutMs = plan.settings.connection_timeout;
   let address = host;
   const resolved = await recorder.run('dns', async () => {
     if (host.startsWith('/')) return `Unix socket ${host}`;
@@ -111,28 +129,27 @@ async function checkNetworkPhases(connection: ConnectionConfig, dsn: ParsedDsn, 
   if (!resolved) return false;
   if (!host.startsWith('/') && !(await recorder.run('tcp', () => probeTcp(address, port, timeoutMs)))) return false;
 
-  const tls = tlsToProbe(connection, dsn, iam);
-  if (tls && connection.driver === 'postgres' && !host.startsWith('/')) {
-    const verified = await recorder.run('tls', () => probePostgresTls({ address, port, host, tls: tls.options, verification: tls.verification, timeoutMs }));
+  const tls = plan.tls.options;
+  if (tls && plan.driver === 'postgres' && !host.startsWith('/')) {
+    const verified = await recorder.run('tls', () => probePostgresTls({ address, port, host, tls, verification: describeTls(plan.tls), timeoutMs }));
     if (!verified) return false;
-  } else if (tls && connection.driver === 'mysql') {
-    recorder.skip('tls', `MySQL starts TLS after the server greeting, so TLS (${tls.verification}) is checked as part of authentication`);
+  } else if (tls && plan.driver === 'mysql') {
+    recorder.skip('tls', `MySQL starts TLS after the server greeting, so TLS (${describeTls(plan.tls)}) is checked as part of authentication`);
   }
 
-  if (!iam) return recorder.run('ping', () => openAndPing(connection));
-  let opened: Awaited<ReturnType<typeof createDatabase>> | undefined;
+  if (!iam) return recorder.run('ping', () => openAndPing(plan, undefined));
+  let opened: Connection | undefined;
   try {
     const authenticated = await recorder.run('authentication', async () => {
       const started = performance.now();
-      opened = await createDatabase(singleConnection(connection), { logger: silentLogger, credentials: iam.credentials });
-      const user = iam.auth.state().user;
-      return `the server accepted the IAM token for user "${user}"${connection.driver === 'mysql' ? ' over verified TLS' : ''} in ${Math.round(performance.now() - started)}ms`;
+      opened = await openSingleSession(plan, iam.credentials);
+      return `the server accepted the IAM token for user "${plan.user}"${plan.driver === 'mysql' ? ` over TLS (${describeTls(plan.tls)})` : ''} in ${Math.round(performance.now() - started)}ms`;
     });
     if (!authenticated || !opened) return false;
-    const db = opened;
+    const connection = opened;
     return await recorder.run('ping', async () => {
       const started = performance.now();
-      await db.connection().ping();
+      await connection.ping();
       return `health query answered in ${Math.round(performance.now() - started)}ms`;
     });
   } finally {
@@ -140,55 +157,32 @@ async function checkNetworkPhases(connection: ConnectionConfig, dsn: ParsedDsn, 
   }
 }
 
-/** The TLS options the connection itself would use, when it uses TLS. */
-function tlsToProbe(connection: ConnectionConfig, dsn: ParsedDsn, iam: IamCheckResult | undefined): { options: ConnectionOptions; verification: string } | undefined {
-  if (iam) {
-    const options = iam.auth.tls;
-    const mode = options.rejectUnauthorized === false ? 'require (encrypted, not verified)' : options.checkServerIdentity ? 'verify-ca' : 'verify-full';
-    return { options, verification: `${mode}, ${iam.auth.tls.ca && !dsnHasRootCert(dsn) ? 'RDS CA bundle' : 'configured CA'}` };
-  }
-  const settings = sslModeToTls(dsn, connection.name);
-  if (settings.tls === false) return undefined;
-  const verification = settings.mode === 'require' && settings.tls.rejectUnauthorized === false ? 'require (encrypted, not verified)' : settings.mode;
-  return { options: settings.tls, verification: `${verification}${dsnHasRootCert(dsn) ? ', configured CA' : ', system CAs'}` };
-}
-
-function dsnHasRootCert(dsn: ParsedDsn): boolean {
-  return ['sslrootcert', 'ssl-ca', 'ssl_ca', 'sslca'].some((key) => Boolean(dsn.params[key]));
-}
-
-async function openAndPing(connection: ConnectionConfig): Promise<string> {
-  const db = await createDatabase(singleConnection(connection), { logger: silentLogger });
+async function openAndPing(plan: ConnectionPlan, credentials: AwsCredentialProvider | undefined): Promise<string> {
+  const connection = await openSingleSession(plan, credentials);
   try {
     const started = performance.now();
-    await db.connection().ping();
+    await connection.ping();
     return `authenticated and ran the health query in ${Math.round(performance.now() - started)}ms`;
   } finally {
-    await db.close();
+    await connection.close();
   }
 }
 
-/** The connection alone, back in raw (file) form: durations in seconds, one session. */
-function singleConnection(connection: ConnectionConfig): Record<string, unknown> {
-  const seconds = (ms: number) => ms / 1000;
-  return {
-    default: connection.name,
-    connections: {
-      [connection.name]: {
-        driver: connection.driver,
-        dsn: connection.dsn,
-        max_open_connections: 1,
-        max_idle_connections: 1,
-        connection_timeout: seconds(connection.connection_timeout),
-        ...(connection.query_timeout > 0 ? { query_timeout: seconds(connection.query_timeout) } : {}),
-        aws_iam_auth: { ...connection.aws_iam_auth },
-      },
-    },
-  };
+/** Opens the plan itself, with one session: what `check` reports is what it connects with. */
+async function openSingleSession(plan: ConnectionPlan, credentials: AwsCredentialProvider | undefined): Promise<Connection> {
+  const single: ConnectionPlan = { ...plan, settings: { ...plan.settings, max_open_connections: 1, max_idle_connections: 1 } };
+  const { connection } = await openConnection(single, {
+    logger: silentLogger,
+    clock: systemClock,
+    events: new DatabaseEventEmitter(),
+    signal: undefined,
+    credentials,
+  });
+  return connection;
 }
 
-async function checkSqlitePath(dsn: ParsedDsn): Promise<string> {
-  const path = dsn.path ?? ':memory:';
+async function checkSqlitePath(plan: ConnectionPlan): Promise<string> {
+  const path = plan.dsn.path ?? ':memory:';
   if (path === ':memory:' || path.startsWith('file::memory:')) return 'in-memory database';
   const absolute = resolve(path);
   try {

@@ -1,6 +1,5 @@
-import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import type { ConnectionConfig, DriverName } from '../config/types.js';
-import type { ParsedDsn } from '../dsn/types.js';
+import type { ConnectionPlan } from '../config/plan.js';
+import type { DriverName } from '../driver-name.js';
 import type { DbModuleError } from '../errors.js';
 import type { Logger } from '../logging.js';
 
@@ -36,12 +35,12 @@ export interface DriverSession {
 }
 
 /**
- * Everything a driver pool needs, already validated and normalised.
+ * Everything a driver pool needs, already resolved: the driver reads the plan and decides nothing of its own.
  * `password` is the seam for IAM: called once for every new physical connection.
  */
 export interface DriverPoolOptions {
-  readonly config: ConnectionConfig;
-  readonly dsn: ParsedDsn;
+  /** The connection resolved once: endpoint, login user, database, parameters, TLS, pool settings. */
+  readonly plan: ConnectionPlan;
   /** Overrides the DSN password; called per physical connection. */
   readonly password?: () => Promise<string>;
   /**
@@ -51,8 +50,6 @@ export interface DriverPoolOptions {
    * It runs beneath the native pool, so ORMs using `native` are covered too.
    */
   readonly onAuthFailure?: (failure: AuthFailure) => Promise<AuthFailureDecision>;
-  /** TLS options; when set, they replace whatever `sslmode`/`ssl` the DSN said. */
-  readonly tls?: TlsConnectionOptions;
   readonly logger: Logger;
   readonly clock: Clock;
 }

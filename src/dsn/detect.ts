@@ -1,4 +1,4 @@
-import type { DriverName } from '../config/types.js';
+import type { DriverName } from '../driver-name.js';
 import type { DsnFamily } from './types.js';
 
 /** `scheme://` at the start of a DSN. */

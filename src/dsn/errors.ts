@@ -1,4 +1,4 @@
-import type { DriverName } from '../config/types.js';
+import type { DriverName } from '../driver-name.js';
 import { ConfigError } from '../errors.js';
 import { redactDsnAs } from './redact.js';
 

@@ -1,4 +1,4 @@
-import type { DriverName } from '../config/types.js';
+import type { DriverName } from '../driver-name.js';
 import { detectFamily, familyDriver } from './detect.js';
 import { type DsnContext, dsnError } from './errors.js';
 import { parseMysqlGo } from './mysql-go.js';

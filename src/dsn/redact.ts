@@ -1,4 +1,4 @@
-import type { DriverName } from '../config/types.js';
+import type { DriverName } from '../driver-name.js';
 import { SCHEME, detectFamily } from './detect.js';
 import { tokenizeKeyValue } from './keyvalue-tokens.js';
 import { percentDecode } from './percent.js';

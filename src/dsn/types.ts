@@ -1,4 +1,4 @@
-import type { DriverName } from '../config/types.js';
+import type { DriverName } from '../driver-name.js';
 
 /** The written form a DSN came in. @public */
 export type DsnFamily = 'postgres-url' | 'postgres-keyvalue' | 'mysql-url' | 'mysql-go' | 'sqlite';

@@ -2,10 +2,10 @@ import { DbModuleError, IamError } from '../errors.js';
 import { toLogger, type Logger } from '../logging.js';
 import { createBackoff } from './backoff.js';
 import { createCredentialCache } from './credentials.js';
-import { credentialsUnavailableError, endpointInvalidError, regionMissingError, usernameMissingError } from './errors.js';
+import { credentialsUnavailableError } from './errors.js';
 import { tokenWindow } from './lifetime.js';
-import { isLoopbackOrIp, isRegionName, resolveRegion } from './region.js';
-import { normaliseSigningHost, signAuthToken, TOKEN_LIFETIME_SECONDS, type SigningTarget } from './signer.js';
+import { resolveSigningTarget } from './signing-target.js';
+import { signAuthToken, TOKEN_LIFETIME_SECONDS } from './signer.js';
 import { TokenCache, tokenCacheKey, type CachedToken } from './token-cache.js';
 import type { IamClock, IamTokenProvider, IamTokenProviderOptions, TokenProviderEvent, TokenState } from './types.js';
 
@@ -15,41 +15,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 const MIN_TIMER_MS = 1_000;
 
 const systemClock: IamClock = { now: () => Date.now() };
-
-function validateTarget(options: IamTokenProviderOptions, logger: Logger): SigningTarget {
-  const rawHost = typeof options.host === 'string' ? options.host.trim() : '';
-  if (!rawHost) throw endpointInvalidError('the IAM signing host is empty: set the DSN host or aws_iam_auth.signing_host');
-  if (/\s|\/|@|\?|#/.test(rawHost) || rawHost.includes('://')) {
-    throw endpointInvalidError(`the IAM signing host "${rawHost}" is not a bare hostname (no scheme, user, path or query)`);
-  }
-  const bracketed = rawHost.startsWith('[') && rawHost.endsWith(']');
-  if (!bracketed && rawHost.includes(':') && !/^[0-9a-f:]+$/i.test(rawHost)) {
-    throw endpointInvalidError(`the IAM signing host "${rawHost}" includes a port; pass the port separately (aws_iam_auth.signing_port)`);
-  }
-  const port = options.port;
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw endpointInvalidError(`the IAM signing port of host "${rawHost}" must be an integer between 1 and 65535, got ${String(port)}`);
-  }
-  const user = typeof options.user === 'string' ? options.user.trim() : '';
-  if (!user) throw usernameMissingError(`no database user for the IAM token of ${rawHost}:${port}: the DSN has no username and aws_iam_auth.db_user is not set`);
-
-  const host = normaliseSigningHost(rawHost);
-  const { region, fromHostname, mismatch } = resolveRegion(host, options.region);
-  if (!region) throw regionMissingError(host);
-  if (!isRegionName(region)) {
-    throw new IamError('IAM_REGION_MISSING', `"${region}" is not an AWS region name (aws_iam_auth.region for ${host}:${port})`, {
-      possibleCauses: ['aws_iam_auth.region is misspelled'],
-      solutions: ['Set aws_iam_auth.region to a region name such as us-east-1 or eu-west-2'],
-    });
-  }
-  if (mismatch) {
-    logger.warn('Configured IAM region differs from the region in the hostname', { region, hostname_region: fromHostname, host });
-  }
-  if (isLoopbackOrIp(host)) {
-    logger.warn('IAM token is signed for an IP address or localhost; RDS only accepts tokens signed for its endpoint name (set aws_iam_auth.signing_host)', { host });
-  }
-  return { host, port, user, region };
-}
 
 /**
  * The RDS IAM token lifecycle for one endpoint and user: credentials from the AWS SDK default
@@ -74,7 +39,7 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
   if (!Number.isFinite(marginMs) || marginMs < 0 || marginMs >= TOKEN_LIFETIME_SECONDS * 1000 / 2) {
     throw new IamError('CONFIG_INVALID', `refreshMarginMs must be between 0 and ${TOKEN_LIFETIME_SECONDS * 500} ms, got ${String(marginMs)}`);
   }
-  const target = validateTarget(options, logger);
+  const target = resolveSigningTarget(options, (message, fields) => logger.warn(message, fields));
   const label = `${target.user}@${target.host}:${target.port}`;
   const logFields = { host: target.host, port: target.port, user: target.user, region: target.region };
   const credentials = createCredentialCache({

@@ -19,6 +19,16 @@ export interface TlsSettings {
   readonly explicit: boolean;
   /** The parameter that chose the mode, as written (`sslmode=verify-full`), when explicit. */
   readonly source?: string;
+  /** The CA file the DSN names (`sslrootcert`, `ssl-ca`), read into `tls.ca`. */
+  readonly caFile?: string;
+  /** True for `sslrootcert=system`: the system's CAs. */
+  readonly systemRoots?: boolean;
+}
+
+/** Options of {@link sslModeToTls}. @public */
+export interface SslModeOptions {
+  /** The mode when no DSN parameter names one (IAM connections: `verify-full`). Default: the driver's. */
+  readonly defaultMode?: SslMode;
 }
 
 const MODE_KEYS = ['sslmode', 'ssl-mode', 'ssl_mode'] as const;
@@ -194,7 +204,7 @@ function buildTls(mode: SslMode, params: Params, context: Context): ConnectionOp
  *   `ssl_min_protocol_version` / `ssl_max_protocol_version`, and `sslservername` (the name
  *   to verify, when connecting through a tunnel);
  * - MySQL `ssl-mode`/`sslmode` (`DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`,
- *   `VERIFY_IDENTITY`), `ssl-ca`, `ssl-cert`, `ssl-key`; Go `tls=true|false|skip-verify|preferred`;
+ *   `VERIFY_IDENTITY`), `ssl-ca` (alone: VERIFY_CA, as the mysql client), `ssl-cert`, `ssl-key`; Go `tls=true|false|skip-verify|preferred`;
  *   `ssl=true|false`.
  *
  * `require` encrypts without verifying (unless a root certificate is given, as in libpq),
@@ -205,17 +215,32 @@ function buildTls(mode: SslMode, params: Params, context: Context): ConnectionOp
  * @throws ConfigError `DSN_INVALID` naming the parameter (and file) at fault.
  * @public
  */
-export function sslModeToTls(parsed: ParsedDsn, connection?: string): TlsSettings {
+export function sslModeToTls(parsed: ParsedDsn, connection?: string, options: SslModeOptions = {}): TlsSettings {
   const context: Context = { parsed, connection };
   if (parsed.driver === 'sqlite') return { mode: 'disable', tls: false, explicit: false };
   const choice = chooseMode(parsed.params, context);
-  const systemRoots = pick(parsed.params, ROOT_CERT_KEYS, context)?.value === 'system';
+  const rootCert = pick(parsed.params, ROOT_CERT_KEYS, context);
+  const systemRoots = rootCert?.value === 'system';
   if (systemRoots && choice !== undefined && choice.mode !== 'verify-full') {
     fail(context, `${choice.source} is too weak for sslrootcert=system (use verify-full, or name a CA file)`);
   }
-  const mode: SslMode = choice?.mode ?? (systemRoots ? 'verify-full' : parsed.driver === 'postgres' ? 'prefer' : 'disable');
-  const explicit = choice !== undefined || systemRoots;
-  const source = choice?.source ?? (systemRoots ? 'sslrootcert=system' : undefined);
+  const caFile = rootCert === undefined || rootCert.value === '' || systemRoots ? undefined : rootCert.value;
+  // A CA given without a mode asks for verification, as node-postgres (verify-full) and the
+  // mysql client (VERIFY_CA) read it; with no TLS parameter at all, the driver's default applies.
+  const implied: Choice | undefined = systemRoots
+    ? { mode: 'verify-full', source: 'sslrootcert=system' }
+    : caFile !== undefined && rootCert !== undefined
+      ? { mode: options.defaultMode ?? (parsed.driver === 'postgres' ? 'verify-full' : 'verify-ca'), source: `${rootCert.key}=${caFile}` }
+      : undefined;
+  const chosen = choice ?? implied;
+  const mode: SslMode = chosen?.mode ?? options.defaultMode ?? (parsed.driver === 'postgres' ? 'prefer' : 'disable');
   const tls = needsTls(mode) ? buildTls(mode, parsed.params, context) : false;
-  return { mode, tls, explicit, ...(source === undefined ? {} : { source }) };
+  return {
+    mode,
+    tls,
+    explicit: chosen !== undefined,
+    ...(chosen === undefined ? {} : { source: chosen.source }),
+    ...(caFile === undefined || tls === false ? {} : { caFile }),
+    ...(systemRoots ? { systemRoots } : {}),
+  };
 }

@@ -43,7 +43,7 @@ describe('dbmodule check on IAM connections', () => {
     expect(byName.credentials?.detail).toContain(`...${KEY.accessKeyId.slice(-4)}`);
     expect(byName.token?.detail).toContain(`signed for ${SIGNING_HOST}:5432, region us-east-1, user "${IAM_USER}"`);
     // The TLS phase saw the emulator's certificate (CN localhost, issued by its generated CA) and verified it.
-    expect(byName.tls?.detail).toMatch(/TLSv1\.[23], certificate CN=\S+ issued by .+; verify-full, configured CA/);
+    expect(byName.tls?.detail).toMatch(/TLSv1\.[23], certificate CN=\S+ issued by .+; TLS verify-full against CA file \S+ca\.pem/);
     const logins = emulator.authLog.entries().filter((attempt) => attempt.protocol === 'postgres' && attempt.decision === 'allow');
     expect(logins.map((attempt) => [attempt.signedHost, attempt.accessKeyId, attempt.tls])).toEqual([[`${SIGNING_HOST}:5432`, KEY.accessKeyId, true]]);
     expect(leaksSecret(stdout + stderr)).toBe(false);

@@ -1,4 +1,5 @@
 /** Helpers for the MySQL driver tests: hand-built configs, a per-file database user, and server-side session counts. */
+import type { ConnectionOptions } from 'node:tls';
 import mysql from 'mysql2/promise';
 import type { ConnectionConfig } from '../../src/config/types.js';
 import type { ParsedDsn } from '../../src/dsn/types.js';
@@ -7,6 +8,7 @@ import { createMysqlPool } from '../../src/drivers/mysql/index.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { uniqueName } from '../support/databases.js';
 import { connectionConfig } from '../support/connection-config.js';
+import { testPlan } from '../support/plan.js';
 import { mysqlThreads } from '../support/mysql-threads.js';
 
 export const MYSQL_HOST = '127.0.0.1';
@@ -37,19 +39,17 @@ export async function openPool(
     dsn?: Partial<ParsedDsn>;
     password?: () => Promise<string>;
     onAuthFailure?: DriverPoolOptions['onAuthFailure'];
-    tls?: DriverPoolOptions['tls'];
+    tls?: ConnectionOptions;
     logger?: Logger;
     clock?: Clock;
   } = {},
 ): Promise<DriverPool> {
   const options: DriverPoolOptions = {
-    config: mysqlConfig(config),
-    dsn: mysqlDsn(extra.dsn),
+    plan: testPlan(mysqlConfig(config), mysqlDsn(extra.dsn), extra.tls),
     logger: extra.logger ?? silentLogger,
     clock: extra.clock ?? { now: () => Date.now() },
     ...(extra.password ? { password: extra.password } : {}),
     ...(extra.onAuthFailure ? { onAuthFailure: extra.onAuthFailure } : {}),
-    ...(extra.tls ? { tls: extra.tls } : {}),
   };
   const pool = await createMysqlPool(options);
   opened.push(pool);

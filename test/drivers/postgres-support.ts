@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { ConnectionConfig } from '../../src/config/types.js';
 import type { ParsedDsn } from '../../src/dsn/types.js';
@@ -7,6 +8,7 @@ import { createPostgresPool } from '../../src/drivers/postgres/index.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { PG_URL, uniqueName } from '../support/databases.js';
 import { connectionConfig } from '../support/connection-config.js';
+import { testPlan } from '../support/plan.js';
 
 const url = new URL(PG_URL);
 
@@ -35,7 +37,7 @@ export interface TestPoolOptions {
   dsn?: Partial<ParsedDsn>;
   password?: () => Promise<string>;
   onAuthFailure?: DriverPoolOptions['onAuthFailure'];
-  tls?: DriverPoolOptions['tls'];
+  tls?: ConnectionOptions;
   logger?: Logger;
   clock?: Clock;
 }
@@ -46,13 +48,11 @@ const opened: DriverPool[] = [];
 export async function openTestPool(options: TestPoolOptions = {}): Promise<{ pool: DriverPool; native: pg.Pool; appName: string }> {
   const appName = uniqueName('pgdrv');
   const pool = await createPostgresPool({
-    config: testConfig(options.config),
-    dsn: testDsn(appName, options.dsn),
+    plan: testPlan(testConfig(options.config), testDsn(appName, options.dsn), options.tls),
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? { now: () => Date.now() },
     ...(options.password ? { password: options.password } : {}),
     ...(options.onAuthFailure ? { onAuthFailure: options.onAuthFailure } : {}),
-    ...(options.tls ? { tls: options.tls } : {}),
   });
   opened.push(pool);
   return { pool, native: pool.native as pg.Pool, appName };

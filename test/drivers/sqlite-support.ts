@@ -8,6 +8,7 @@ import { createSqlitePool, type SqliteHandlePool } from '../../src/drivers/sqlit
 import type { Clock, DriverPool, DriverSession } from '../../src/drivers/types.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { connectionConfig } from '../support/connection-config.js';
+import { testPlan } from '../support/plan.js';
 
 export function sqliteConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
   return connectionConfig('sqlite', { name: 'lite', dsn: 'sqlite:test.db' }, overrides);
@@ -63,8 +64,7 @@ export class HandleWatch {
 export async function openPool(options: OpenOptions = {}): Promise<{ pool: DriverPool; native: SqliteHandlePool; watch: HandleWatch; file: string }> {
   const file = options.path ?? path.join(tempDir(), 'test.db');
   const pool = await createSqlitePool({
-    config: sqliteConfig(options.config),
-    dsn: sqliteDsn(file, options.params),
+    plan: testPlan(sqliteConfig(options.config), sqliteDsn(file, options.params)),
     logger: options.logger ?? silentLogger,
     clock: options.clock ?? { now: () => Date.now() },
   });

@@ -7,6 +7,7 @@ import { createSqlitePool, loadBetterSqlite3, sqliteDialect, toSqliteError } fro
 import { StatementCache } from '../../src/drivers/sqlite/statement-cache.js';
 import { captureLogger } from '../support/logger.js';
 import { cleanUp, fakeClock, openPool, poolHandleId, rejectionOf, sqliteConfig, sqliteDsn, tempDir } from './sqlite-support.js';
+import { testPlan } from '../support/plan.js';
 
 afterEach(cleanUp);
 
@@ -257,8 +258,7 @@ describe('sqlite driver: errors and loading', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'file'), '');
     const pool = await createSqlitePool({
-      config: sqliteConfig(),
-      dsn: sqliteDsn(path.join(dir, 'file', 'x.db')),
+      plan: testPlan(sqliteConfig(), sqliteDsn(path.join(dir, 'file', 'x.db'))),
       logger: captureLogger().logger,
       clock: fakeClock(),
     });
@@ -268,23 +268,21 @@ describe('sqlite driver: errors and loading', () => {
 });
 
 describe('sqlite driver: server-only options', () => {
-  it('warns that a password function and TLS options do not apply, and never calls the function', async () => {
+  it('warns that a password function does not apply, and never calls the function', async () => {
     const { logger, entries } = captureLogger();
     let calls = 0;
     const pool = await createSqlitePool({
-      config: sqliteConfig(),
-      dsn: sqliteDsn(':memory:'),
+      plan: testPlan(sqliteConfig(), sqliteDsn(':memory:')),
       logger,
       clock: fakeClock(),
       password: async () => {
         calls++;
         return 'unused';
       },
-      tls: { rejectUnauthorized: true },
     });
     await pool.ping();
     await pool.close();
     expect(calls).toBe(0);
-    expect(entries.some((entry) => entry.level === 'warn' && entry.message.includes('password function and TLS options are ignored'))).toBe(true);
+    expect(entries.some((entry) => entry.level === 'warn' && entry.message.includes('password function is ignored'))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, defaultPort, formatDsn, parseDsn, rdsCaBundle, sslModeToTls, type ConnectionConfig, type Logger, type ParsedDsn } from '../../index.js';
+import { formatDsn, planConnection, rdsCaBundle, type ConnectionConfig, type ConnectionPlan, type Logger, type ParsedDsn } from '../../index.js';
 import type { CliIo } from '../io.js';
 import { regionFor, signToken, targetOfConnection } from './iam-target.js';
 
@@ -21,34 +21,34 @@ export interface ExecEnvironment {
 }
 
 /**
- * The environment a database tool needs to reach `connection`: libpq's PG* variables (PostgreSQL)
- * or the mysql client's MYSQL_* ones, plus DATABASE_URL with the password percent-encoded. IAM
- * connections get a fresh token as the password (and TLS: verify-full against the RDS CA bundle,
- * written to a temporary file, unless the DSN names its own CA); others get the DSN's password.
+ * The environment a database tool needs to reach `connection`, from its plan: libpq's PG*
+ * variables (PostgreSQL) or the mysql client's MYSQL_* ones, plus DATABASE_URL with the password
+ * percent-encoded. The user is the plan's login user (`db_user` under IAM). IAM connections get a
+ * fresh token as the password and the plan's TLS (the RDS CA bundle is written to a temporary
+ * file for libpq); others get the DSN's password.
  */
 export async function execEnvironment(connection: ConnectionConfig, io: CliIo, logger: Logger): Promise<ExecEnvironment> {
-  const dsn = parseDsn(connection.dsn, { driver: connection.driver, connection: connection.name });
+  const plan = planConnection(connection);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async (): Promise<void> => {
     await Promise.allSettled(cleanups.map((step) => step()));
   };
   try {
-    if (!connection.aws_iam_auth.enabled) {
-      return { variables: variablesFor(connection, dsn, dsn.user, dsn.password, {}), credential: dsn.password === undefined ? 'no password' : 'the DSN password', cleanup };
+    if (!plan.iam) {
+      return { variables: variablesFor(plan, plan.dsn.password, rootCertOf(plan)), credential: plan.dsn.password === undefined ? 'no password' : 'the DSN password', cleanup };
     }
-    const target = targetOfConnection(connection, dsn);
-    const host = target.host ?? '';
-    const tls = iamTlsParams(connection, dsn);
-    if (connection.driver === 'postgres' && !tls.sslrootcert) {
+    let rootCert = rootCertOf(plan);
+    if (plan.driver === 'postgres' && plan.tls.ca === 'rds-bundle') {
       const dir = await mkdtemp(join(tmpdir(), 'dbmodule-exec-'));
       cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      tls.sslrootcert = join(dir, 'rds-ca-bundle.pem');
-      await writeFile(tls.sslrootcert, `${rdsCaBundle().join('\n')}\n`, { mode: 0o600 });
+      rootCert = join(dir, 'rds-ca-bundle.pem');
+      await writeFile(rootCert, `${rdsCaBundle().join('\n')}\n`, { mode: 0o600 });
     }
-    const { token, state } = await signToken({ host, port: target.port ?? 0, user: target.user ?? '', region: regionFor(host, target.region, io.env) }, io, logger);
+    const target = targetOfConnection(plan);
+    const { token, state } = await signToken({ ...target, region: regionFor(target.host, target.region, io.env) }, io, logger);
     const until = state.expiresAt === undefined ? '' : `, valid until ${new Date(state.expiresAt).toISOString()}`;
     return {
-      variables: variablesFor(connection, dsn, state.user, token, tls),
+      variables: variablesFor(plan, token, rootCert),
       credential: `a fresh IAM token for ${state.user}@${state.signedHost}:${state.signedPort} (key ...${state.accessKeyIdSuffix ?? '?'}${until})`,
       cleanup,
     };
@@ -60,62 +60,55 @@ export async function execEnvironment(connection: ConnectionConfig, io: CliIo, l
 
 // --- internal ---
 
-interface TlsParams {
-  sslmode?: string;
-  sslrootcert?: string;
+/** The CA libpq should verify with: the plan's CA file, or `system`. */
+function rootCertOf(plan: ConnectionPlan): string | undefined {
+  return plan.tls.ca === 'file' ? plan.tls.caFile : plan.tls.ca === 'system' ? 'system' : undefined;
 }
 
-/** IAM tokens only travel over TLS: the DSN's mode if it asks for TLS, else verify-full. */
-function iamTlsParams(connection: ConnectionConfig, dsn: ParsedDsn): TlsParams {
-  const settings = sslModeToTls(dsn, connection.name);
-  if (settings.explicit && settings.tls === false) {
-    throw new ConfigError('TLS_FAILED', `connection "${connection.name}": ${settings.source ?? `sslmode=${settings.mode}`} turns TLS off, but the IAM token would then cross the network in the clear`, {
-      connection: connection.name,
-      solutions: ['Remove sslmode from the DSN (IAM connections default to verify-full against the RDS CA bundle)'],
-    });
-  }
-  const rootCert = rootCertOf(dsn);
-  return { sslmode: settings.explicit ? settings.mode : 'verify-full', ...(rootCert ? { sslrootcert: rootCert } : {}) };
+/** The TLS mode a tool should use: the plan's, unless it is only the driver's default (libpq's own default then applies). */
+function sslModeOf(plan: ConnectionPlan): string | undefined {
+  return plan.tls.source === 'driver default' ? undefined : plan.tls.mode;
 }
 
-function rootCertOf(dsn: ParsedDsn): string | undefined {
-  return ['sslrootcert', 'ssl-ca', 'ssl_ca', 'sslca'].map((key) => dsn.params[key]).find((value) => value !== undefined && value !== '');
-}
-
-function variablesFor(connection: ConnectionConfig, dsn: ParsedDsn, user: string | undefined, password: string | undefined, iamTls: TlsParams): Record<string, string> {
+function variablesFor(plan: ConnectionPlan, password: string | undefined, rootCert: string | undefined): Record<string, string> {
   const variables: Record<string, string> = {};
   const set = (name: string, value: string | number | undefined): void => {
     if (value !== undefined && value !== '') variables[name] = String(value);
   };
-  const host = dsn.host ?? 'localhost';
-  const port = dsn.port ?? defaultPort(connection.driver);
-  if (connection.driver === 'postgres') {
-    const settings = sslModeToTls(dsn, connection.name);
+  const host = plan.host ?? 'localhost';
+  const sslmode = sslModeOf(plan);
+  if (plan.driver === 'postgres') {
     set('PGHOST', host);
-    set('PGPORT', port);
-    set('PGUSER', user);
-    set('PGDATABASE', dsn.database);
+    set('PGPORT', plan.port);
+    set('PGUSER', plan.user);
+    set('PGDATABASE', plan.database);
     set('PGPASSWORD', password);
-    set('PGSSLMODE', connection.aws_iam_auth.enabled ? iamTls.sslmode : settings.explicit ? settings.mode : undefined);
-    set('PGSSLROOTCERT', connection.aws_iam_auth.enabled ? iamTls.sslrootcert : rootCertOf(dsn));
-    set('PGSSLCERT', dsn.params.sslcert);
-    set('PGSSLKEY', dsn.params.sslkey);
-  } else if (connection.driver === 'mysql') {
+    set('PGSSLMODE', sslmode);
+    set('PGSSLROOTCERT', rootCert);
+    set('PGSSLCERT', plan.dsn.params.sslcert);
+    set('PGSSLKEY', plan.dsn.params.sslkey);
+  } else if (plan.driver === 'mysql') {
     if (host.startsWith('/')) set('MYSQL_UNIX_PORT', host);
     else set('MYSQL_HOST', host);
-    set('MYSQL_TCP_PORT', port);
-    set('MYSQL_USER', user);
-    set('MYSQL_DATABASE', dsn.database);
+    set('MYSQL_TCP_PORT', plan.port);
+    set('MYSQL_USER', plan.user);
+    set('MYSQL_DATABASE', plan.database);
     set('MYSQL_PWD', password);
     // RDS asks IAM users for mysql_clear_password; libmysqlclient sends it only when allowed.
-    if (connection.aws_iam_auth.enabled) set('LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN', '1');
+    if (plan.iam) set('LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN', '1');
   }
-  const params: Record<string, string> = { ...dsn.params };
-  if (connection.driver === 'postgres' && connection.aws_iam_auth.enabled) {
-    if (!Object.keys(params).some((key) => ['sslmode', 'ssl-mode', 'ssl_mode', 'ssl', 'tls'].includes(key)) && iamTls.sslmode) params.sslmode = iamTls.sslmode;
-    if (!rootCertOf(dsn) && iamTls.sslrootcert) params.sslrootcert = iamTls.sslrootcert;
+  const params: Record<string, string> = { ...plan.dsn.params };
+  if (plan.driver === 'postgres') {
+    // The URL says the plan's TLS in libpq's words, whatever spelling the DSN used.
+    for (const name of TLS_MODE_PARAMS) delete params[name];
+    for (const name of ROOT_CERT_PARAMS) delete params[name];
+    if (sslmode) params.sslmode = sslmode;
+    if (rootCert) params.sslrootcert = rootCert;
   }
-  const forUrl: ParsedDsn = { ...dsn, ...(user === undefined ? {} : { user }), params };
+  const forUrl: ParsedDsn = { ...plan.dsn, ...(plan.user === undefined ? {} : { user: plan.user }), params };
   set('DATABASE_URL', formatDsn(forUrl, password === undefined ? {} : { password }));
   return variables;
 }
+
+const TLS_MODE_PARAMS = ['sslmode', 'ssl-mode', 'ssl_mode', 'ssl', 'tls', 'requiressl'];
+const ROOT_CERT_PARAMS = ['sslrootcert', 'ssl-ca', 'ssl_ca', 'sslca'];

@@ -1,4 +1,4 @@
-import { defaultPort, parseDsn, type ConnectionConfig, type Logger, type ParsedDsn } from '../../index.js';
+import { ConfigError, envVariable, planConnection, type ConnectionConfig, type ConnectionPlan, type Logger } from '../../index.js';
 import { createIamTokenProvider, regionFromHostname, type IamTokenProviderOptions, type TokenState } from '../../iam/index.js';
 import type { CliIo } from '../io.js';
 import { credentialsFromCliEnv } from './credentials.js';
@@ -12,16 +12,20 @@ export interface SigningTarget {
   region: string | undefined;
 }
 
-/** The signing target of a configured connection, as the connection itself signs: signing_host/port, db_user, region. */
-export function targetOfConnection(connection: ConnectionConfig, dsn: ParsedDsn = parseDsn(connection.dsn, { driver: connection.driver, connection: connection.name })): Partial<SigningTarget> {
-  const iam = connection.aws_iam_auth;
-  const port = iam.signing_port ?? dsn.port ?? defaultPort(connection.driver);
-  return {
-    ...(iam.signing_host ?? dsn.host ? { host: iam.signing_host ?? dsn.host } : {}),
-    ...(port === undefined ? {} : { port }),
-    ...(iam.db_user ?? dsn.user ? { user: iam.db_user ?? dsn.user } : {}),
-    region: iam.region,
-  };
+/**
+ * The signing target of a configured connection, from its plan: exactly what the connection signs
+ * for (signing_host/port, db_user, region). A connection without IAM has none: that is said.
+ */
+export function targetOfConnection(connection: ConnectionConfig | ConnectionPlan): SigningTarget {
+  const plan = 'settings' in connection ? connection : planConnection(connection);
+  if (!plan.iam) {
+    throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}" does not use IAM authentication (aws_iam_auth.enabled is false), so it has no token to sign`, {
+      connection: plan.name,
+      solutions: [`Enable it: connections.${plan.name}.aws_iam_auth.enabled: true (or ${envVariable(plan.name, ['aws_iam_auth', 'enabled'])}=true)`, 'Or give --hostname, --port and --username instead of --connection'],
+    });
+  }
+  const { signingHost, signingPort, user, region } = plan.iam;
+  return { host: signingHost, port: signingPort, user, region };
 }
 
 /**

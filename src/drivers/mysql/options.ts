@@ -1,7 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { AuthPlugin, PoolOptions, SslOptions } from 'mysql2';
 import { ConfigError } from '../../errors.js';
-import { TLS_PARAM_NAMES, sslModeToTls } from '../../tls/sslmode.js';
 import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
 import type { Mysql2Module } from './load-driver.js';
@@ -106,13 +105,13 @@ function toMysqlSsl(tls: TlsConnectionOptions): SslOptions {
   return ssl;
 }
 
-/** The TLS mysql2 should use: `options.tls` wins over whatever the DSN says. */
+/** The plan's TLS in mysql2's terms. */
 function resolveSsl(options: DriverPoolOptions): SslOptions | undefined {
-  const tls = options.tls ?? sslModeToTls(options.dsn, options.config.name).tls;
+  const tls = options.plan.tls.options;
   if (tls === false) return undefined;
   for (const unsupported of ['servername', 'crl'] as const) {
     if (tls[unsupported] !== undefined) {
-      options.logger.warn('Ignoring a TLS option mysql2 cannot apply', { connection: options.config.name, option: unsupported });
+      options.logger.warn('Ignoring a TLS option mysql2 cannot apply', { connection: options.plan.name, option: unsupported });
     }
   }
   return toMysqlSsl(tls);
@@ -131,11 +130,12 @@ const clearPasswordPlugin: AuthPlugin = ({ connection }) => () => Buffer.from(`$
  * @throws ConfigError `DSN_INVALID` naming a parameter with an invalid value.
  */
 export function buildPoolOptions(options: DriverPoolOptions, mysql: Mysql2Module): PoolOptions {
-  const { config, dsn, logger } = options;
+  const { plan, logger } = options;
+  const { settings: config, dsn } = plan;
   const maxOpen = Math.max(0, config.max_open_connections);
   const target: ParamTarget = {
-    host: dsn.host ?? 'localhost',
-    port: dsn.port ?? 3306,
+    host: plan.host ?? 'localhost',
+    port: plan.port ?? 3306,
     connectionLimit: maxOpen,
     maxIdle: maxOpen === 0 ? config.max_idle_connections : Math.min(config.max_idle_connections, maxOpen),
     // mysql2 defaults to 60 s; "no limit" must be explicit.
@@ -148,13 +148,11 @@ export function buildPoolOptions(options: DriverPoolOptions, mysql: Mysql2Module
     // Retired and reaped sessions send COM_QUIT instead of dropping the socket (no "Aborted connection" on the server).
     gracefulEnd: true,
   };
-  if (dsn.user !== undefined) target.user = dsn.user;
-  if (dsn.database !== undefined) target.database = dsn.database;
+  if (plan.user !== undefined) target.user = plan.user;
+  if (plan.database !== undefined) target.database = plan.database;
   if (!options.password && dsn.password !== undefined) target.password = dsn.password;
 
-  const tlsParams = new Set<string>(TLS_PARAM_NAMES);
-  for (const [param, value] of Object.entries(dsn.params)) {
-    if (tlsParams.has(param)) continue;
+  for (const [param, value] of Object.entries(plan.params)) {
     const apply = PARAMS[param];
     if (apply) {
       apply(value, target, (expected) => invalidParam(config.name, param, value, expected));

@@ -22,14 +22,14 @@ function toResult<T>(rows: unknown): QueryResult<T> {
 
 /** What error messages of this connection may name: the connection, host:port, user and database. */
 function errorContext(options: DriverPoolOptions, phase: MysqlErrorContext['phase']): MysqlErrorContext {
-  const { dsn, config } = options;
+  const { plan } = options;
   return {
-    connection: config.name,
+    connection: plan.name,
     phase,
-    host: dsn.host ?? 'localhost',
-    port: dsn.port ?? 3306,
-    ...(dsn.user === undefined ? {} : { user: dsn.user }),
-    ...(dsn.database === undefined ? {} : { database: dsn.database }),
+    host: plan.host ?? 'localhost',
+    port: plan.port ?? 3306,
+    ...(plan.user === undefined ? {} : { user: plan.user }),
+    ...(plan.database === undefined ? {} : { database: plan.database }),
   };
 }
 
@@ -47,7 +47,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
   constructor(native: Pool, guard: PoolGuard, options: DriverPoolOptions) {
     this.native = native;
     this.#guard = guard;
-    this.#config = options.config;
+    this.#config = options.plan.settings;
     this.#logger = options.logger;
     this.#context = errorContext(options, 'query');
   }
@@ -222,7 +222,7 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
   // Keep the password out of console.log / util.inspect of the pool (an ORM may print it); mysql2 copies it per connection with its descriptor.
   const connectionConfig = internalsOf(native).config.connectionConfig;
   Object.defineProperty(connectionConfig, 'password', { value: connectionConfig.password, enumerable: false, configurable: true, writable: true });
-  const { config } = options;
+  const config = options.plan.settings;
   const connectContext = { ...errorContext(options, 'connect'), timeoutMs: config.connection_timeout };
   const guard = new PoolGuard(native, {
     connection: config.name,

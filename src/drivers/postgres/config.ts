@@ -1,8 +1,7 @@
-import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import type { PoolConfig } from 'pg';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import { TLS_PARAM_NAMES, sslModeToTls } from '../../tls/sslmode.js';
 import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
 
@@ -25,17 +24,18 @@ const SUPERSEDED_PARAMS: Readonly<Record<string, string>> = {
  * `connectionString`: pg lets a connection string's password and sslmode override ours).
  */
 export function buildPoolConfig(options: DriverPoolOptions): PoolConfig {
-  const { config, dsn, logger } = options;
-  const ssl = options.tls ? copyTls(options.tls) : tlsFromDsn(options);
+  const { plan, logger } = options;
+  const config = plan.settings;
+  const ssl = plan.tls.options === false ? false : copyTls(plan.tls.options);
   const pool: PoolConfig = {
-    host: dsn.host,
-    port: dsn.port,
-    user: dsn.user,
-    database: dsn.database,
-    password: options.password ?? dsn.password,
+    host: plan.host,
+    port: plan.port,
+    user: plan.user,
+    database: plan.database,
+    password: options.password ?? plan.dsn.password,
     ssl,
     // an explicit value, so a PGSSLNEGOTIATION in the environment can't contradict `ssl`
-    sslnegotiation: ssl && dsn.params.sslnegotiation === 'direct' ? 'direct' : 'postgres',
+    sslnegotiation: plan.tls.direct ? 'direct' : 'postgres',
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     max: config.max_open_connections,
@@ -43,31 +43,25 @@ export function buildPoolConfig(options: DriverPoolOptions): PoolConfig {
     idleTimeoutMillis: config.connection_max_idle_time,
     connectionTimeoutMillis: config.connection_timeout,
     ...(config.query_timeout > 0 ? { query_timeout: config.query_timeout } : {}),
-    ...driverParams(dsn.params, config.name, logger),
+    ...driverParams(plan.params, plan.name, logger),
   };
   return pool;
-}
-
-function tlsFromDsn(options: DriverPoolOptions): TlsConnectionOptions | false {
-  const { tls } = sslModeToTls(options.dsn, options.config.name);
-  return tls === false ? false : copyTls(tls);
 }
 
 /**
  * pg-pool and pg redefine `ssl.key` as non-enumerable on the object they are given, which
  * throws on a frozen object; they get their own copy.
  */
-function copyTls(tls: TlsConnectionOptions): TlsConnectionOptions {
-  const copy: TlsConnectionOptions = { ...tls };
+function copyTls(tls: ConnectionOptions): ConnectionOptions {
+  const copy: ConnectionOptions = { ...tls };
   if ('key' in tls) copy.key = tls.key;
   return copy;
 }
 
 function driverParams(params: Readonly<Record<string, string>>, connection: string, logger: Logger): PoolConfig {
-  const tlsParams = new Set<string>(TLS_PARAM_NAMES);
   const result: PoolConfig = {};
   for (const [name, value] of Object.entries(params)) {
-    if (tlsParams.has(name) || name === 'sslnegotiation' || STRUCTURAL_PARAMS.has(name)) continue;
+    if (STRUCTURAL_PARAMS.has(name)) continue;
     if ((STRING_PARAMS as readonly string[]).includes(name)) {
       result[name as (typeof STRING_PARAMS)[number]] = value;
     } else if ((MILLISECOND_PARAMS as readonly string[]).includes(name)) {

@@ -61,7 +61,7 @@ class PostgresDriverPool implements DriverPool, Terminable {
   #terminated = false;
 
   constructor(native: ManagedPgPool, options: DriverPoolOptions, endpoint: string) {
-    const { config } = options;
+    const config = options.plan.settings;
     this.native = native;
     this.#maxOpen = config.max_open_connections;
     this.#maxIdle = config.max_idle_connections;
@@ -175,9 +175,10 @@ class PostgresDriverPool implements DriverPool, Terminable {
  */
 export const createPostgresPool: DriverPoolFactory = async (options) => {
   const pg = await loadPg();
-  const { config, dsn, logger, clock } = options;
-  const connection = config.name;
-  const endpoint = `${dsn.host ?? 'localhost'}:${dsn.port ?? 5432}`;
+  const { plan, logger, clock } = options;
+  const config = plan.settings;
+  const connection = plan.name;
+  const endpoint = `${plan.host}:${plan.port}`;
   const { onAuthFailure } = options;
   const native = createManagedPool(pg, buildPoolConfig(options), {
     maxIdle: config.max_idle_connections,

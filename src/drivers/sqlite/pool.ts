@@ -52,7 +52,8 @@ class SqlitePool implements DriverPool, Terminable {
   #terminated = false;
 
   constructor(Database: SqliteDatabaseConstructor, target: SqliteTarget, limits: SqlitePoolLimits, options: DriverPoolOptions) {
-    const { config, logger } = options;
+    const { logger } = options;
+    const config = options.plan.settings;
     this.#connection = config.name;
     this.#logger = logger;
     this.#timeoutMs = limits.timeoutMs;
@@ -253,9 +254,9 @@ class SqlitePool implements DriverPool, Terminable {
  */
 export const createSqlitePool: DriverPoolFactory = async (options) => {
   const Database = await loadBetterSqlite3();
-  if (options.password !== undefined || options.tls !== undefined) {
-    options.logger.warn('SQLite has no server: the password function and TLS options are ignored', { connection: options.config.name });
+  if (options.password !== undefined) {
+    options.logger.warn('SQLite has no server: the password function is ignored', { connection: options.plan.name });
   }
-  const target = resolveSqliteTarget(options.dsn, options.config, options.logger);
-  return new SqlitePool(Database, target, sqlitePoolLimits(options.config, target, options.logger), options);
+  const target = resolveSqliteTarget(options.plan.dsn, options.plan.settings, options.logger);
+  return new SqlitePool(Database, target, sqlitePoolLimits(options.plan.settings, target, options.logger), options);
 };

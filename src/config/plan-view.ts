@@ -1,0 +1,64 @@
+import { isSecretParam, REDACTED } from '../dsn/index.js';
+import type { DriverName } from '../driver-name.js';
+import { describeTls, type CaSource } from '../tls/connection-tls.js';
+import type { SslMode } from '../tls/sslmode.js';
+import { formatDuration } from './duration.js';
+import type { ConnectionPlan } from './plan.js';
+
+/** A {@link ConnectionPlan} as `check --json` shows it: JSON-able, nothing secret. @public */
+export interface ConnectionPlanView {
+  name: string;
+  driver: DriverName;
+  target: string;
+  /** `host:port` dialled, or the socket path / SQLite file. */
+  endpoint: string;
+  user?: string;
+  database?: string;
+  /** The DSN's non-TLS parameters; secret-looking ones are redacted. */
+  params: Record<string, string>;
+  tls: { mode: SslMode; source: string; ca?: CaSource; caFile?: string; servername?: string; description: string };
+  iam?: { user: string; userSource: string; signingEndpoint: string; region: string; regionSource: string; maxConnectsPerSecond: number };
+  pool: { maxOpen: number; maxIdle: number; maxLifetime: string; maxIdleTime: string; connectionTimeout: string; queryTimeout: string };
+}
+
+/** The plan without its secrets (DSN password, CA and key contents), durations as Go durations. @public */
+export function planView(plan: ConnectionPlan): ConnectionPlanView {
+  const { tls, iam, settings } = plan;
+  return {
+    name: plan.name,
+    driver: plan.driver,
+    target: plan.target,
+    endpoint: plan.host === undefined ? (plan.dsn.path ?? plan.dsn.database ?? ':memory:') : plan.host.startsWith('/') ? plan.host : `${plan.host}:${plan.port}`,
+    ...(plan.user === undefined ? {} : { user: plan.user }),
+    ...(plan.database === undefined ? {} : { database: plan.database }),
+    params: Object.fromEntries(Object.entries(plan.params).map(([key, value]) => [key, isSecretParam(key) ? REDACTED : value])),
+    tls: {
+      mode: tls.mode,
+      source: tls.source,
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.caFile === undefined ? {} : { caFile: tls.caFile }),
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+      description: describeTls(tls),
+    },
+    ...(iam
+      ? {
+          iam: {
+            user: iam.user,
+            userSource: iam.userSource,
+            signingEndpoint: `${iam.signingHost}:${iam.signingPort}`,
+            region: iam.region,
+            regionSource: iam.regionSource,
+            maxConnectsPerSecond: iam.maxConnectsPerSecond,
+          },
+        }
+      : {}),
+    pool: {
+      maxOpen: settings.max_open_connections,
+      maxIdle: settings.max_idle_connections,
+      maxLifetime: formatDuration(settings.connection_max_lifetime),
+      maxIdleTime: formatDuration(settings.connection_max_idle_time),
+      connectionTimeout: formatDuration(settings.connection_timeout),
+      queryTimeout: formatDuration(settings.query_timeout),
+    },
+  };
+}

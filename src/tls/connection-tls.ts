@@ -45,7 +45,7 @@ export function connectionTls(dsn: ParsedDsn, options: { readonly connection: st
   if (settings.tls === false) return { mode: settings.mode, source, options: false };
 
   const verified = settings.tls.rejectUnauthorized !== false;
-  const useRdsBundle = iam && settings.caFile === undefined && !settings.systemRoots;
+  const useRdsBundle = iam && verified && settings.caFile === undefined && !settings.systemRoots;
   const tls: ConnectionOptions = useRdsBundle ? { ...settings.tls, ca: [...rdsCaBundle()] } : settings.tls;
   const ca: CaSource = settings.caFile !== undefined ? 'file' : settings.systemRoots ? 'system' : useRdsBundle ? 'rds-bundle' : 'node';
   const servername = settings.mode === 'verify-full' ? (tls.servername ?? (dsn.host && isIP(dsn.host) === 0 && !dsn.host.startsWith('/') ? dsn.host : undefined)) : undefined;

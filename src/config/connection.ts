@@ -1,7 +1,7 @@
-import { parseDsn } from '../dsn/index.js';
 import { DbModuleError } from '../errors.js';
 import type { ConnectionConfig, DriverName, IamAuthConfig } from './types.js';
 import { DEFAULTS } from './defaults.js';
+import { parseConnectionDsn } from './plan.js';
 import { isPlainObject } from './describe.js';
 import { envVariable } from './env.js';
 import type { Problem } from './problems.js';
@@ -145,7 +145,7 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
   }
   if (driver !== undefined && dsn !== undefined) {
     try {
-      parseDsn(dsn, { driver, connection: name });
+      parseConnectionDsn(dsn, driver, name);
     } catch (error) {
       // The DSN parser redacts its own messages; anything else might echo the DSN.
       at('dsn', error instanceof DbModuleError ? error.message : 'could not be parsed', error);

@@ -3,7 +3,7 @@ import type { DriverName } from '../driver-name.js';
 import { describeTls, type CaSource } from '../tls/connection-tls.js';
 import type { SslMode } from '../tls/sslmode.js';
 import { formatDuration } from './duration.js';
-import type { ConnectionPlan } from './plan.js';
+import type { ConnectionPlan } from './plan-types.js';
 
 /** A {@link ConnectionPlan} as `check --json` shows it: JSON-able, nothing secret. @public */
 export interface ConnectionPlanView {

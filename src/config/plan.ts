@@ -3,59 +3,24 @@ import type { ParsedDsn } from '../dsn/types.js';
 import type { DriverName } from '../driver-name.js';
 import { endpointInvalidError, usernameMissingError } from '../iam/errors.js';
 import { resolveSigningTarget } from '../iam/signing-target.js';
-import { connectionTls, type ConnectionTls } from '../tls/connection-tls.js';
+import { connectionTls } from '../tls/connection-tls.js';
 import { withoutTlsParams } from '../tls/sslmode.js';
 import { DEFAULTS } from './defaults.js';
 import { planView, type ConnectionPlanView } from './plan-view.js';
+import type { ConnectionPlan, DsnPlan, IamPlan } from './plan-types.js';
 import type { ConnectionConfig } from './types.js';
 
-/** What the DSN of a connection says: parsed once, with the endpoint it dials. @public */
-export interface DsnPlan {
-  readonly name: string;
-  readonly driver: DriverName;
-  /** The validated settings: pool limits and timeouts (milliseconds). */
-  readonly settings: ConnectionConfig;
-  /** The DSN's parts, decoded. Under IAM the password is removed (the token replaces it). */
-  readonly dsn: ParsedDsn;
-  /** The DSN redacted, for messages: `postgres://app@db.example.com:5432/app`. */
-  readonly target: string;
-  /** The host dialled (network drivers; a path for a Unix socket), `localhost` when the DSN has none. */
-  readonly host?: string;
-  /** The port dialled, the driver's default (5432, 3306) when the DSN has none. */
-  readonly port?: number;
-  /** True when IAM removed a (placeholder) password from the DSN. */
-  readonly passwordStripped: boolean;
-  /** The DSN's parameters less the TLS ones, which {@link ConnectionPlan.tls} has translated. */
-  readonly params: Readonly<Record<string, string>>;
-}
-
-/** How an IAM connection signs its tokens. @public */
-export interface IamPlan {
-  /** The user the token is signed for, which is also the user that logs in. */
-  readonly user: string;
-  readonly userSource: 'aws_iam_auth.db_user' | 'dsn';
-  readonly signingHost: string;
-  readonly signingPort: number;
-  readonly region: string;
-  readonly regionSource: 'aws_iam_auth.region' | 'hostname';
-  readonly maxConnectsPerSecond: number;
-}
-
-/**
- * One connection resolved once, immutable: every consumer (the pool, new sessions, `check`,
- * `exec`, `token --connection`, `health()`) reads this and nothing else decides the user, the
- * endpoint or the TLS. `JSON.stringify` and `util.inspect` show {@link planView}: no secret.
- * @public
- */
-export interface ConnectionPlan extends DsnPlan {
-  /** The user that logs in: `aws_iam_auth.db_user` when IAM is on and it is set, else the DSN's. */
-  readonly user?: string;
-  readonly database?: string;
-  readonly tls: ConnectionTls;
-  readonly iam?: IamPlan;
-}
+export type { ConnectionPlan, DsnPlan, IamPlan } from './plan-types.js';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * The one place a connection's DSN is parsed (validation reports its problems through this too).
+ * @throws ConfigError `DSN_INVALID` naming the DSN part at fault (never its secret).
+ */
+export function parseConnectionDsn(dsn: string, driver: DriverName, connection: string): ParsedDsn {
+  return parseDsn(dsn, { driver, connection });
+}
 
 /**
  * Parses a connection's DSN and settles the endpoint it dials.
@@ -63,7 +28,7 @@ const INSPECT = Symbol.for('nodejs.util.inspect.custom');
  */
 export function planDsn(settings: ConnectionConfig): DsnPlan {
   const { name, driver } = settings;
-  const parsed = parseDsn(settings.dsn, { driver, connection: name });
+  const parsed = parseConnectionDsn(settings.dsn, driver, name);
   const passwordStripped = settings.aws_iam_auth.enabled && parsed.password !== undefined;
   const dsn: ParsedDsn = passwordStripped ? withoutPassword(parsed) : parsed;
   const network = driver !== 'sqlite';

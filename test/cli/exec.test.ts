@@ -75,7 +75,7 @@ describe('dbmodule exec', () => {
     expect(leaksSecret(stdout + stderr)).toBe(false);
   });
 
-  it('for IAM MySQL sets MYSQL_* with the token and enables the cleartext plugin', async () => {
+  it('for IAM MySQL sets MYSQL_* with the token and db_user (over the DSN user) and enables the cleartext plugin', async () => {
     emulator.authLog.clear();
     const script = `
 const mysql = require(process.env.MYSQL2_MODULE);
@@ -87,11 +87,16 @@ const e = process.env;
     password: e.MYSQL_PWD, ssl: { ca, servername: e.MYSQL_HOST }, enableCleartextPlugin: e.LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN === '1' });
   const [rows] = await connection.query('SELECT 1 AS one');
   await connection.end();
-  console.log(JSON.stringify({ one: rows[0].one, cleartext: e.LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN, user: e.MYSQL_USER }));
+  const url = new URL(e.DATABASE_URL);
+  console.log(JSON.stringify({ one: rows[0].one, cleartext: e.LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN, user: e.MYSQL_USER, urlUser: url.username, urlPasswordIsPwd: decodeURIComponent(url.password) === e.MYSQL_PWD }));
 })().catch((error) => { console.log(JSON.stringify({ error: error.message })); process.exit(3); });
 `;
-    const { code, out } = await execNode(script, iamEnv(emulator, 'mysql'));
-    expect(out).toEqual({ one: 1, cleartext: '1', user: IAM_USER });
+    const env = iamEnv(emulator, 'mysql', {
+      DB_MAIN_DSN: `mysql://ignored:$TOKEN@localhost:${emulator.mysql?.port}/dbmodule_test?sslmode=verify-full&sslrootcert=${emulator.caFile}`,
+      DB_MAIN_AWS_IAM_AUTH_DB_USER: IAM_USER,
+    });
+    const { code, out } = await execNode(script, env);
+    expect(out).toEqual({ one: 1, cleartext: '1', user: IAM_USER, urlUser: IAM_USER, urlPasswordIsPwd: true });
     expect(code).toBe(0);
     expect(emulator.authLog.entries().filter((attempt) => attempt.protocol === 'mysql' && attempt.decision === 'allow')).toHaveLength(1);
   });

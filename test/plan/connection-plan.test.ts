@@ -269,3 +269,14 @@ function writeConfig(entries: Record<string, unknown>): string {
   writeFileSync(file, JSON.stringify({ database: { default: Object.keys(entries)[0], connections: entries } }));
   return file;
 }
+
+describe('check shows the DSN as a user reads it', () => {
+  it("names the DSN's query parameters in the dsn phase, secret-looking ones redacted", async () => {
+    const dsn = 'postgresql://postgres:dsn-secret-1@127.0.0.1:5432/dbmodule_test?application_name=plan_check&sslmode=disable&sslpassword=key-secret-2';
+    const { stdout } = await cli(['check'], { DB_MAIN_DSN: dsn });
+    const line = stdout.split('\n').find((text) => text.trimStart().startsWith('dsn'));
+    expect(line).toContain('(application_name=plan_check, sslmode=disable, sslpassword=****)');
+    expect(stdout).not.toContain('dsn-secret-1');
+    expect(stdout).not.toContain('key-secret-2');
+  });
+});

@@ -1,6 +1,6 @@
 import { envVariable, isResolvedConfig, validateConfig } from './config/index.js';
 import { formatDuration } from './config/duration.js';
-import { planConnection, type ConnectionPlan } from './config/plan.js';
+import { planConnection, usesIam, type ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
@@ -26,6 +26,8 @@ export interface CreateDatabaseOptions {
 export interface ConnectionHealth {
   name: string;
   driver: DriverName;
+  /** The connection's plan target, redacted: `postgres://app@db.example.com:5432/app`. */
+  target: string;
   ok: boolean;
   latencyMs: number;
   pool: PoolStats;
@@ -176,9 +178,9 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
   const fields = { connection: plan.name, driver: plan.driver, dsn: plan.target };
   logger.debug('Opening connection pool', { ...fields, max_open: config.max_open_connections, max_idle: config.max_idle_connections });
 
-  const iam = iamModule && plan.iam
+  const iam = iamModule && usesIam(plan)
     ? iamModule.createIamConnectionAuth({
-        plan: { ...plan, iam: plan.iam },
+        plan,
         logger,
         clock: context.clock,
         emit: (event, payload) => context.events.emit(event, payload),
@@ -241,6 +243,7 @@ async function checkHealth(connection: Connection): Promise<ConnectionHealth> {
   const health: ConnectionHealth = {
     name: connection.name,
     driver: connection.driver,
+    target: connection.plan.target,
     ok: error === undefined,
     latencyMs: performance.now() - started,
     pool: connection.stats(),

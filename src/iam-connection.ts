@@ -1,4 +1,4 @@
-import { planConnection, planDsn, signingInput, type ConnectionPlan, type DsnPlan, type IamPlan } from './config/plan.js';
+import { planConnection, planDsn, signingInput, usesIam, type ConnectionPlan, type DsnPlan, type IamConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig } from './config/types.js';
 import type { AuthFailure, AuthFailureDecision, Clock } from './drivers/types.js';
 import { DbModuleError, IamError, messageOf } from './errors.js';
@@ -24,7 +24,7 @@ type Credentials = AwsCredentialIdentity | AwsCredentialProvider;
 
 export interface IamConnectionAuthOptions {
   /** The connection's plan; its `iam` part says what to sign for. */
-  readonly plan: ConnectionPlan & { readonly iam: IamPlan };
+  readonly plan: IamConnectionPlan;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly emit: <E extends 'token.refreshed' | 'token.refresh_failed' | 'auth.retried'>(event: E, payload: DatabaseEvents[E]) => void;
@@ -50,7 +50,7 @@ const FAILURE_LINES: Readonly<Record<string, string>> = {
  * and setup sequence from it: endpoint, database, username, driver, signing target. A failure is
  * logged at error level with the seed's message for its category and rethrown.
  */
-export function planIamConnection(from: ConnectionConfig | DsnPlan, logger: Logger, credentials: Credentials | undefined): ConnectionPlan & { readonly iam: IamPlan } {
+export function planIamConnection(from: ConnectionConfig | DsnPlan, logger: Logger, credentials: Credentials | undefined): IamConnectionPlan {
   const settings = 'settings' in from ? from.settings : from;
   const connection = settings.name;
   const configuredRegion = settings.aws_iam_auth.region ?? '(from hostname)';
@@ -71,7 +71,8 @@ export function planIamConnection(from: ConnectionConfig | DsnPlan, logger: Logg
     logFailure(error, connection, base, logger);
     throw error;
   }
-  const iam = plan.iam as IamPlan;
+  if (!usesIam(plan)) throw new DbModuleError('CONFIG_INVALID', `connection "${connection}": aws_iam_auth.enabled is false`, { connection });
+  const { iam } = plan;
   if (plan.passwordStripped) logger.debug('Password stripped from DSN', { connection, cleaned_dsn_length: plan.target.length });
   logger.info('Extracted RDS endpoint', { connection, endpoint: `${plan.host}:${plan.port}` });
   logger.debug('Extracted database configuration', { connection, database: plan.database, options_count: Object.keys(plan.dsn.params).length });
@@ -81,7 +82,7 @@ export function planIamConnection(from: ConnectionConfig | DsnPlan, logger: Logg
   if (plan.tls.mode === 'require' && plan.tls.ca === undefined) {
     logger.warn('IAM connection encrypts without verifying the server certificate (sslmode=require); use verify-full', { connection });
   }
-  return plan as ConnectionPlan & { readonly iam: IamPlan };
+  return plan;
 }
 
 /**

@@ -1,6 +1,6 @@
 export { envVariable, loadConfig, validateConfig, redactConfig } from './config/index.js';
 export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ValueSource } from './config/types.js';
-export { planConnection, planDsn, type ConnectionPlan, type DsnPlan, type IamPlan } from './config/plan.js';
+export { planConnection, planDsn, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
 export { planView, type ConnectionPlanView } from './config/plan-view.js';
 export { createDatabase, Database } from './database.js';
 export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './database.js';

@@ -48,3 +48,6 @@ export interface ConnectionPlan extends DsnPlan {
   readonly tls: ConnectionTls;
   readonly iam?: IamPlan;
 }
+
+/** The plan of an IAM connection. @public */
+export type IamConnectionPlan = ConnectionPlan & { readonly iam: IamPlan };

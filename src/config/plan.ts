@@ -7,10 +7,10 @@ import { connectionTls } from '../tls/connection-tls.js';
 import { withoutTlsParams } from '../tls/sslmode.js';
 import { DEFAULTS } from './defaults.js';
 import { planView, type ConnectionPlanView } from './plan-view.js';
-import type { ConnectionPlan, DsnPlan, IamPlan } from './plan-types.js';
+import type { ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
 import type { ConnectionConfig } from './types.js';
 
-export type { ConnectionPlan, DsnPlan, IamPlan } from './plan-types.js';
+export type { ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
@@ -77,6 +77,11 @@ export function planConnection(from: ConnectionConfig | DsnPlan): ConnectionPlan
 export function signingInput(base: DsnPlan): { host: string; port: number; user: string | undefined } {
   const config = base.settings.aws_iam_auth;
   return { host: config.signing_host ?? base.dsn.host ?? '', port: config.signing_port ?? base.port ?? 0, user: config.db_user ?? base.dsn.user };
+}
+
+/** True for the plan of an IAM connection. */
+export function usesIam(plan: ConnectionPlan): plan is IamConnectionPlan {
+  return plan.iam !== undefined;
 }
 
 // --- internal ---

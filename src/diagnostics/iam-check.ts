@@ -1,4 +1,4 @@
-import type { ConnectionPlan, DsnPlan, IamPlan } from '../config/plan.js';
+import type { DsnPlan, IamConnectionPlan } from '../config/plan.js';
 import { systemClock } from '../drivers/types.js';
 import { IamError } from '../errors.js';
 import type { IamConnectionAuth } from '../iam-connection.js';
@@ -10,7 +10,7 @@ import { warningCollector, type PhaseRecorder } from './phases.js';
 /** What the later phases (TLS, authentication) take from the IAM phases. */
 export interface IamCheckResult {
   /** The connection's plan, resolved in the `config` phase. */
-  readonly plan: ConnectionPlan & { readonly iam: IamPlan };
+  readonly plan: IamConnectionPlan;
   readonly auth: IamConnectionAuth;
   /** The credentials the credentials phase resolved, for the authentication phase to sign with. */
   readonly credentials: AwsCredentialProvider;
@@ -37,7 +37,7 @@ export async function checkIamPhases(
     return resolved.identity;
   };
 
-  let plan: (ConnectionPlan & { readonly iam: IamPlan }) | undefined;
+  let plan: IamConnectionPlan | undefined;
   let auth: IamConnectionAuth | undefined;
   const configured = await recorder.run(
     'config',

@@ -73,7 +73,7 @@ export interface AuthFailureDecision {
 /** The driver-specific half of a connection; `Connection` adds events, timing and transactions on top. */
 export interface DriverPool {
   readonly driver: DriverName;
-  /** The driver's own pool (pg.Pool, mysql2 Pool, a SQLite handle pool), with every pool setting enforced. */
+  /** The driver's own pool (pg.Pool, mysql2 Pool, a SQLite session pool), with every pool setting enforced. */
   readonly native: unknown;
   query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs `fn` on one exclusively held session; the session is destroyed instead of reused if `fn` reports it broken. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ConnectionConfig } from '../../src/config/types.js';
 import type { ParsedDsn } from '../../src/dsn/types.js';
-import { createSqlitePool, type SqliteHandlePool } from '../../src/drivers/sqlite/index.js';
+import { createSqlitePool, type SqliteSessionPool } from '../../src/drivers/sqlite/index.js';
 import type { Clock, DriverPool, DriverSession } from '../../src/drivers/types.js';
 import { silentLogger, type Logger } from '../../src/logging.js';
 import { connectionConfig } from '../support/connection-config.js';
@@ -49,7 +49,7 @@ export class HandleWatch {
   readonly handles: BetterSqlite3.Database[] = [];
   peak = 0;
 
-  constructor(native: SqliteHandlePool) {
+  constructor(native: SqliteSessionPool) {
     native.on('createSuccess', (_eventId, db) => {
       this.handles.push(db);
       this.peak = Math.max(this.peak, this.open());
@@ -61,7 +61,7 @@ export class HandleWatch {
   }
 }
 
-export async function openPool(options: OpenOptions = {}): Promise<{ pool: DriverPool; native: SqliteHandlePool; watch: HandleWatch; file: string }> {
+export async function openPool(options: OpenOptions = {}): Promise<{ pool: DriverPool; native: SqliteSessionPool; watch: HandleWatch; file: string }> {
   const file = options.path ?? path.join(tempDir(), 'test.db');
   const pool = await createSqlitePool({
     plan: testPlan(sqliteConfig(options.config), sqliteDsn(file, options.params)),
@@ -69,7 +69,7 @@ export async function openPool(options: OpenOptions = {}): Promise<{ pool: Drive
     clock: options.clock ?? { now: () => Date.now() },
   });
   pools.push(pool);
-  const native = pool.native as SqliteHandlePool;
+  const native = pool.native as SqliteSessionPool;
   return { pool, native, watch: new HandleWatch(native), file };
 }
 

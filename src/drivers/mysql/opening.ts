@@ -4,7 +4,7 @@ import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision } from '../types.js';
 import type { ConnectionCallback } from './internals.js';
 
-/** What an opening needs to know; the guard passes its settings through. */
+/** What an opening needs to know; the session pool passes its settings through. */
 export interface OpeningSettings {
   readonly connection: string;
   /** Budget of one opening: password function, connect, and every auth retry; 0 = unbounded. */
@@ -16,7 +16,7 @@ export interface OpeningSettings {
   readonly logger: Logger;
 }
 
-/** The slot bookkeeping an opening borrows from the guard. */
+/** The slot bookkeeping an opening borrows from the session pool. */
 export interface OpeningSlots {
   /** Holds one max_open slot that mysql2 cannot see (no connection object exists for it). */
   reserve(): void;

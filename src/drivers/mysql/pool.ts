@@ -7,7 +7,7 @@ import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../term
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { mysqlDialect } from './dialect.js';
 import { type MysqlErrorContext, toMysqlError } from './errors.js';
-import { PoolGuard, destroySession } from './guard.js';
+import { MysqlSessionPool, destroySession } from './session-pool.js';
 import { connectionInternals, internalsOf } from './internals.js';
 import { loadMysql2 } from './load-driver.js';
 import { buildPoolOptions } from './options.js';
@@ -33,20 +33,20 @@ function errorContext(options: DriverPoolOptions, phase: MysqlErrorContext['phas
   };
 }
 
-/** The DriverPool over one mysql2 pool; `native` is that pool, with every setting enforced by {@link PoolGuard}. */
+/** The DriverPool over one mysql2 pool; `native` is that pool, with every setting enforced by {@link MysqlSessionPool}. */
 class MysqlDriverPool implements DriverPool, Terminable {
   readonly driver = 'mysql' as const;
   readonly native: Pool;
-  readonly #guard: PoolGuard;
+  readonly #sessions: MysqlSessionPool;
   readonly #config: ConnectionConfig;
   readonly #logger: Logger;
   readonly #context: MysqlErrorContext;
   #closing: Promise<void> | undefined;
   #terminated = false;
 
-  constructor(native: Pool, guard: PoolGuard, options: DriverPoolOptions) {
+  constructor(native: Pool, sessions: MysqlSessionPool, options: DriverPoolOptions) {
     this.native = native;
-    this.#guard = guard;
+    this.#sessions = sessions;
     this.#config = options.plan.settings;
     this.#logger = options.logger;
     this.#context = errorContext(options, 'query');
@@ -56,7 +56,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
     if (this.#closing) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => {
       const attempt = (n: number): void =>
-        this.#guard.acquire((error, connection) => {
+        this.#sessions.acquire((error, connection) => {
           if (error || !connection) return reject(this.#error(error, 'connect'));
           this.#send<T>(connection, sql, params, this.#config.query_timeout, (failure, result) => {
             // #send destroyed a timed-out session; any other outcome gives it back (a no-op for one mysql2 already dropped).
@@ -123,11 +123,11 @@ class MysqlDriverPool implements DriverPool, Terminable {
 
   stats(): PoolStats {
     const config = this.#config;
-    return { ...this.#guard.stats(), maxOpen: config.max_open_connections, maxIdle: Math.min(config.max_idle_connections, config.max_open_connections) };
+    return { ...this.#sessions.stats(), maxOpen: config.max_open_connections, maxIdle: Math.min(config.max_idle_connections, config.max_open_connections) };
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.#guard.whenIdle().then(
+    this.#closing ??= this.#sessions.whenIdle().then(
       () =>
         new Promise<void>((resolve) => {
           this.native.end((error) => {
@@ -142,15 +142,15 @@ class MysqlDriverPool implements DriverPool, Terminable {
 
   terminate(): number {
     this.#terminated = true;
-    const inUse = this.#guard.terminate(() => closedWhileWaiting(this.#config.name));
-    // close() waits for the guard to be idle before ending the pool: the KILLs still get a session
+    const inUse = this.#sessions.terminate(() => closedWhileWaiting(this.#config.name));
+    // close() waits for the session pool to be idle before ending the pool: the KILLs still get a session
     for (const connection of inUse) this.#abandon(connection, true);
     return inUse.length;
   }
 
   #checkout(): Promise<PoolConnection> {
     return new Promise((resolve, reject) => {
-      this.#guard.acquire((error, connection) => (error || !connection ? reject(this.#error(error, 'connect')) : resolve(connection)));
+      this.#sessions.acquire((error, connection) => (error || !connection ? reject(this.#error(error, 'connect')) : resolve(connection)));
     });
   }
 
@@ -177,7 +177,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
     else destroySession(connection);
     // The server keeps executing after the socket closes (it notices only when it writes the result).
     if (typeof threadId !== 'number' || (this.#closing && !terminating)) return;
-    this.#guard.acquireInternal((error, killer) => {
+    this.#sessions.acquireInternal((error, killer) => {
       if (error || !killer) return;
       // bounded: on a silent network the KILL would wait forever and hold a session slot
       const budget = this.#config.connection_timeout;
@@ -224,7 +224,7 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
   Object.defineProperty(connectionConfig, 'password', { value: connectionConfig.password, enumerable: false, configurable: true, writable: true });
   const config = options.plan.settings;
   const connectContext = { ...errorContext(options, 'connect'), timeoutMs: config.connection_timeout };
-  const guard = new PoolGuard(native, {
+  const sessions = new MysqlSessionPool(native, {
     connection: config.name,
     acquireTimeoutMs: config.connection_timeout,
     connectTimeoutMs: config.connection_timeout,
@@ -235,5 +235,5 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
     clock: options.clock,
     logger: options.logger,
   });
-  return new MysqlDriverPool(native, guard, options);
+  return new MysqlDriverPool(native, sessions, options);
 };

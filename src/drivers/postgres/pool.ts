@@ -7,7 +7,7 @@ import { buildPoolConfig } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
 import { loadPg } from './load-driver.js';
-import { createManagedPool, type ManagedPgPool } from './managed-pool.js';
+import { createPostgresSessionPool, type PostgresSessionPool } from './session-pool.js';
 
 /** pg answers a multi-statement text with one result per statement; the last one is the answer. */
 function toQueryResult<T>(result: PgQueryResult | PgQueryResult[]): QueryResult<T> {
@@ -51,7 +51,7 @@ class PostgresSession implements DriverSession {
 
 class PostgresDriverPool implements DriverPool, Terminable {
   readonly driver = 'postgres' as const;
-  readonly native: ManagedPgPool;
+  readonly native: PostgresSessionPool;
   readonly #maxOpen: number;
   readonly #maxIdle: number;
   readonly #connectionTimeout: number;
@@ -60,7 +60,7 @@ class PostgresDriverPool implements DriverPool, Terminable {
   #closing: Promise<void> | undefined;
   #terminated = false;
 
-  constructor(native: ManagedPgPool, options: DriverPoolOptions, endpoint: string) {
+  constructor(native: PostgresSessionPool, options: DriverPoolOptions, endpoint: string) {
     const config = options.plan.settings;
     this.native = native;
     this.#maxOpen = config.max_open_connections;
@@ -180,7 +180,7 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
   const connection = plan.name;
   const endpoint = `${plan.host}:${plan.port}`;
   const { onAuthFailure } = options;
-  const native = createManagedPool(pg, buildPoolConfig(options), {
+  const native = createPostgresSessionPool(pg, buildPoolConfig(options), {
     maxIdle: config.max_idle_connections,
     lifetimeMs: config.connection_max_lifetime,
     clock,

@@ -8,7 +8,7 @@ import { isBusyError, retryWhileBusy } from './busy.js';
 import { sqliteDialect } from './dialect.js';
 import { toSqliteError } from './errors.js';
 import { runStatement } from './execute.js';
-import { SqliteHandlePool, type PendingHandle } from './handle-pool.js';
+import { SqliteSessionPool, type PendingHandle } from './session-pool.js';
 import { sqlitePoolLimits, type SqlitePoolLimits } from './limits.js';
 import { loadBetterSqlite3, type SqliteDatabaseConstructor } from './load-driver.js';
 import { createHandleOpener } from './open-handle.js';
@@ -40,8 +40,8 @@ class SqliteSession implements DriverSession {
 
 class SqlitePool implements DriverPool, Terminable {
   readonly driver = 'sqlite' as const;
-  /** The {@link SqliteHandlePool} of better-sqlite3 handles. */
-  readonly native: SqliteHandlePool;
+  /** The {@link SqliteSessionPool} of better-sqlite3 handles. */
+  readonly native: SqliteSessionPool;
   readonly #connection: string;
   readonly #logger: Logger;
   readonly #caches = new WeakMap<Handle, StatementCache>();
@@ -59,7 +59,7 @@ class SqlitePool implements DriverPool, Terminable {
     this.#timeoutMs = limits.timeoutMs;
     this.#queryTimeoutMs = Math.max(0, config.query_timeout);
     this.#busyTimeoutMs = target.busyTimeoutMs;
-    this.native = new SqliteHandlePool({
+    this.native = new SqliteSessionPool({
       open: createHandleOpener({ Database, target, connection: config.name, logger, timeoutMs: limits.timeoutMs }),
       connection: config.name,
       maxOpen: limits.maxOpen,
@@ -245,7 +245,7 @@ class SqlitePool implements DriverPool, Terminable {
 /**
  * Creates the pool of an SQLite connection (better-sqlite3, loaded on first use).
  *
- * `native` is a {@link SqliteHandlePool}. File databases use WAL, and a statement that
+ * `native` is a {@link SqliteSessionPool}. File databases use WAL, and a statement that
  * finds the database locked waits for it (up to `connection_timeout`, or `_busy_timeout`
  * in the DSN) without blocking the event loop. `query_timeout` bounds waiting for a handle
  * or a lock; a statement that is already running cannot be interrupted (better-sqlite3 is

@@ -7,8 +7,8 @@ type Handle = BetterSqlite3.Database;
 /** What `acquire()` returns: `.promise` resolves to a handle. */
 export type PendingHandle = ReturnType<Pool<Handle>['acquire']>;
 
-/** Settings of a {@link SqliteHandlePool}. Durations in milliseconds; 0 means no limit. */
-export interface SqliteHandlePoolSettings {
+/** Settings of a {@link SqliteSessionPool}. Durations in milliseconds; 0 means no limit. */
+export interface SqliteSessionPoolSettings {
   /** Opens and configures one handle; rejects with a classified error. */
   readonly open: () => Promise<Handle>;
   readonly connection: string;
@@ -29,7 +29,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 // tarn treats 0 as "use the default" (30s); this disables idle reaping instead.
 const NEVER = Number.MAX_SAFE_INTEGER;
 
-function reapIntervalMs(settings: SqliteHandlePoolSettings): number {
+function reapIntervalMs(settings: SqliteSessionPoolSettings): number {
   const limits = [settings.idleTimeMs, settings.lifetimeMs].filter((ms) => ms > 0);
   if (limits.length === 0) return 1000;
   return Math.max(10, Math.min(1000, Math.floor(Math.min(...limits) / 4)));
@@ -37,13 +37,13 @@ function reapIntervalMs(settings: SqliteHandlePoolSettings): number {
 
 /** Per-handle bookkeeping that tarn's callbacks need before the pool object exists. */
 class HandleLifecycle {
-  readonly #settings: SqliteHandlePoolSettings;
+  readonly #settings: SqliteSessionPoolSettings;
   readonly #expiresAt = new WeakMap<Handle, number>();
   readonly #nativeClose = new WeakMap<Handle, () => void>();
   /** Set by the pool: what `close()` on a leased handle does. */
   release: (db: Handle) => void = () => {};
 
-  constructor(settings: SqliteHandlePoolSettings) {
+  constructor(settings: SqliteSessionPoolSettings) {
     this.#settings = settings;
   }
 
@@ -103,14 +103,14 @@ class HandleLifecycle {
  *   rolled back first;
  * - idle handles are closed after `idleTimeMs`, and expired ones are never handed out.
  */
-export class SqliteHandlePool extends Pool<Handle> {
+export class SqliteSessionPool extends Pool<Handle> {
   readonly maxOpen: number;
   readonly maxIdle: number;
   readonly #lifecycle: HandleLifecycle;
   readonly #reaps: boolean;
-  readonly #settings: SqliteHandlePoolSettings;
+  readonly #settings: SqliteSessionPoolSettings;
 
-  constructor(settings: SqliteHandlePoolSettings) {
+  constructor(settings: SqliteSessionPoolSettings) {
     const lifecycle = new HandleLifecycle(settings);
     super({
       create: () => lifecycle.open(),

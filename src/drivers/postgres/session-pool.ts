@@ -6,8 +6,8 @@ import { afterPendingIo } from '../pending-io.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
-/** The pool settings pg-pool lacks, enforced by {@link createManagedPool}. */
-export interface SessionPolicy {
+/** The pool settings pg-pool lacks, enforced by {@link createPostgresSessionPool}. */
+export interface PostgresSessionPoolSettings {
   /** Idle sessions kept at most; a session released when this many are idle is closed. */
   readonly maxIdle: number;
   /** Sessions older than this (plus up to 10% jitter) are closed instead of reused; 0 = no limit. */
@@ -57,8 +57,8 @@ interface ClientWireState {
  * that a Client keeps its state in own properties set by its constructor and talks through
  * `client.connection` (pg-pool's connect timer destroys `client.connection.stream`).
  */
-/** The pg.Pool {@link createManagedPool} returns, with what `close()` needs when it runs out of time. */
-export interface ManagedPgPool extends Pool {
+/** The pg.Pool {@link createPostgresSessionPool} returns, with what `close()` needs when it runs out of time. */
+export interface PostgresSessionPool extends Pool {
   /**
    * Fails the callers waiting for a client with `waitingError()`, cancels the statements of
    * the clients checked out and closes their sockets. Returns how many clients it ended.
@@ -66,7 +66,7 @@ export interface ManagedPgPool extends Pool {
   terminateInUse(waitingError: () => Error): number;
 }
 
-export function createManagedPool(pg: PgModule, config: PoolConfig, policy: SessionPolicy): ManagedPgPool {
+export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, policy: PostgresSessionPoolSettings): PostgresSessionPool {
   let pool: Pool;
   const checkedOut = new Set<ManagedClient>();
 
@@ -220,7 +220,7 @@ export function createManagedPool(pg: PgModule, config: PoolConfig, policy: Sess
 
   const isExpired = (client: PoolClient): boolean => policy.lifetimeMs > 0 && client instanceof ManagedClient && client.isExpired(policy.clock.now());
 
-  class ManagedPool extends pg.Pool implements ManagedPgPool {
+  class ManagedPool extends pg.Pool implements PostgresSessionPool {
     #ended: Promise<void> | undefined;
     #terminated: (() => Error) | undefined;
 

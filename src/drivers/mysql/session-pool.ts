@@ -7,8 +7,8 @@ import { afterPendingIo } from '../pending-io.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type OpeningSlots, SessionOpening } from './opening.js';
 
-/** What the guard enforces on a mysql2 pool that mysql2 itself does not. */
-export interface PoolGuardSettings {
+/** What the session pool enforces on a mysql2 pool that mysql2 itself does not. */
+export interface MysqlSessionPoolSettings {
   readonly connection: string;
   /** Longest wait for a free session when the pool is full; 0 = unbounded. */
   readonly acquireTimeoutMs: number;
@@ -64,9 +64,9 @@ class Checkout {
  * mysql2's own getConnection/releaseConnection are wrapped on the instance; see internals.ts
  * for the private fields this relies on.
  */
-export class PoolGuard {
+export class MysqlSessionPool {
   readonly #pool: PoolInternals;
-  readonly #settings: PoolGuardSettings;
+  readonly #settings: MysqlSessionPoolSettings;
   readonly #nativeGet: (callback: ConnectionCallback) => void;
   readonly #nativeRelease: (connection: PoolConnection) => void;
   readonly #expiry = new WeakMap<PoolConnection, number>();
@@ -93,7 +93,7 @@ export class PoolGuard {
     closed: () => this.#pool._closed,
   };
 
-  constructor(pool: Pool, settings: PoolGuardSettings) {
+  constructor(pool: Pool, settings: MysqlSessionPoolSettings) {
     const internals = internalsOf(pool);
     this.#pool = internals;
     this.#settings = settings;
@@ -107,7 +107,7 @@ export class PoolGuard {
     if (config.maxIdle >= config.connectionLimit && Number.isFinite(config.idleTimeout)) internals._removeIdleTimeoutConnections();
   }
 
-  /** mysql2's getConnection with the guard's rules; also what the pool's own query/execute use. */
+  /** mysql2's getConnection with the session pool's rules; also what the pool's own query/execute use. */
   acquire(callback: ConnectionCallback): void {
     this.#acquire((callback as CheckoutCallback)[CHECKOUT] ?? new Checkout(callback, false, this.#served));
   }

@@ -3,6 +3,7 @@ import { ConnectionError, type DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
+import { SessionLifetime } from '../lifetime.js';
 import { afterPendingIo } from '../pending-io.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type OpeningSlots, SessionOpening } from './opening.js';
@@ -25,8 +26,6 @@ export interface MysqlSessionPoolSettings {
   readonly clock: Clock;
   readonly logger: Logger;
 }
-
-const LIFETIME_JITTER = 0.1;
 
 const CHECKOUT = Symbol('dbmodule.checkout');
 
@@ -69,7 +68,9 @@ export class MysqlSessionPool {
   readonly #settings: MysqlSessionPoolSettings;
   readonly #nativeGet: (callback: ConnectionCallback) => void;
   readonly #nativeRelease: (connection: PoolConnection) => void;
-  readonly #expiry = new WeakMap<PoolConnection, number>();
+  readonly #lifetime: SessionLifetime;
+  /** When each session retires (set only when connection_max_lifetime is). */
+  readonly #retireAt = new WeakMap<PoolConnection, number>();
   readonly #waiterTimer = new DeadlineTimer<Checkout>((checkout) => this.#onWaiterExpired(checkout));
   /** Sessions handed to a caller at least once. */
   readonly #handedOut = new WeakSet<PoolConnection>();
@@ -97,6 +98,7 @@ export class MysqlSessionPool {
     const internals = internalsOf(pool);
     this.#pool = internals;
     this.#settings = settings;
+    this.#lifetime = new SessionLifetime(settings.lifetimeMs, settings.clock);
     this.#nativeGet = internals.getConnection.bind(internals);
     this.#nativeRelease = internals.releaseConnection.bind(internals);
     const mutable = internals as { getConnection: PoolInternals['getConnection']; releaseConnection: PoolInternals['releaseConnection'] };
@@ -126,7 +128,7 @@ export class MysqlSessionPool {
       const error = this.#terminated();
       return process.nextTick(() => this.#settle(checkout, error));
     }
-    if (this.#settings.lifetimeMs > 0) this.#retireExpiredIdle();
+    if (this.#lifetime.limited) this.#retireExpiredIdle();
     if (pool._freeConnections.length > 0) return this.#nativeGet(checkout.callback);
 
     const { connectionLimit, waitForConnections } = pool.config;
@@ -265,7 +267,7 @@ export class MysqlSessionPool {
   }
 
   #release(connection: PoolConnection): void {
-    if (this.#settings.lifetimeMs > 0 && connectionInternals(connection)._pool != null && this.#isExpired(connection)) {
+    if (this.#lifetime.limited && connectionInternals(connection)._pool != null && this.#isExpired(connection)) {
       // end() takes it out of the pool, which calls releaseConnection again (with _pool null) to serve a waiter.
       this.#retire(connection);
     } else {
@@ -344,8 +346,7 @@ export class MysqlSessionPool {
 
   #adopt(connection: PoolConnection): void {
     connection.on('error', (error: NodeJS.ErrnoException) => this.#onSessionError(connection, error));
-    const lifetime = this.#settings.lifetimeMs;
-    if (lifetime > 0) this.#expiry.set(connection, this.#settings.clock.now() + lifetime + Math.random() * LIFETIME_JITTER * lifetime);
+    if (this.#lifetime.limited) this.#retireAt.set(connection, this.#lifetime.retireAt());
   }
 
   #onSessionError(connection: PoolConnection, error: NodeJS.ErrnoException): void {
@@ -361,8 +362,8 @@ export class MysqlSessionPool {
   }
 
   #isExpired(connection: PoolConnection): boolean {
-    const expiry = this.#expiry.get(connection);
-    return expiry !== undefined && this.#settings.clock.now() >= expiry;
+    const retireAt = this.#retireAt.get(connection);
+    return retireAt !== undefined && this.#lifetime.isDue(retireAt);
   }
 
   #retireExpiredIdle(): void {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
+import { SessionLifetime } from '../lifetime.js';
 import type { Clock } from '../types.js';
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy } from './auth-retry.js';
 import { afterPendingIo } from '../pending-io.js';
@@ -69,6 +70,7 @@ export interface PostgresSessionPool extends Pool {
 export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, policy: PostgresSessionPoolSettings): PostgresSessionPool {
   let pool: Pool;
   const checkedOut = new Set<ManagedClient>();
+  const lifetime = new SessionLifetime(policy.lifetimeMs, policy.clock);
 
   class ManagedClient extends pg.Client {
     readonly #retireAt: number;
@@ -89,8 +91,7 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
       super(sent.config);
       this.#clientConfig = sent.config;
       this.#sent = sent.record;
-      const { lifetimeMs } = policy;
-      this.#retireAt = lifetimeMs > 0 ? policy.clock.now() + lifetimeMs + Math.random() * lifetimeMs * 0.1 : Number.POSITIVE_INFINITY;
+      this.#retireAt = lifetime.retireAt();
       // without a listener, a server closing a checked-out session would crash the process
       this.on('error', (error: Error) => policy.onSessionError(error));
       this.#watchConnection();
@@ -171,8 +172,9 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
       return state._queryable !== false && state._ending !== true && state._ended !== true && stream?.destroyed !== true && stream?.readableEnded !== true;
     }
 
-    isExpired(now: number): boolean {
-      return now >= this.#retireAt;
+    /** Past connection_max_lifetime (plus its jitter): closed instead of reused. */
+    isExpired(): boolean {
+      return lifetime.isDue(this.#retireAt);
     }
 
     #releaseToPool(err: Error | boolean | undefined): void {
@@ -191,7 +193,7 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
         return poolRelease(err || true);
       }
       if (err) return poolRelease(err);
-      const retire = (policy.lifetimeMs > 0 && this.isExpired(policy.clock.now())) || (pool.idleCount >= policy.maxIdle && pool.waitingCount === 0);
+      const retire = this.isExpired() || (pool.idleCount >= policy.maxIdle && pool.waitingCount === 0);
       return poolRelease(retire || undefined);
     }
 
@@ -218,7 +220,7 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     }
   }
 
-  const isExpired = (client: PoolClient): boolean => policy.lifetimeMs > 0 && client instanceof ManagedClient && client.isExpired(policy.clock.now());
+  const isExpired = (client: PoolClient): boolean => lifetime.limited && client instanceof ManagedClient && client.isExpired();
 
   class ManagedPool extends pg.Pool implements PostgresSessionPool {
     #ended: Promise<void> | undefined;

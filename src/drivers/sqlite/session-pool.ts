@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { Pool } from 'tarn';
 import type { Logger } from '../../logging.js';
+import { SessionLifetime } from '../lifetime.js';
 import type { Clock, PoolStats } from '../types.js';
 
 type Handle = BetterSqlite3.Database;
@@ -22,8 +23,6 @@ export interface SqliteSessionPoolSettings {
   readonly logger: Logger;
 }
 
-/** Lifetimes get up to 10% extra, drawn once per handle, so handles opened together do not expire together. */
-const LIFETIME_JITTER = 0.1;
 const CREATE_BACKSTOP_MS = 1_000;
 const MAX_TIMER_MS = 2_147_483_647;
 // tarn treats 0 as "use the default" (30s); this disables idle reaping instead.
@@ -38,19 +37,21 @@ function reapIntervalMs(settings: SqliteSessionPoolSettings): number {
 /** Per-handle bookkeeping that tarn's callbacks need before the pool object exists. */
 class HandleLifecycle {
   readonly #settings: SqliteSessionPoolSettings;
-  readonly #expiresAt = new WeakMap<Handle, number>();
+  readonly #lifetime: SessionLifetime;
+  /** When each open handle retires (`Infinity` without connection_max_lifetime); only handles of this pool are in it. */
+  readonly #retireAt = new WeakMap<Handle, number>();
   readonly #nativeClose = new WeakMap<Handle, () => void>();
   /** Set by the pool: what `close()` on a leased handle does. */
   release: (db: Handle) => void = () => {};
 
   constructor(settings: SqliteSessionPoolSettings) {
     this.#settings = settings;
+    this.#lifetime = new SessionLifetime(settings.lifetimeMs, settings.clock);
   }
 
   async open(): Promise<Handle> {
     const db = await this.#settings.open();
-    const { lifetimeMs, clock } = this.#settings;
-    this.#expiresAt.set(db, lifetimeMs > 0 ? clock.now() + lifetimeMs * (1 + Math.random() * LIFETIME_JITTER) : Infinity);
+    this.#retireAt.set(db, this.#lifetime.retireAt());
     const nativeClose = db.close.bind(db);
     this.#nativeClose.set(db, () => void nativeClose());
     // Like a pooled JDBC connection: an ORM that "closes" the handle it was lent (Kysely's
@@ -58,7 +59,7 @@ class HandleLifecycle {
     Object.defineProperty(db, 'close', {
       configurable: true,
       value: () => {
-        if (this.#expiresAt.has(db)) this.release(db);
+        if (this.#retireAt.has(db)) this.release(db);
         else nativeClose();
         return db;
       },
@@ -68,13 +69,13 @@ class HandleLifecycle {
 
   /** Open, known, and younger than its lifetime (by the injected clock). */
   usable(db: Handle): boolean {
-    const expiresAt = this.#expiresAt.get(db);
-    return expiresAt !== undefined && db.open && expiresAt > this.#settings.clock.now();
+    const retireAt = this.#retireAt.get(db);
+    return retireAt !== undefined && db.open && !this.#lifetime.isDue(retireAt);
   }
 
   close(db: Handle, reason: string): void {
     const close = this.#nativeClose.get(db);
-    if (!this.#expiresAt.delete(db) || close === undefined) return;
+    if (!this.#retireAt.delete(db) || close === undefined) return;
     try {
       close();
       this.#settings.logger.debug('Closed SQLite handle', { connection: this.#settings.connection, reason });

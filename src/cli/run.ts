@@ -1,15 +1,7 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { ConfigError, isDbModuleError } from '../index.js';
+import type { Command, CommandArgs } from './command.js';
 import { EXIT_FAILED, EXIT_USAGE, UsageError, type CliIo } from './io.js';
-
-export interface Command {
-  summary: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** The command parses its own flags: it gets every argument as a positional. */
-  raw?: boolean;
-  /** Returns the exit code, or undefined for a command that keeps running (emulate). */
-  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CliIo): Promise<number | undefined>;
-}
 
 const commonOptions = {
   config: { type: 'string', short: 'c' },
@@ -43,6 +35,7 @@ Commands:
   check      diagnose every connection phase by phase (or --connection NAME): config, credentials,
              token, DNS, TCP, TLS, authentication, ping; each with its time, causes and solutions
   config     print the resolved configuration, redacted, with the source of every value
+             (durations in Go syntax; --json: in milliseconds)
   token      print an RDS IAM auth token, like aws rds generate-db-auth-token:
              --hostname HOST --port PORT --username USER [--region REGION], or --connection NAME
   exec       run a tool with the connection in its environment and a fresh IAM token as password:
@@ -82,7 +75,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
       io.stdout(`dbmodule ${name}: ${command.summary}\n\n${usage}`);
       return 0;
     }
-    return await command.run(parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] }, io);
+    return await command.run(parsed as CommandArgs, io);
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       io.stderr(`dbmodule ${name}: ${error.message}\n\n${usage}`);

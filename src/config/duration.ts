@@ -91,18 +91,29 @@ function goDuration(text: string, raw: string): Parsed<number> {
   return ok(total);
 }
 
-/** Milliseconds back to Go's duration text, as the seed's logs show it: 10000 -> "10s", 5400000 -> "1h30m". */
+/**
+ * Milliseconds back to Go's duration text, as the seed's logs show it and as a config file may
+ * hold it: 10000 -> "10s", 5400000 -> "1h30m", 500 -> "500ms", 1.5 -> "1.5ms", 0.3 -> "300µs",
+ * 0 -> "0s". Like Go's `Duration.String()` but without its zero trailing units ("1h30m", not
+ * "1h30m0s"); exact to the nanosecond, and the text parses back to the same value.
+ */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  if (ms < 1000) return `${ms}ms`;
-  const parts: string[] = [];
-  let rest = ms / 1000;
-  for (const [unit, size] of [['h', 3600], ['m', 60]] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  if (rest > 0 || parts.length === 0) parts.push(`${Number(rest.toFixed(3))}s`);
-  return parts.join('');
+  if (!Number.isFinite(ms) || ms < 0) return `${ms}ms`;
+  // Whole milliseconds and the nanoseconds beyond them, so values past 2^53 ns stay exact.
+  const whole = Math.floor(ms);
+  const ns = BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+  if (ns === 0n) return '0s';
+  if (ns < 1_000n) return `${ns}ns`;
+  if (ns < 1_000_000n) return `${decimal(ns, 1_000n)}µs`;
+  if (ns < 1_000_000_000n) return `${decimal(ns, 1_000_000n)}ms`;
+  const hours = ns / 3_600_000_000_000n;
+  const minutes = (ns / 60_000_000_000n) % 60n;
+  const seconds = ns % 60_000_000_000n;
+  return `${hours > 0n ? `${hours}h` : ''}${minutes > 0n ? `${minutes}m` : ''}${seconds > 0n ? `${decimal(seconds, 1_000_000_000n)}s` : ''}`;
+}
+
+// value / unit as a decimal without trailing zeros: (1500000n, 1000000n) -> "1.5".
+function decimal(value: bigint, unit: bigint): string {
+  const fraction = (value % unit).toString().padStart(unit.toString().length - 1, '0').replace(/0+$/, '');
+  return `${value / unit}${fraction ? `.${fraction}` : ''}`;
 }

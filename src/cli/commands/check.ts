@@ -1,6 +1,6 @@
 import { checkConnections, type CheckPhase, type CheckReport } from '../../index.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.js';
-import type { Command } from '../run.js';
+import type { Command } from '../command.js';
 import { credentialsFromCliEnv } from './credentials.js';
 import { loadCliConfig, pointAtYourDatabase, usesEmbeddedDefault } from './load.js';
 

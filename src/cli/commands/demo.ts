@@ -2,7 +2,7 @@ import { createLogfmtLogger } from '../../index.js';
 import { Narrator } from '../demo/narrator.js';
 import { runDemoScenario } from '../demo/scenario.js';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.js';
-import type { Command } from '../run.js';
+import type { Command } from '../command.js';
 
 /**
  * `dbmodule demo`: the RDS IAM lifecycle against the embedded emulator, narrated step by step.

@@ -1,6 +1,6 @@
 import { runEmulateCommand } from '../../emulator/cli.js';
 import type { CliIo } from '../io.js';
-import type { Command } from '../run.js';
+import type { Command } from '../command.js';
 
 export const emulateCommand: Command = {
   summary: 'run a local RDS IAM endpoint (see dbmodule emulate --help)',

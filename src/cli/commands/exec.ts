@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { EXIT_OK, UsageError, type CliIo } from '../io.js';
-import type { Command } from '../run.js';
+import type { Command } from '../command.js';
 import { execEnvironment, MANAGED_VARIABLES } from './exec-env.js';
 import { findConnection, loadCliConfig } from './load.js';
 import { cliLogger } from './logger.js';

@@ -1,5 +1,5 @@
 import { EXIT_OK, UsageError, type CliIo } from '../io.js';
-import type { Command } from '../run.js';
+import type { Command } from '../command.js';
 import { regionFor, signToken, targetOfConnection, type SigningTarget } from './iam-target.js';
 import { findConnection, loadCliConfig } from './load.js';
 import { cliLogger } from './logger.js';

@@ -1,4 +1,5 @@
 export { envVariable, loadConfig, validateConfig, redactConfig } from './config/index.js';
+export { formatDuration } from './config/duration.js';
 export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ValueSource } from './config/types.js';
 export { planConnection, planDsn, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
 export { planView, type ConnectionPlanView } from './config/plan-view.js';

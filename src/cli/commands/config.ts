@@ -1,6 +1,5 @@
 import { relative, isAbsolute } from 'node:path';
-import { redactConfig, type DatabaseConfig } from '../../index.js';
-import { formatDuration } from '../../config/duration.js';
+import { formatDuration, redactConfig, type DatabaseConfig } from '../../index.js';
 import type { Command } from '../command.js';
 import { EXIT_OK, type CliIo } from '../io.js';
 import { loadCliConfig, pointAtYourDatabase, usesEmbeddedDefault } from './load.js';

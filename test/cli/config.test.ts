@@ -62,6 +62,7 @@ describe('dbmodule config', () => {
       'connections.writer.connection_timeout = 10s  # default',
       'connections.writer.query_timeout = 500ms  # file config.yaml',
       'connections.writer.aws_iam_auth.enabled = false  # default',
+      '# resolved: logs in as "app_user" at db.example.com:5432, no TLS (prefer, driver default)',
       '',
       'connections.reader.driver = "mysql"  # file config.yaml',
       'connections.reader.dsn = "mysql://ro:****@replica.example.com:3306/app"  # env DB_READER_DSN',
@@ -74,6 +75,7 @@ describe('dbmodule config', () => {
       'connections.reader.aws_iam_auth.enabled = true  # env DB_READER_AWS_IAM_AUTH_ENABLED',
       'connections.reader.aws_iam_auth.region = "eu-west-1"  # env DB_READER_AWS_IAM_AUTH_REGION',
       'connections.reader.aws_iam_auth.max_connects_per_second = 50  # default',
+      '# resolved: logs in as "ro" at replica.example.com:3306, TLS verify-full against the RDS CA bundle and the system CAs, certificate name replica.example.com; IAM token for ro@replica.example.com:3306 in eu-west-1',
       '# warning: connections.writer.token_refresh_interval is deprecated and ignored: tokens are refreshed automatically before they expire',
     ]);
     expect(stdout).not.toMatch(/^sources\./m);
@@ -113,6 +115,7 @@ describe('dbmodule config', () => {
       'connections.main.connection_timeout = 10s  # default',
       'connections.main.query_timeout = 1.5s  # env DB_MAIN_QUERY_TIMEOUT',
       'connections.main.aws_iam_auth.enabled = false  # default',
+      '# resolved: logs in as "app" at 127.0.0.1:5432, no TLS (prefer, driver default)',
     ]);
     expect(stdout).not.toContain('warning');
     expect(stdout).not.toContain(ENV_PASSWORD);
@@ -134,7 +137,10 @@ describe('dbmodule config', () => {
     expect(stdout).not.toContain(FILE_PASSWORD);
     expect(stdout).not.toContain(ENV_PASSWORD);
     const out = JSON.parse(stdout);
-    expect(Object.keys(out)).toEqual(['config', 'sources', 'warnings']);
+    expect(Object.keys(out)).toEqual(['config', 'plans', 'sources', 'warnings']);
+    expect(out.plans.writer).toMatchObject({ user: 'app_user', endpoint: 'db.example.com:5432', tls: { mode: 'prefer', source: 'driver default' } });
+    expect(out.plans.reader).toMatchObject({ user: 'ro', endpoint: 'replica.example.com:3306', tls: { mode: 'disable', source: 'driver default' } });
+    expect(out.plans.reader.iam).toBeUndefined(); // IAM is off in the file alone
     expect(Object.keys(out.config)).toEqual(['default', 'connections']);
     expect(out.config.default).toBe('writer');
     expect(out.config.connections.writer).toMatchObject({
@@ -151,10 +157,18 @@ describe('dbmodule config', () => {
     ]);
   });
 
+  it('says why a connection cannot be resolved, and still prints its keys', async () => {
+    const env = { DB_MAIN_DSN: 'postgres://app@db.internal.example.com:5432/app', DB_MAIN_AWS_IAM_AUTH_ENABLED: 'true' };
+    const { code, stdout } = await cli(['config'], env);
+    expect(code).toBe(0);
+    expect(lines(stdout)).toContain('connections.main.aws_iam_auth.enabled = true  # env DB_MAIN_AWS_IAM_AUTH_ENABLED');
+    expect(stdout).toMatch(/^# not resolvable: IAM_REGION_MISSING: .*db\.internal\.example\.com/m);
+  });
+
   it('--help says which form durations take in each output', async () => {
     const { code, stdout } = await cli(['config', '--help']);
     expect(code).toBe(0);
     expect(stdout).toContain('durations in Go syntax (10s, 1h30m, 500ms)');
-    expect(stdout).toContain('--json: { config, sources, warnings }, durations in milliseconds');
+    expect(stdout).toContain('--json: { config, plans, sources, warnings }, durations in milliseconds');
   });
 });

@@ -1,5 +1,5 @@
 import { relative, isAbsolute } from 'node:path';
-import { formatDuration, redactConfig, type DatabaseConfig } from '../../index.js';
+import { formatDuration, isDbModuleError, planConnection, planView, redactConfig, type ConnectionConfig, type ConnectionPlanView, type DatabaseConfig } from '../../index.js';
 import type { Command } from '../command.js';
 import { EXIT_OK, type CliIo } from '../io.js';
 import { loadCliConfig, pointAtYourDatabase, usesEmbeddedDefault } from './load.js';
@@ -14,20 +14,22 @@ type RedactedConnections = ReturnType<typeof redactConfig>['connections'];
 
 /**
  * `dbmodule config`: one line per key, `path = value    # source`, durations in Go syntax, DSNs
- * redacted, warnings as `# warning:` lines. `--json`: `{ config, sources, warnings }` where
- * `config` is `{ default, connections }` with durations in milliseconds.
+ * redacted, each connection's plan as a `# resolved:` line, warnings as `# warning:` lines.
+ * `--json`: `{ config, plans, sources, warnings }` where `config` is `{ default, connections }`
+ * with durations in milliseconds.
  */
 export const configCommand: Command = {
   summary:
     'print the resolved configuration, redacted: one line per key with its value and, after #, its source ' +
     '(file, env VARIABLE or default); durations in Go syntax (10s, 1h30m, 500ms). ' +
-    '--json: { config, sources, warnings }, durations in milliseconds',
+    '--json: { config, plans, sources, warnings }, durations in milliseconds',
   options: {},
   async run({ values }, io: CliIo) {
     const config = await loadCliConfig(values, io);
     const { default: defaultName, connections } = redactConfig(config);
     if (values.json) {
-      const output = { config: { default: defaultName, connections }, sources: config.sources, warnings: config.warnings };
+      const plans = Object.fromEntries(Object.values(config.connections).map((connection) => [connection.name, planOrProblem(connection)]));
+      const output = { config: { default: defaultName, connections }, plans, sources: config.sources, warnings: config.warnings };
       io.stdout(`${JSON.stringify(output, null, 2)}\n`);
       return EXIT_OK;
     }
@@ -47,10 +49,31 @@ function configLines(config: DatabaseConfig, connections: RedactedConnections, d
     const { name: _name, ...keys } = connection;
     groups.push([...leaves(keys)].map(([key, value]) => [`connections.${name}.${key}`, formatValue(key, value)]));
   }
+  const resolved = Object.values(config.connections).map(describePlan);
   const assignment = ([path, value]: [string, string]) => `${path} = ${value}`;
   const width = Math.max(0, ...groups.flat().map((entry) => assignment(entry).length).filter((length) => length <= ALIGN_LIMIT));
   const line = (entry: [string, string]) => `${assignment(entry).padEnd(width)}  # ${describeSource(config.sources[entry[0]] ?? 'default', cwd)}`;
-  return groups.flatMap((group, index) => [...(index > 0 ? [''] : []), ...group.map(line)]);
+  return groups.flatMap((group, index) => [...(index > 0 ? [''] : []), ...group.map(line), ...(index > 0 ? [resolved[index - 1] ?? ''] : [])]);
+}
+
+/** The connection's plan, or why it cannot be resolved (a CA file missing, no IAM region...). */
+function planOrProblem(connection: ConnectionConfig): ConnectionPlanView | { error: { code: string; message: string } } {
+  try {
+    return planView(planConnection(connection));
+  } catch (error) {
+    if (!isDbModuleError(error)) throw error;
+    return { error: { code: error.code, message: error.message } };
+  }
+}
+
+/** `# resolved: logs in as "app" at db:5432, TLS verify-full against ...; IAM token for app@rds:5432 in us-east-1`. */
+function describePlan(connection: ConnectionConfig): string {
+  const plan = planOrProblem(connection);
+  if ('error' in plan) return `# not resolvable: ${plan.error.code}: ${plan.error.message}`;
+  if (plan.driver === 'sqlite') return `# resolved: ${plan.endpoint}`;
+  const who = plan.user === undefined ? "the driver's default user" : `"${plan.user}"`;
+  const iam = plan.iam ? `; IAM token for ${plan.iam.user}@${plan.iam.signingEndpoint} in ${plan.iam.region}` : '';
+  return `# resolved: logs in as ${who} at ${plan.endpoint}, ${plan.tls.description}${iam}`;
 }
 
 function* leaves(value: Record<string, unknown>, prefix = ''): Generator<[string, unknown]> {

@@ -1,5 +1,6 @@
 import { DbModuleError } from '../errors.js';
 import type { DriverPool } from './types.js';
+import { driverError } from './driver-error.js';
 
 /**
  * A DriverPool that can cut short what still runs when `close()` is out of time. (Not part of
@@ -20,16 +21,17 @@ export function isTerminable(pool: DriverPool): pool is DriverPool & Terminable 
 
 /** What a statement cut short by {@link Terminable.terminate} fails with: its outcome is unknown, so it is not retryable. */
 export function closedWhileRunning(connection: string, cause: unknown): DbModuleError {
-  return new DbModuleError(
+  return driverError(
+    DbModuleError,
     'DATABASE_CLOSED',
-    `connection "${connection}": close() ran out of time while this statement ran; its session was closed, and the statement may or may not have been applied`,
+    'close() ran out of time while this statement ran; its session was closed, and the statement may or may not have been applied',
     { connection, retryable: false, cause },
   );
 }
 
 /** What a caller still waiting for a session gets when the pool is terminated: nothing was sent. */
 export function closedWhileWaiting(connection: string): DbModuleError {
-  return new DbModuleError('DATABASE_CLOSED', `connection "${connection}": close() ran out of time while this caller waited for a session; nothing was sent`, {
+  return driverError(DbModuleError, 'DATABASE_CLOSED', 'close() ran out of time while this caller waited for a session; nothing was sent', {
     connection,
     retryable: false,
   });

@@ -1,5 +1,6 @@
 import { ConnectionError, DbModuleError, QueryError, messageOf } from '../../errors.js';
 import { markNotSent } from '../session-health.js';
+import { driverError } from '../driver-error.js';
 
 /** Where a mysql2 error happened, and what the message may name (never a password or a parameter value). */
 export interface MysqlErrorContext {
@@ -82,7 +83,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   const driverMessage = messageOf(error);
 
   if (errno !== undefined && AUTH_ERRNOS.has(errno)) {
-    return new ConnectionError('AUTH_FAILED', `connection "${name}": authentication failed for user "${context.user ?? ''}" at ${at} (${code ?? 'errno'} ${errno}: ${driverMessage})`, {
+    return driverError(ConnectionError, 'AUTH_FAILED', `authentication failed for user "${context.user ?? ''}" at ${at} (${code ?? 'errno'} ${errno}: ${driverMessage})`, {
       ...base,
       retryable: false,
       possibleCauses: [
@@ -97,7 +98,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
     });
   }
   if (code === 'MYSQL_CLEAR_PASSWORD_NOT_ENABLED' || code === 'AUTH_SWITCH_PLUGIN_ERROR') {
-    return new ConnectionError('AUTH_FAILED', `connection "${name}": the server at ${at} asked for an authentication method the client could not complete (${code}: ${driverMessage})`, {
+    return driverError(ConnectionError, 'AUTH_FAILED', `the server at ${at} asked for an authentication method the client could not complete (${code}: ${driverMessage})`, {
       ...base,
       retryable: false,
       possibleCauses: ['the user authenticates with mysql_clear_password (RDS IAM, PAM, LDAP), which mysql2 >= 3.22 disables unless enabled'],
@@ -106,7 +107,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   }
   if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
     const noTls = code === 'HANDSHAKE_NO_SSL_SUPPORT';
-    return new ConnectionError('TLS_FAILED', `connection "${name}": TLS with ${at} failed (${code}: ${driverMessage})`, {
+    return driverError(ConnectionError, 'TLS_FAILED', `TLS with ${at} failed (${code}: ${driverMessage})`, {
       ...base,
       retryable: false,
       possibleCauses: noTls
@@ -119,7 +120,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   }
   if (code === 'ETIMEDOUT') {
     const budget = context.timeoutMs === undefined ? '' : ` after ${context.timeoutMs} ms`;
-    return new ConnectionError('CONNECT_TIMEOUT', `connection "${name}": connecting to ${at} timed out${budget} (TCP connect, handshake and authentication)`, {
+    return driverError(ConnectionError, 'CONNECT_TIMEOUT', `connecting to ${at} timed out${budget} (TCP connect, handshake and authentication)`, {
       ...base,
       retryable: true,
       possibleCauses: ['the host is unreachable or a firewall / security group drops the packets', 'the server is overloaded', 'connection_timeout is too short for this network'],
@@ -127,7 +128,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
     });
   }
   if (code === 'ECONNREFUSED') {
-    return new ConnectionError('CONNECT_FAILED', `connection "${name}": cannot connect to ${at}: connection refused (ECONNREFUSED)`, {
+    return driverError(ConnectionError, 'CONNECT_FAILED', `cannot connect to ${at}: connection refused (ECONNREFUSED)`, {
       ...base,
       retryable: true,
       possibleCauses: ['the server is not running', 'the port is wrong', 'the server listens on another interface (bind-address)'],
@@ -136,7 +137,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   }
   if (code !== undefined && DNS_CODES.has(code)) {
     const host = typeof fields.hostname === 'string' ? fields.hostname : (context.host ?? 'localhost');
-    return new ConnectionError('CONNECT_FAILED', `connection "${name}": cannot resolve host "${host}" (${code})`, {
+    return driverError(ConnectionError, 'CONNECT_FAILED', `cannot resolve host "${host}" (${code})`, {
       ...base,
       retryable: code === 'EAI_AGAIN',
       possibleCauses: ['the host name in the DSN is misspelled', 'DNS is unavailable or the name is only resolvable inside a VPC'],
@@ -144,7 +145,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
     });
   }
   if (errno === 1040 || code === 'ER_CON_COUNT_ERROR') {
-    return new ConnectionError('CONNECT_FAILED', `connection "${name}": the server at ${at} refused the session: too many connections (${code ?? 'errno'} ${errno ?? ''})`.trimEnd(), {
+    return driverError(ConnectionError, 'CONNECT_FAILED', `the server at ${at} refused the session: too many connections (${code ?? 'errno'} ${errno ?? ''})`.trimEnd(), {
       ...base,
       retryable: true,
       possibleCauses: ['max_connections on the server is reached by all clients together'],
@@ -152,7 +153,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
     });
   }
   if (code !== undefined && LOST_CODES.has(code)) {
-    return new ConnectionError('CONNECTION_LOST', `connection "${name}": the session with ${at} was lost (${code})`, {
+    return driverError(ConnectionError, 'CONNECTION_LOST', `the session with ${at} was lost (${code})`, {
       ...base,
       // Before a statement was sent nothing can have run; during a query the statement may have been applied.
       retryable: context.phase !== 'query',
@@ -160,24 +161,24 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   }
   if (code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
     const budget = context.timeoutMs === undefined ? '' : ` (${context.timeoutMs} ms)`;
-    return new QueryError('QUERY_TIMEOUT', `connection "${name}": the query exceeded query_timeout${budget}; its session was closed`, {
+    return driverError(QueryError, 'QUERY_TIMEOUT', `the query exceeded query_timeout${budget}; its session was closed`, {
       ...base,
       retryable: false,
       driverCode: code,
     });
   }
   if (driverMessage === 'Pool is closed.') {
-    return new DbModuleError('DATABASE_CLOSED', `connection "${name}": the pool is closed`, { ...base, retryable: false });
+    return driverError(DbModuleError, 'DATABASE_CLOSED', 'the pool is closed', { ...base, retryable: false });
   }
   if (context.phase !== 'query') {
     if (errno !== undefined) {
       const what = errno === 1049 ? ` (database "${context.database ?? ''}" does not exist)` : errno === 1044 ? ` (user "${context.user ?? ''}" may not use database "${context.database ?? ''}")` : '';
-      return new ConnectionError('CONNECT_FAILED', `connection "${name}": the server at ${at} refused the session${what}: ${code ?? 'errno'} ${errno}: ${driverMessage}`, {
+      return driverError(ConnectionError, 'CONNECT_FAILED', `the server at ${at} refused the session${what}: ${code ?? 'errno'} ${errno}: ${driverMessage}`, {
         ...base,
         retryable: false,
       });
     }
-    return new ConnectionError('CONNECT_FAILED', `connection "${name}": cannot open a session with ${at}${code ? ` (${code})` : ''}: ${driverMessage}`, {
+    return driverError(ConnectionError, 'CONNECT_FAILED', `cannot open a session with ${at}${code ? ` (${code})` : ''}: ${driverMessage}`, {
       ...base,
       retryable: fields.fatal === true,
     });
@@ -185,7 +186,7 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   if (driverMessage === NOT_SENT_MESSAGE) {
     // mysql2 refused to queue the command on a session it already knew was dead: nothing reached the server.
     return markNotSent(
-      new ConnectionError('CONNECTION_LOST', `connection "${name}": the session with ${at} was already lost; the statement was not sent`, {
+      driverError(ConnectionError, 'CONNECTION_LOST', `the session with ${at} was already lost; the statement was not sent`, {
         ...base,
         retryable: true,
       }),
@@ -193,13 +194,13 @@ export function toMysqlError(error: unknown, context: MysqlErrorContext): DbModu
   }
   if (fields.fatal === true) {
     // mysql2 fails later commands on a dead connection with a code-less fatal error.
-    return new ConnectionError('CONNECTION_LOST', `connection "${name}": the session with ${at} is no longer usable${code ? ` (${code})` : ''}: ${driverMessage}`, {
+    return driverError(ConnectionError, 'CONNECTION_LOST', `the session with ${at} is no longer usable${code ? ` (${code})` : ''}: ${driverMessage}`, {
       ...base,
       retryable: false,
     });
   }
   const detail = [code, errno === undefined ? undefined : `errno ${errno}`, sqlState === undefined ? undefined : `SQLSTATE ${sqlState}`].filter(Boolean).join(', ');
-  return new QueryError('QUERY_FAILED', `connection "${name}": query failed${detail ? ` (${detail})` : ''}: ${scrubServerMessage(driverMessage, errno, context.params)}`, {
+  return driverError(QueryError, 'QUERY_FAILED', `query failed${detail ? ` (${detail})` : ''}: ${scrubServerMessage(driverMessage, errno, context.params)}`, {
     ...base,
     retryable: errno !== undefined && RETRYABLE_QUERY_ERRNOS.has(errno),
     ...(code === undefined ? {} : { driverCode: code }),

@@ -3,6 +3,7 @@ import { ConnectionError, DbModuleError, messageOf } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision } from '../types.js';
 import type { ConnectionCallback } from './internals.js';
+import { driverError } from '../driver-error.js';
 
 /** What an opening needs to know; the session pool passes its settings through. */
 export interface OpeningSettings {
@@ -86,7 +87,7 @@ export class SessionOpening {
         timer = setTimeout(
           () =>
             reject(
-              new ConnectionError('CONNECT_TIMEOUT', `connection "${connection}": the password function did not answer within connection_timeout (${connectTimeoutMs} ms)`, {
+              driverError(ConnectionError, 'CONNECT_TIMEOUT', `the password function did not answer within connection_timeout (${connectTimeoutMs} ms)`, {
                 connection,
                 retryable: true,
               }),
@@ -155,11 +156,11 @@ function isTimeout(error: unknown): boolean {
 
 /** A hook that rejected with something other than an Error still fails the opening with a typed error. */
 function hookFailure(thrown: unknown, connection: string): DbModuleError {
-  return new DbModuleError('CONNECT_FAILED', `connection "${connection}": the auth-failure hook failed: ${messageOf(thrown)}`, { connection, cause: thrown });
+  return driverError(DbModuleError, 'CONNECT_FAILED', `the auth-failure hook failed: ${messageOf(thrown)}`, { connection, cause: thrown });
 }
 
 function passwordError(error: unknown, connection: string): DbModuleError {
   return error instanceof DbModuleError
     ? error
-    : new ConnectionError('CONNECT_FAILED', `connection "${connection}": the password function failed: ${messageOf(error)}`, { connection, cause: error });
+    : driverError(ConnectionError, 'CONNECT_FAILED', `the password function failed: ${messageOf(error)}`, { connection, cause: error });
 }

@@ -4,6 +4,7 @@ import { ConfigError } from '../../errors.js';
 import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
 import type { Mysql2Module } from './load-driver.js';
+import { driverError } from '../driver-error.js';
 
 type ParamTarget = PoolOptions & Record<string, unknown>;
 /** `invalid(expected)` builds the error naming the connection, the parameter and its value. */
@@ -34,7 +35,7 @@ function text(option: keyof PoolOptions): ParamApplier {
 }
 
 function invalidParam(connection: string, param: string, value: string, expected: string): ConfigError {
-  return new ConfigError('DSN_INVALID', `connection "${connection}": DSN parameter ${param}=${JSON.stringify(value)} is invalid; expected ${expected}`, {
+  return driverError(ConfigError, 'DSN_INVALID', `DSN parameter ${param}=${JSON.stringify(value)} is invalid; expected ${expected}`, {
     connection,
   });
 }

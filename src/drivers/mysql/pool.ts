@@ -11,6 +11,7 @@ import { MysqlSessionPool, destroySession } from './session-pool.js';
 import { connectionInternals, internalsOf } from './internals.js';
 import { loadMysql2 } from './load-driver.js';
 import { buildPoolOptions } from './options.js';
+import { driverError } from '../driver-error.js';
 
 type Outcome<T> = (error: DbModuleError | null, result?: QueryResult<T>) => void;
 
@@ -81,7 +82,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
               this.#send<R>(connection, sql, params, this.#config.query_timeout, (failure, result) => (failure ? reject(failure) : resolve(result as QueryResult<R>)));
             })
           : Promise.reject(
-              new DbModuleError('QUERY_FAILED', `connection "${this.#config.name}": this session was already given back to the pool; run queries inside the callback`, {
+              driverError(DbModuleError, 'QUERY_FAILED', 'this session was already given back to the pool; run queries inside the callback', {
                 connection: this.#config.name,
               }),
             ),
@@ -111,7 +112,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
         if (!failure) return resolve();
         if (failure.code !== 'QUERY_TIMEOUT') return reject(failure);
         reject(
-          new DbModuleError('CONNECT_TIMEOUT', `connection "${this.#config.name}": ping (${mysqlDialect.healthCheckQuery}) did not answer within connection_timeout (${budget} ms)`, {
+          driverError(DbModuleError, 'CONNECT_TIMEOUT', `ping (${mysqlDialect.healthCheckQuery}) did not answer within connection_timeout (${budget} ms)`, {
             connection: this.#config.name,
             retryable: true,
             cause: failure,
@@ -201,7 +202,7 @@ class MysqlDriverPool implements DriverPool, Terminable {
   }
 
   #closedError(): DbModuleError {
-    return new DbModuleError('DATABASE_CLOSED', `connection "${this.#config.name}": the pool is closed (or closing); no new queries are accepted`, {
+    return driverError(DbModuleError, 'DATABASE_CLOSED', 'the pool is closed (or closing); no new queries are accepted', {
       connection: this.#config.name,
       retryable: false,
     });

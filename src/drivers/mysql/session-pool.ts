@@ -7,6 +7,7 @@ import { SessionLifetime } from '../lifetime.js';
 import { afterPendingIo } from '../pending-io.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type OpeningSlots, SessionOpening } from './opening.js';
+import { driverError } from '../driver-error.js';
 
 /** What the session pool enforces on a mysql2 pool that mysql2 itself does not. */
 export interface MysqlSessionPoolSettings {
@@ -287,9 +288,10 @@ export class MysqlSessionPool {
     const { connectionLimit } = this.#pool.config;
     this.#settle(
       checkout,
-      new ConnectionError(
+      driverError(
+        ConnectionError,
         'POOL_TIMEOUT',
-        `connection "${this.#settings.connection}": no session became free within ${this.#settings.acquireTimeoutMs} ms (all ${connectionLimit} sessions allowed by max_open_connections are in use)`,
+        `no session became free within ${this.#settings.acquireTimeoutMs} ms (all ${connectionLimit} sessions allowed by max_open_connections are in use)`,
         {
           connection: this.#settings.connection,
           retryable: true,

@@ -4,6 +4,7 @@ import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
+import { driverError } from '../driver-error.js';
 
 /** Startup parameters pg sends as they are. */
 const STRING_PARAMS = ['application_name', 'fallback_application_name', 'options', 'client_encoding'] as const;
@@ -81,7 +82,7 @@ function driverParams(params: Readonly<Record<string, string>>, connection: stri
 
 function parseWholeNumber(name: string, value: string, connection: string): number {
   if (!/^\d+$/.test(value.trim())) {
-    throw new ConfigError('DSN_INVALID', `connection "${connection}": DSN parameter ${name} must be a whole number, got "${value}"`, { connection });
+    throw driverError(ConfigError, 'DSN_INVALID', `DSN parameter ${name} must be a whole number, got "${value}"`, { connection });
   }
   return Number(value.trim());
 }

@@ -1,5 +1,6 @@
 import { ConnectionError, DbModuleError, QueryError, messageOf, type ErrorCode } from '../../errors.js';
 import { markNotSent } from '../session-health.js';
+import { driverError } from '../driver-error.js';
 
 /** Where a driver error happened; `endpoint` (host:port) is named in connect errors. */
 export interface PostgresErrorContext {
@@ -122,9 +123,9 @@ export function toPostgresError(error: unknown, context: PostgresErrorContext): 
   const text = messageOf(error);
   const code = (error as { code?: unknown } | null)?.code;
   const connectionError = (errorCode: ErrorCode, summary: string, retryable: boolean, hints?: Hints) =>
-    new ConnectionError(errorCode, `connection "${connection}": ${summary}${at}: ${text}`, { connection, retryable, cause: error, ...hints });
+    driverError(ConnectionError, errorCode, `${summary}${at}: ${text}`, { connection, retryable, cause: error, ...hints });
   const queryError = (errorCode: ErrorCode, summary: string, retryable: boolean) =>
-    new QueryError(errorCode, `connection "${connection}": ${summary}: ${text}`, {
+    driverError(QueryError, errorCode, `${summary}: ${text}`, {
       connection,
       retryable,
       cause: error,
@@ -132,7 +133,7 @@ export function toPostgresError(error: unknown, context: PostgresErrorContext): 
     });
 
   if (text === 'Cannot use a pool after calling end on the pool') {
-    return new DbModuleError('DATABASE_CLOSED', `connection "${connection}": the pool is closed`, { connection, cause: error });
+    return driverError(DbModuleError, 'DATABASE_CLOSED', 'the pool is closed', { connection, cause: error });
   }
   if (text === 'timeout exceeded when trying to connect') {
     return connectionError('POOL_TIMEOUT', 'no session became free within connection_timeout', true, POOL_TIMEOUT_HINTS);
@@ -170,24 +171,24 @@ function fromServerError(error: unknown, server: ServerError, context: PostgresE
   if (phase !== 'query') {
     const at = context.endpoint ? ` at ${context.endpoint}` : '';
     if (sqlstate.startsWith('28')) {
-      return new ConnectionError('AUTH_FAILED', `connection "${connection}": authentication failed${at}: ${detail}`, { ...options, retryable: false, ...AUTH_HINTS });
+      return driverError(ConnectionError, 'AUTH_FAILED', `authentication failed${at}: ${detail}`, { ...options, retryable: false, ...AUTH_HINTS });
     }
     const known = SERVER_CONNECT_CODES[sqlstate];
     const summary = known?.summary ?? 'the server refused the session';
     const retryable = known?.retryable ?? (sqlstate.startsWith('08') || sqlstate.startsWith('57P'));
-    return new ConnectionError('CONNECT_FAILED', `connection "${connection}": ${summary}${at}: ${detail}`, { ...options, retryable });
+    return driverError(ConnectionError, 'CONNECT_FAILED', `${summary}${at}: ${detail}`, { ...options, retryable });
   }
   if (sqlstate === '57014') {
-    return new QueryError('QUERY_TIMEOUT', `connection "${connection}": the query was cancelled: ${detail}`, { ...options, retryable: false });
+    return driverError(QueryError, 'QUERY_TIMEOUT', `the query was cancelled: ${detail}`, { ...options, retryable: false });
   }
   if (sqlstate.startsWith('08') || sqlstate === '57P01' || sqlstate === '57P02') {
     // The server said it is ending the session (shutdown, pg_terminate_backend, a crashed peer):
     // that FATAL aborts the statement's transaction, so nothing of it was committed. A bare
     // 08xxx says nothing of the kind.
     const rolledBack = sqlstate === '57P01' || sqlstate === '57P02';
-    return new QueryError('CONNECTION_LOST', `connection "${connection}": the session was lost during the query: ${detail}`, { ...options, retryable: rolledBack });
+    return driverError(QueryError, 'CONNECTION_LOST', `the session was lost during the query: ${detail}`, { ...options, retryable: rolledBack });
   }
   // serialization failures and deadlocks roll the transaction back: running it again is safe
   const retryable = sqlstate === '40001' || sqlstate === '40P01';
-  return new QueryError('QUERY_FAILED', `connection "${connection}": query failed: ${detail}`, { ...options, retryable });
+  return driverError(QueryError, 'QUERY_FAILED', `query failed: ${detail}`, { ...options, retryable });
 }

@@ -8,6 +8,7 @@ import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
 import { loadPg } from './load-driver.js';
 import { createPostgresSessionPool, type PostgresSessionPool } from './session-pool.js';
+import { driverError } from '../driver-error.js';
 
 /** pg answers a multi-statement text with one result per statement; the last one is the answer. */
 function toQueryResult<T>(result: PgQueryResult | PgQueryResult[]): QueryResult<T> {
@@ -33,7 +34,7 @@ class PostgresSession implements DriverSession {
   async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     if (this.broken) {
       // a statement queued behind a timed-out one would wait for the server to finish it
-      throw new DbModuleError('CONNECTION_LOST', `connection "${this.#context.connection}": this session was discarded after ${this.broken.code}; the statement was not sent`, {
+      throw driverError(DbModuleError, 'CONNECTION_LOST', `this session was discarded after ${this.broken.code}; the statement was not sent`, {
         connection: this.#context.connection,
         retryable: false,
         cause: this.broken,
@@ -163,7 +164,7 @@ class PostgresDriverPool implements DriverPool, Terminable {
 
   #closedError(cause?: unknown): DbModuleError {
     const connection = this.#acquireContext.connection;
-    return new DbModuleError('DATABASE_CLOSED', `connection "${connection}": the pool is closed`, { connection, retryable: false, cause });
+    return driverError(DbModuleError, 'DATABASE_CLOSED', 'the pool is closed', { connection, retryable: false, cause });
   }
 }
 

@@ -1,5 +1,6 @@
 import { TimeoutError } from 'tarn';
 import { ConnectionError, DbModuleError, QueryError, messageOf } from '../../errors.js';
+import { driverError } from '../driver-error.js';
 
 /** Where a driver error happened; `path` and `timeoutMs` make messages precise when known. */
 export interface SqliteErrorContext {
@@ -25,7 +26,7 @@ function connectError(error: unknown, context: SqliteErrorContext): DbModuleErro
   const driverMessage = messageOf(error);
   const code = sqliteCodeOf(error) ?? (error as { code?: unknown } | null)?.code;
   if (NATIVE_BINDING.test(driverMessage)) {
-    return new DbModuleError('DRIVER_NOT_INSTALLED', `connection "${connection}": better-sqlite3 is installed but its native module cannot be loaded: ${driverMessage}`, {
+    return driverError(DbModuleError, 'DRIVER_NOT_INSTALLED', `better-sqlite3 is installed but its native module cannot be loaded: ${driverMessage}`, {
       connection,
       possibleCauses: ['better-sqlite3 was built for another Node.js version or platform'],
       solutions: ['npm rebuild better-sqlite3'],
@@ -33,7 +34,7 @@ function connectError(error: unknown, context: SqliteErrorContext): DbModuleErro
     });
   }
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_RECOVERY' || code === 'SQLITE_BUSY_TIMEOUT') {
-    return new ConnectionError('CONNECT_TIMEOUT', `connection "${connection}": SQLite database "${path}" stayed locked by another connection while opening: ${driverMessage}`, {
+    return driverError(ConnectionError, 'CONNECT_TIMEOUT', `SQLite database "${path}" stayed locked by another connection while opening: ${driverMessage}`, {
       connection,
       retryable: true,
       possibleCauses: ['another process holds an exclusive lock on the database (a long write, a backup, a journal-mode change)'],
@@ -42,7 +43,7 @@ function connectError(error: unknown, context: SqliteErrorContext): DbModuleErro
     });
   }
   const notAnDatabase = code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT';
-  return new ConnectionError('CONNECT_FAILED', `connection "${connection}": cannot open SQLite database "${path}": ${driverMessage}`, {
+  return driverError(ConnectionError, 'CONNECT_FAILED', `cannot open SQLite database "${path}": ${driverMessage}`, {
     connection,
     retryable: false,
     possibleCauses: notAnDatabase
@@ -64,7 +65,7 @@ function timeoutError(error: unknown, context: SqliteErrorContext): DbModuleErro
   const { connection, timeoutMs } = context;
   const within = timeoutMs === undefined ? '' : ` within ${timeoutMs}ms`;
   if (context.phase === 'connect') {
-    return new ConnectionError('CONNECT_TIMEOUT', `connection "${connection}": opening the SQLite database did not finish${within}`, {
+    return driverError(ConnectionError, 'CONNECT_TIMEOUT', `opening the SQLite database did not finish${within}`, {
       connection,
       retryable: true,
       possibleCauses: ['another process keeps the database locked'],
@@ -72,7 +73,7 @@ function timeoutError(error: unknown, context: SqliteErrorContext): DbModuleErro
       cause: error,
     });
   }
-  return new ConnectionError('POOL_TIMEOUT', `connection "${connection}": no SQLite handle became free${within}: every handle is in use`, {
+  return driverError(ConnectionError, 'POOL_TIMEOUT', `no SQLite handle became free${within}: every handle is in use`, {
     connection,
     retryable: true,
     possibleCauses: ['max_open_connections is too small for the load', 'sessions or transactions are held for a long time', 'a handle was acquired and never released'],
@@ -86,7 +87,7 @@ function queryError(error: unknown, context: SqliteErrorContext): DbModuleError 
   const driverMessage = messageOf(error);
   const driverCode = sqliteCodeOf(error);
   if (driverMessage.includes(NOT_OPEN) || driverCode?.startsWith('SQLITE_IOERR')) {
-    return new QueryError('CONNECTION_LOST', `connection "${connection}": the SQLite handle is unusable: ${driverMessage}`, {
+    return driverError(QueryError, 'CONNECTION_LOST', `the SQLite handle is unusable: ${driverMessage}`, {
       connection,
       driverCode,
       // A closed handle ran nothing; an I/O error may have happened after a change.
@@ -97,7 +98,7 @@ function queryError(error: unknown, context: SqliteErrorContext): DbModuleError 
     });
   }
   const busy = driverCode === 'SQLITE_BUSY' || driverCode === 'SQLITE_BUSY_RECOVERY' || driverCode === 'SQLITE_BUSY_TIMEOUT';
-  return new QueryError('QUERY_FAILED', `connection "${connection}": ${driverMessage}`, {
+  return driverError(QueryError, 'QUERY_FAILED', driverMessage, {
     connection,
     driverCode,
     retryable: busy,

@@ -14,6 +14,7 @@ import { loadBetterSqlite3, type SqliteDatabaseConstructor } from './load-driver
 import { createHandleOpener } from './open-handle.js';
 import { StatementCache } from './statement-cache.js';
 import { resolveSqliteTarget, type SqliteTarget } from './target.js';
+import { driverError } from '../driver-error.js';
 
 type Handle = BetterSqlite3.Database;
 
@@ -136,7 +137,7 @@ class SqlitePool implements DriverPool, Terminable {
   }
 
   staleSessionError(): DbModuleError {
-    return new QueryError('QUERY_FAILED', `connection "${this.#connection}": session used after withSession() returned; its handle belongs to another caller now`, {
+    return driverError(QueryError, 'QUERY_FAILED', 'session used after withSession() returned; its handle belongs to another caller now', {
       connection: this.#connection,
     });
   }
@@ -151,7 +152,7 @@ class SqlitePool implements DriverPool, Terminable {
       return await retryWhileBusy(() => runStatement<T>(db, cache, sql, params), error, Date.now() + waitMs);
     } catch (last) {
       if (byQueryTimeout && isBusyError(last)) {
-        throw new QueryError('QUERY_TIMEOUT', `connection "${this.#connection}": the database stayed locked by another connection for query_timeout (${waitMs}ms)`, {
+        throw driverError(QueryError, 'QUERY_TIMEOUT', `the database stayed locked by another connection for query_timeout (${waitMs}ms)`, {
           connection: this.#connection,
           driverCode: 'SQLITE_BUSY',
           retryable: !db.inTransaction,
@@ -198,7 +199,7 @@ class SqlitePool implements DriverPool, Terminable {
         timedOut = true;
         this.native.cancel(pending);
         reject(
-          new QueryError('QUERY_TIMEOUT', `connection "${this.#connection}": no SQLite handle became free within query_timeout (${ms}ms)`, {
+          driverError(QueryError, 'QUERY_TIMEOUT', `no SQLite handle became free within query_timeout (${ms}ms)`, {
             connection: this.#connection,
             retryable: true,
             possibleCauses: ['every handle is held by a long transaction or session'],
@@ -233,7 +234,7 @@ class SqlitePool implements DriverPool, Terminable {
   }
 
   #closedError(): DbModuleError {
-    return new DbModuleError('DATABASE_CLOSED', `connection "${this.#connection}": the SQLite pool is closed`, { connection: this.#connection });
+    return driverError(DbModuleError, 'DATABASE_CLOSED', 'the SQLite pool is closed', { connection: this.#connection });
   }
 
   async #shutdown(): Promise<void> {

@@ -3,6 +3,7 @@ import type { ConnectionConfig } from '../../config/types.js';
 import type { ParsedDsn } from '../../dsn/types.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
+import { driverError } from '../driver-error.js';
 
 /** What to open and how, derived once from the DSN and the connection config. */
 export interface SqliteTarget {
@@ -26,7 +27,7 @@ const FALSE_VALUES = new Set(['0', 'false', 'no', 'off']);
 const IGNORED_URI_PARAMS = new Set(['cache', 'immutable', 'vfs', 'nolock', 'psow']);
 
 function invalidParam(connection: string, name: string, value: string, expected: string): ConfigError {
-  return new ConfigError('DSN_INVALID', `connection "${connection}": SQLite DSN parameter ${name}=${value} is invalid: expected ${expected}`, {
+  return driverError(ConfigError, 'DSN_INVALID', `SQLite DSN parameter ${name}=${value} is invalid: expected ${expected}`, {
     connection,
     solutions: [`set ${name} to ${expected} or remove it from the DSN`],
   });

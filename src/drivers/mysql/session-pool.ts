@@ -4,7 +4,7 @@ import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
 import { SessionLifetime } from '../lifetime.js';
-import { afterPendingIo } from '../pending-io.js';
+import { SessionHandover } from '../session-handover.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type OpeningSlots, SessionOpening } from './opening.js';
 import { driverError } from '../driver-error.js';
@@ -162,10 +162,9 @@ export class MysqlSessionPool {
   }
 
   /**
-   * Where mysql2 (or an opening) delivers to a checkout. A peer's FIN or RST that reached the
-   * kernel while a session sat idle (or came with its last answer) is only seen by mysql2 once
-   * the event loop has polled the socket again: a used session is handed over after that (see
-   * afterPendingIo), and one found dead is dropped and the caller served again.
+   * Where mysql2 (or an opening) delivers to a checkout. A session that sat idle is handed over
+   * only once it proved alive; one found dead is dropped and the caller served again (see
+   * SessionHandover).
    */
   readonly #served = (checkout: Checkout, error: NodeJS.ErrnoException | null, connection?: PoolConnection): void => {
     if (checkout.settled) {
@@ -180,21 +179,19 @@ export class MysqlSessionPool {
       destroySession(connection);
       return this.#settle(checkout, this.#terminated());
     }
-    // a session opened for this caller has just proved alive
-    if (!this.#handedOut.has(connection)) {
-      this.#handedOut.add(connection);
-      return this.#settle(checkout, null, connection);
-    }
-    // known dead already: no need to wait to find out
-    if (!isAlive(connection)) return this.#replaceDead(connection, checkout);
-    afterPendingIo(this.#handOver, checkout, connection);
+    this.#handover.handOver(connection, checkout);
   };
 
-  /** After the poll (see #served): the session goes to the caller, unless it turned out dead. */
-  readonly #handOver = (checkout: Checkout, connection: PoolConnection): void => {
-    if (isAlive(connection)) this.#settle(checkout, null, connection);
-    else this.#replaceDead(connection, checkout);
-  };
+  readonly #handover = new SessionHandover<PoolConnection, Checkout>({
+    firstCheckout: (connection) => {
+      if (this.#handedOut.has(connection)) return false;
+      this.#handedOut.add(connection);
+      return true;
+    },
+    isAlive,
+    deliver: (connection, checkout) => this.#settle(checkout, null, connection),
+    replace: (connection, checkout) => this.#replaceDead(connection, checkout),
+  });
 
   #settle(checkout: Checkout, error: Error | null, connection?: PoolConnection): void {
     checkout.settled = true;

@@ -3,7 +3,7 @@ import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg'
 import { SessionLifetime } from '../lifetime.js';
 import type { Clock } from '../types.js';
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy } from './auth-retry.js';
-import { afterPendingIo } from '../pending-io.js';
+import { SessionHandover } from '../session-handover.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
@@ -272,22 +272,18 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
           return done(this.#terminated());
         }
         if (isExpired(client)) return this.#replace(client, done);
-        if (!(client instanceof ManagedClient) || !client.reused) return done(undefined, client);
-        // known dead already: no need to wait to find out
-        if (!client.usable) return this.#replace(client, done);
-        // a peer's FIN or RST that reached the kernel while the session sat idle, or together with
-        // its last answer, is only seen by pg once the event loop has polled the socket again
-        // (test/resilience/dropped-connections.test.ts fails without this wait even on a session
-        // reused at once: its last answer and the FIN arrive in one read)
-        afterPendingIo(this.#handOver, client, done);
+        if (!(client instanceof ManagedClient)) return done(undefined, client);
+        this.#handover.handOver(client, done);
       });
     }
 
-    /** After the poll (see #connectUsable): the client goes to the caller, unless it turned out dead. */
-    readonly #handOver = (client: ManagedClient, done: UsableCallback): void => {
-      if (client.usable) done(undefined, client);
-      else this.#replace(client, done);
-    };
+    /** A client that sat idle is handed out only once it proved alive (see SessionHandover). */
+    readonly #handover = new SessionHandover<ManagedClient, UsableCallback>({
+      firstCheckout: (client) => !client.reused,
+      isAlive: (client) => client.usable,
+      deliver: (client, done) => done(undefined, client),
+      replace: (client, done) => this.#replace(client, done),
+    });
 
     #replace(client: PoolClient, done: UsableCallback): void {
       client.release(true);

@@ -1,9 +1,8 @@
 import type { PoolConnection } from 'mysql2';
 import { ConnectionError, DbModuleError, messageOf } from '../../errors.js';
-import type { Logger } from '../../logging.js';
-import type { AuthFailure, AuthFailureDecision } from '../types.js';
-import type { ConnectionCallback } from './internals.js';
+import { openWithAuthRetry, type AuthRetryPolicy, type OpeningAttempt, type SessionOpening } from '../auth-retry.js';
 import { driverError } from '../driver-error.js';
+import type { ConnectionCallback } from './internals.js';
 
 /** What an opening needs to know; the session pool passes its settings through. */
 export interface OpeningSettings {
@@ -11,10 +10,6 @@ export interface OpeningSettings {
   /** Budget of one opening: password function, connect, and every auth retry; 0 = unbounded. */
   readonly connectTimeoutMs: number;
   readonly password?: (() => Promise<string>) | undefined;
-  readonly onAuthFailure?: ((failure: AuthFailure) => Promise<AuthFailureDecision>) | undefined;
-  /** Classifies a mysql2 connect error the way DriverPool callers see it (AUTH_FAILED for errno 1045/1698, ...). */
-  readonly classify: (error: unknown) => DbModuleError;
-  readonly logger: Logger;
 }
 
 /** The slot bookkeeping an opening borrows from the session pool. */
@@ -37,52 +32,65 @@ export interface OpeningSlots {
 
 /**
  * Opens one physical session in a slot the caller already reserved: asks the password function,
- * connects, and on AUTH_FAILED asks `onAuthFailure` whether to try again. The slot stays held
- * across retries (mysql2 frees it the moment a connect fails), and every attempt counts against
- * the one `connection_timeout` that started with this opening.
+ * connects, and on AUTH_FAILED asks `policy.onAuthFailure` whether to try again (see
+ * openWithAuthRetry). The slot stays held across retries (mysql2 frees it the moment a connect
+ * fails), and every attempt counts against the one `connection_timeout` that started with this
+ * opening. `callback` gets the session or the error the opening ended with.
  */
-export class SessionOpening {
+export function openReserved(settings: OpeningSettings, slots: OpeningSlots, policy: AuthRetryPolicy, callback: ConnectionCallback): void {
+  openWithAuthRetry(new MysqlSessionOpening(settings, slots, callback), policy, callback);
+}
+
+/** The mysql2 side of one opening: what each attempt does with the password and the held slot. */
+class MysqlSessionOpening implements SessionOpening<PoolConnection> {
+  // performance.now() is monotonic: a wall-clock step must not stretch or cut the budget.
+  readonly startedAt = performance.now();
   readonly #settings: OpeningSettings;
   readonly #slots: OpeningSlots;
-  readonly #callback: ConnectionCallback;
-  readonly #deadline: number;
-  #attempt = 0;
-  /** What a retry that runs out of time reports: the last decision's error, else the last auth failure. */
-  #lastAuthError: DbModuleError | undefined;
+  /** Served the ordinary way when the held slot could not be used (see OpeningSlots.connect). */
+  readonly #fallback: ConnectionCallback;
+  #sent: string | undefined;
 
-  constructor(settings: OpeningSettings, slots: OpeningSlots, callback: ConnectionCallback) {
+  constructor(settings: OpeningSettings, slots: OpeningSlots, fallback: ConnectionCallback) {
     this.#settings = settings;
     this.#slots = slots;
-    this.#callback = callback;
-    const budget = settings.connectTimeoutMs;
-    // performance.now() is monotonic: a wall-clock step must not stretch or cut the budget.
-    this.#deadline = budget > 0 ? performance.now() + budget : Number.POSITIVE_INFINITY;
+    this.#fallback = fallback;
   }
 
-  /** Starts the first attempt; the caller has reserved the slot. */
-  start(): void {
-    this.#next();
-  }
-
-  #remainingMs(): number {
-    return Math.max(0, this.#deadline - performance.now());
-  }
-
-  #next(): void {
-    this.#attempt++;
+  attempt(attempt: OpeningAttempt<PoolConnection>): void {
     const password = this.#settings.password;
-    if (!password) return this.#connect(this.#slots.staticPassword());
-    this.#askPassword(password).then(
-      (value) => this.#connect(value),
-      (error: unknown) => this.#fail(this.#lastAuthError && isTimeout(error) ? this.#lastAuthError : passwordError(error, this.#settings.connection)),
+    if (!password) return this.#connect(this.#slots.staticPassword(), attempt);
+    this.#askPassword(password, attempt.remainingMs()).then(
+      (value) => this.#connect(value, attempt),
+      (error: unknown) => {
+        // no mysql2 connection took the held slot: give it back
+        this.#slots.abandon();
+        attempt.finished(passwordError(error, this.#settings.connection));
+      },
     );
   }
 
-  #askPassword(password: () => Promise<string>): Promise<string> {
-    const remaining = this.#remainingMs();
+  sentPassword(): string | undefined {
+    return this.#sent;
+  }
+
+  closing(): boolean {
+    return this.#slots.closed();
+  }
+
+  /** mysql2 freed the slot before calling back and serves a queued waiter on the next tick: hold it first. */
+  hold(): void {
+    this.#slots.reserve();
+  }
+
+  release(): void {
+    this.#slots.abandon();
+  }
+
+  #askPassword(password: () => Promise<string>, remainingMs: number): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      if (Number.isFinite(remaining)) {
+      if (Number.isFinite(remainingMs)) {
         const { connection, connectTimeoutMs } = this.#settings;
         timer = setTimeout(
           () =>
@@ -92,7 +100,7 @@ export class SessionOpening {
                 retryable: true,
               }),
             ),
-          remaining,
+          remainingMs,
         );
       }
       password().then(
@@ -108,55 +116,13 @@ export class SessionOpening {
     });
   }
 
-  #connect(password: string | undefined): void {
+  #connect(password: string | undefined, attempt: OpeningAttempt<PoolConnection>): void {
+    this.#sent = password;
     // The first attempt keeps mysql2's own connectTimeout (as without a hook); retries get what is left.
-    const timeout = this.#attempt > 1 && Number.isFinite(this.#deadline) ? Math.max(1, Math.ceil(this.#remainingMs())) : undefined;
-    this.#slots.connect(password, timeout, (error, connection) => this.#onOpened(error, connection, password), this.#callback);
+    const remainingMs = attempt.remainingMs();
+    const timeout = attempt.number > 1 && Number.isFinite(remainingMs) ? Math.max(1, remainingMs) : undefined;
+    this.#slots.connect(password, timeout, (error, connection) => attempt.finished(error, connection), this.#fallback);
   }
-
-  #onOpened(error: NodeJS.ErrnoException | null, connection: PoolConnection | undefined, password: string | undefined): void {
-    const hook = this.#settings.onAuthFailure;
-    if (!error) return this.#callback(null, connection);
-    if (!hook || this.#slots.closed()) return this.#callback(error);
-    const failure = this.#settings.classify(error);
-    if (failure.code !== 'AUTH_FAILED') {
-      // A retry cut short by the budget reports why it was retrying, not the timeout that ended it.
-      return this.#callback(this.#lastAuthError && failure.code === 'CONNECT_TIMEOUT' ? this.#lastAuthError : error);
-    }
-    // mysql2 freed the slot before calling back and serves a queued waiter on the next tick: hold it first.
-    this.#slots.reserve();
-    const attempt = this.#attempt;
-    const remainingMs = this.#remainingMs();
-    new Promise<AuthFailureDecision>((resolve) => resolve(hook({ error: failure, attempt, password, remainingMs }))).then(
-      (decision) => {
-        const fallback = decision?.error ?? failure;
-        if (decision?.retry !== true || this.#remainingMs() <= 0 || this.#slots.closed()) return this.#fail(fallback);
-        this.#lastAuthError = fallback;
-        this.#settings.logger.debug('MySQL authentication failed; opening the session again as the auth-failure hook asked', {
-          connection: this.#settings.connection,
-          attempt,
-          remainingMs: Math.round(this.#remainingMs()),
-        });
-        this.#next();
-      },
-      (hookError: unknown) => this.#fail(hookError instanceof Error ? hookError : hookFailure(hookError, this.#settings.connection)),
-    );
-  }
-
-  /** Ends the opening with `error`, giving the held slot back. */
-  #fail(error: Error): void {
-    this.#slots.abandon();
-    this.#callback(error);
-  }
-}
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof DbModuleError && error.code === 'CONNECT_TIMEOUT';
-}
-
-/** A hook that rejected with something other than an Error still fails the opening with a typed error. */
-function hookFailure(thrown: unknown, connection: string): DbModuleError {
-  return driverError(DbModuleError, 'CONNECT_FAILED', `the auth-failure hook failed: ${messageOf(thrown)}`, { connection, cause: thrown });
 }
 
 function passwordError(error: unknown, connection: string): DbModuleError {

@@ -3,10 +3,11 @@ import { ConnectionError, type DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
+import type { AuthRetryPolicy } from '../auth-retry.js';
 import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import { type OpeningSlots, SessionOpening } from './opening.js';
+import { type OpeningSlots, openReserved } from './opening.js';
 import { driverError } from '../driver-error.js';
 
 /** What the session pool enforces on a mysql2 pool that mysql2 itself does not. */
@@ -20,7 +21,7 @@ export interface MysqlSessionPoolSettings {
   readonly lifetimeMs: number;
   /** Called for every new physical connection; its answer becomes that connection's password. */
   readonly password?: (() => Promise<string>) | undefined;
-  /** Asked whether to open a session again after it failed with AUTH_FAILED; see {@link SessionOpening}. */
+  /** Asked whether to open a session again after it failed with AUTH_FAILED; see openWithAuthRetry. */
   readonly onAuthFailure?: ((failure: AuthFailure) => Promise<AuthFailureDecision>) | undefined;
   /** Classifies a mysql2 connect error into the DbModuleError DriverPool callers get. */
   readonly classify: (error: unknown) => DbModuleError;
@@ -70,6 +71,7 @@ export class MysqlSessionPool {
   readonly #nativeGet: (callback: ConnectionCallback) => void;
   readonly #nativeRelease: (connection: PoolConnection) => void;
   readonly #lifetime: SessionLifetime;
+  readonly #authRetry: AuthRetryPolicy;
   /** When each session retires (set only when connection_max_lifetime is). */
   readonly #retireAt = new WeakMap<PoolConnection, number>();
   readonly #waiterTimer = new DeadlineTimer<Checkout>((checkout) => this.#onWaiterExpired(checkout));
@@ -100,6 +102,14 @@ export class MysqlSessionPool {
     this.#pool = internals;
     this.#settings = settings;
     this.#lifetime = new SessionLifetime(settings.lifetimeMs, settings.clock);
+    this.#authRetry = {
+      connection: settings.connection,
+      timeoutMs: settings.connectTimeoutMs,
+      classify: settings.classify,
+      onAuthFailure: settings.onAuthFailure,
+      keepDriverError: false,
+      logger: settings.logger,
+    };
     this.#nativeGet = internals.getConnection.bind(internals);
     this.#nativeRelease = internals.releaseConnection.bind(internals);
     const mutable = internals as { getConnection: PoolInternals['getConnection']; releaseConnection: PoolInternals['releaseConnection'] };
@@ -139,7 +149,7 @@ export class MysqlSessionPool {
       this.#waiterTimer.delete(checkout);
       if (!this.#settings.password && !this.#settings.onAuthFailure) return this.#open(checkout.callback);
       this.#opening++;
-      return new SessionOpening(this.#settings, this.#slots, checkout.callback).start();
+      return openReserved(this.#settings, this.#slots, this.#authRetry, checkout.callback);
     }
     if (!waitForConnections) return this.#nativeGet(checkout.callback);
     this.#wait(checkout);

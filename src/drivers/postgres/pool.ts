@@ -2,7 +2,7 @@ import type { PoolClient, QueryResult as PgQueryResult } from 'pg';
 import { DbModuleError } from '../../errors.js';
 import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
-import type { AuthFailure, DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { buildPoolConfig } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
@@ -192,12 +192,13 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
     ...(onAuthFailure
       ? {
           authRetry: {
+            connection,
             timeoutMs: config.connection_timeout,
             classify: (error: unknown) => toPostgresError(error, { connection, phase: 'connect', endpoint }),
-            onAuthFailure: (failure: AuthFailure) => {
-              logger.debug('authentication failed while opening a session', { connection, endpoint, attempt: failure.attempt, remainingMs: failure.remainingMs });
-              return onAuthFailure(failure);
-            },
+            onAuthFailure,
+            // an ORM on the native pool gets pg's own error, as it would without the hook
+            keepDriverError: true,
+            logger,
           },
         }
       : {}),

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
 import { SessionLifetime } from '../lifetime.js';
 import type { Clock } from '../types.js';
-import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy } from './auth-retry.js';
+import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy, type OpeningAttempt, type SessionOpening } from '../auth-retry.js';
 import { SessionHandover } from '../session-handover.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
@@ -45,6 +45,15 @@ interface ClientWireState {
   ssl?: boolean | object;
 }
 
+/** The pg.Pool {@link createPostgresSessionPool} returns, with what `close()` needs when it runs out of time. */
+export interface PostgresSessionPool extends Pool {
+  /**
+   * Fails the callers waiting for a client with `waitingError()`, cancels the statements of
+   * the clients checked out and closes their sockets. Returns how many clients it ended.
+   */
+  terminateInUse(waitingError: () => Error): number;
+}
+
 /**
  * A real `pg.Pool` (Kysely's PostgresDialect and Drizzle's node-postgres adapter accept it)
  * that also enforces max_idle_connections and connection_max_lifetime, for our own queries
@@ -58,15 +67,6 @@ interface ClientWireState {
  * that a Client keeps its state in own properties set by its constructor and talks through
  * `client.connection` (pg-pool's connect timer destroys `client.connection.stream`).
  */
-/** The pg.Pool {@link createPostgresSessionPool} returns, with what `close()` needs when it runs out of time. */
-export interface PostgresSessionPool extends Pool {
-  /**
-   * Fails the callers waiting for a client with `waitingError()`, cancels the statements of
-   * the clients checked out and closes their sockets. Returns how many clients it ended.
-   */
-  terminateInUse(waitingError: () => Error): number;
-}
-
 export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, policy: PostgresSessionPoolSettings): PostgresSessionPool {
   let pool: Pool;
   const checkedOut = new Set<ManagedClient>();
@@ -102,23 +102,21 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     override connect(callback?: ClientCallback): Promise<ManagedClient> | void {
       const authRetry = policy.authRetry;
       if (!authRetry) return callback ? super.connect(callback) : super.connect().then(() => this);
-      const opening = openWithAuthRetry(
-        {
-          startedAt: this.#openingStarted,
-          attempt: async () => {
-            this.#sent.password = typeof this.password === 'string' ? this.password : undefined;
-            await super.connect();
-          },
-          sentPassword: () => this.#sent.password,
-          prepareRetry: () => this.#prepareRetry(),
-        },
-        authRetry,
-      ).then(() => this);
-      if (!callback) return opening;
-      opening.then(
-        (client) => callback(null, client),
-        (error: Error) => callback(error),
-      );
+      const opening: SessionOpening<ManagedClient> = {
+        startedAt: this.#openingStarted,
+        attempt: (attempt) => this.#attempt(attempt),
+        sentPassword: () => this.#sent.password,
+        closing: () => pool.ending,
+        prepareRetry: () => this.#prepareRetry(),
+      };
+      // pg-pool connects with a callback: no promise per opening on that path
+      if (callback) return openWithAuthRetry(opening, authRetry, (error) => (error ? callback(error) : callback(null, this)));
+      return new Promise((resolve, reject) => openWithAuthRetry(opening, authRetry, (error) => (error ? reject(error) : resolve(this))));
+    }
+
+    #attempt(attempt: OpeningAttempt<ManagedClient>): void {
+      this.#sent.password = typeof this.password === 'string' ? this.password : undefined;
+      super.connect((error: Error | null) => attempt.finished(error, this));
     }
 
     #watchConnection(): void {
@@ -132,8 +130,7 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
      * client takes the state of a newly constructed one (new socket, password function restored),
      * keeping its listeners and its place in pg-pool, hence its max_open slot and pg-pool's timer.
      */
-    #prepareRetry(): boolean {
-      if (pool.ending) return false;
+    #prepareRetry(): void {
       const failed = this.connection;
       // its late 'end' would otherwise reach the client and fail the next attempt
       failed.removeAllListeners();
@@ -145,7 +142,6 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
         Object.defineProperty(this, key, Object.getOwnPropertyDescriptor(fresh, key)!);
       }
       this.#watchConnection();
-      return true;
     }
 
     /** pg-pool's release for this checkout, behind the pool policy. */

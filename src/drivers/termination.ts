@@ -1,6 +1,6 @@
 import { DbModuleError } from '../errors.js';
-import type { DriverPool } from './types.js';
 import { driverError } from './driver-error.js';
+import type { DriverPool } from './types.js';
 
 /**
  * A DriverPool that can cut short what still runs when `close()` is out of time. (Not part of

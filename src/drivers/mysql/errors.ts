@@ -1,6 +1,6 @@
 import { ConnectionError, DbModuleError, QueryError, messageOf } from '../../errors.js';
-import { markNotSent } from '../session-health.js';
 import { driverError } from '../driver-error.js';
+import { markNotSent } from '../session-health.js';
 
 /** Where a mysql2 error happened, and what the message may name (never a password or a parameter value). */
 export interface MysqlErrorContext {

@@ -1,10 +1,10 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { AuthPlugin, PoolOptions, SslOptions } from 'mysql2';
 import { ConfigError } from '../../errors.js';
+import { driverError } from '../driver-error.js';
 import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
 import type { Mysql2Module } from './load-driver.js';
-import { driverError } from '../driver-error.js';
 
 type ParamTarget = PoolOptions & Record<string, unknown>;
 /** `invalid(expected)` builds the error naming the connection, the parameter and its value. */

@@ -2,16 +2,16 @@ import type { Pool, PoolConnection, QueryError as Mysql2QueryError, ResultSetHea
 import type { ConnectionConfig } from '../../config/types.js';
 import { DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
+import { driverError } from '../driver-error.js';
 import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { mysqlDialect } from './dialect.js';
 import { type MysqlErrorContext, toMysqlError } from './errors.js';
-import { MysqlSessionPool, destroySession } from './session-pool.js';
 import { connectionInternals, internalsOf } from './internals.js';
 import { loadMysql2 } from './load-driver.js';
 import { buildPoolOptions } from './options.js';
-import { driverError } from '../driver-error.js';
+import { MysqlSessionPool, destroySession } from './session-pool.js';
 
 type Outcome<T> = (error: DbModuleError | null, result?: QueryResult<T>) => void;
 

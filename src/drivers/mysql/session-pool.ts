@@ -1,14 +1,14 @@
 import type { Pool, PoolConnection } from 'mysql2';
 import { ConnectionError, type DbModuleError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
-import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
 import type { AuthRetryPolicy } from '../auth-retry.js';
+import { driverError } from '../driver-error.js';
 import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
+import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
 import { DeadlineTimer } from './deadline-timer.js';
+import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
 import { type OpeningSlots, openReserved } from './opening.js';
-import { driverError } from '../driver-error.js';
 
 /** What the session pool enforces on a mysql2 pool that mysql2 itself does not. */
 export interface MysqlSessionPoolSettings {

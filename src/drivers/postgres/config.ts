@@ -2,9 +2,9 @@ import type { ConnectionOptions } from 'node:tls';
 import type { PoolConfig } from 'pg';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
+import { driverError } from '../driver-error.js';
 import { KEEPALIVE_IDLE_MS } from '../keepalive.js';
 import type { DriverPoolOptions } from '../types.js';
-import { driverError } from '../driver-error.js';
 
 /** Startup parameters pg sends as they are. */
 const STRING_PARAMS = ['application_name', 'fallback_application_name', 'options', 'client_encoding'] as const;

@@ -1,6 +1,6 @@
 import { ConnectionError, DbModuleError, QueryError, messageOf, type ErrorCode } from '../../errors.js';
-import { markNotSent } from '../session-health.js';
 import { driverError } from '../driver-error.js';
+import { markNotSent } from '../session-health.js';
 
 /** Where a driver error happened; `endpoint` (host:port) is named in connect errors. */
 export interface PostgresErrorContext {

@@ -1,5 +1,6 @@
 import type { PoolClient, QueryResult as PgQueryResult } from 'pg';
 import { DbModuleError } from '../../errors.js';
+import { driverError } from '../driver-error.js';
 import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
@@ -8,7 +9,6 @@ import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
 import { loadPg } from './load-driver.js';
 import { createPostgresSessionPool, type PostgresSessionPool } from './session-pool.js';
-import { driverError } from '../driver-error.js';
 
 /** pg answers a multi-statement text with one result per statement; the last one is the answer. */
 function toQueryResult<T>(result: PgQueryResult | PgQueryResult[]): QueryResult<T> {

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg';
-import { SessionLifetime } from '../lifetime.js';
-import type { Clock } from '../types.js';
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy, type OpeningAttempt, type SessionOpening } from '../auth-retry.js';
+import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
+import type { Clock } from '../types.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 

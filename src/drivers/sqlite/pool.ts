@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { DbModuleError, QueryError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
+import { driverError } from '../driver-error.js';
 import { isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, type Terminable } from '../termination.js';
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
@@ -8,13 +9,12 @@ import { isBusyError, retryWhileBusy } from './busy.js';
 import { sqliteDialect } from './dialect.js';
 import { toSqliteError } from './errors.js';
 import { runStatement } from './execute.js';
-import { SqliteSessionPool, type PendingHandle } from './session-pool.js';
 import { sqlitePoolLimits, type SqlitePoolLimits } from './limits.js';
 import { loadBetterSqlite3, type SqliteDatabaseConstructor } from './load-driver.js';
 import { createHandleOpener } from './open-handle.js';
+import { SqliteSessionPool, type PendingHandle } from './session-pool.js';
 import { StatementCache } from './statement-cache.js';
 import { resolveSqliteTarget, type SqliteTarget } from './target.js';
-import { driverError } from '../driver-error.js';
 
 type Handle = BetterSqlite3.Database;
 

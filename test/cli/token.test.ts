@@ -107,6 +107,14 @@ describe('dbmodule token', () => {
     expect(stderr).toContain('CONNECTION_NOT_FOUND');
   });
 
+  it('says that a connection without IAM has no token to sign, and exits 2', async () => {
+    const { code, stdout, stderr } = await cli(['token', '--connection', 'main'], { ...awsEnv, DB_MAIN_DSN: 'postgres://u@localhost/db' });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('connection "main" does not use IAM authentication (aws_iam_auth.enabled is false)');
+    expect(stderr).toContain('DB_MAIN_AWS_IAM_AUTH_ENABLED=true');
+  });
+
   it('exits 1 with AWS_CREDENTIALS_UNAVAILABLE and the seed solutions when the chain finds no credentials', async () => {
     // A named profile that exists nowhere: the SDK chain skips the environment and finds nothing.
     const env = { AWS_PROFILE: 'dbmodule-test-no-such-profile' };

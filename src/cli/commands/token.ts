@@ -24,8 +24,8 @@ export const tokenCommand: Command = {
     let configured: Partial<SigningTarget> = {};
     if (typeof values.connection === 'string') {
       const connection = findConnection(await loadCliConfig(values, io), values.connection);
+      // From the connection's plan: what it signs for, or CONFIG_INVALID saying it does not use IAM.
       configured = targetOfConnection(connection);
-      if (!connection.aws_iam_auth.enabled) logger.warn('The connection does not enable aws_iam_auth; signing a token for its endpoint anyway', { connection: connection.name });
     }
     const host = text(values.hostname) ?? configured.host;
     const user = text(values.username) ?? configured.user;

@@ -78,7 +78,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
     return await command.run(parsed as CommandArgs, io);
   } catch (error) {
     if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
-      io.stderr(`dbmodule ${name}: ${error.message}\n\n${usage}`);
+      io.stderr(`dbmodule ${name}: ${error.message}${didYouMean(error.message, Object.keys({ ...commonOptions, ...command.options }))}\n\n${usage}`);
       return EXIT_USAGE;
     }
     if (isDbModuleError(error)) {
@@ -91,4 +91,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number | undefi
     io.stderr(`dbmodule ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT_FAILED;
   }
+}
+
+/** ` (did you mean --hostname?)` for an unknown flag that starts a known one (`--host`, `--user`). */
+function didYouMean(message: string, known: readonly string[]): string {
+  const flag = /Unknown option '--([^'=]+)'/.exec(message)?.[1];
+  const match = flag === undefined ? undefined : known.find((option) => option.startsWith(flag));
+  return match === undefined ? '' : ` (did you mean --${match}?)`;
 }

@@ -107,6 +107,16 @@ describe('dbmodule token', () => {
     expect(stderr).toContain('CONNECTION_NOT_FOUND');
   });
 
+  it('suggests --hostname and --username for --host and --user', async () => {
+    const host = await cli(['token', '--host', SIGNING_HOST, '--port', '5432', '--username', IAM_USER], awsEnv);
+    expect(host.code).toBe(2);
+    expect(host.stderr).toContain("Unknown option '--host'");
+    expect(host.stderr).toContain('did you mean --hostname?');
+    const user = await cli(['token', '--hostname', SIGNING_HOST, '--port', '5432', '--user', IAM_USER], awsEnv);
+    expect(user.code).toBe(2);
+    expect(user.stderr).toContain('did you mean --username?');
+  });
+
   it('says that a connection without IAM has no token to sign, and exits 2', async () => {
     const { code, stdout, stderr } = await cli(['token', '--connection', 'main'], { ...awsEnv, DB_MAIN_DSN: 'postgres://u@localhost/db' });
     expect(code).toBe(2);

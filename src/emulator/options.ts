@@ -1,3 +1,4 @@
+import { suggest } from '../config/suggest.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logging.js';
 
@@ -98,6 +99,12 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /** Applies defaults and validates; every later step reads only the resolved options. */
 export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedEmulatorOptions {
+  rejectUnknown('', options, OPTION_KEYS);
+  for (const name of ['postgres', 'mysql'] as const) {
+    const value = options[name];
+    if (value) rejectUnknown(`${name}.`, value, ENDPOINT_KEYS);
+  }
+  if (options.tls) rejectUnknown('tls.', options.tls, TLS_KEYS);
   const region = options.region ?? 'us-east-1';
   if (!REGION.test(region)) throw invalid('region', `"${region}" is not an AWS region name (like us-east-1)`);
   const hostnames = options.hostnames ?? ['localhost', `**.${region}.rds.amazonaws.com`];
@@ -131,6 +138,18 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
 }
 
 // --- internal ---
+
+const OPTION_KEYS = ['region', 'hostnames', 'listen', 'postgres', 'mysql', 'iamUsers', 'credentials', 'tls', 'caFile', 'clock', 'handshakeTimeoutMillis', 'clockSkewSeconds', 'env', 'logger'] as const satisfies ReadonlyArray<keyof EmulatorOptions>;
+const ENDPOINT_KEYS = ['port', 'advertisedPort', 'upstream'] as const satisfies ReadonlyArray<keyof EmulatorEndpointOptions>;
+const TLS_KEYS = ['cert', 'key', 'ca'] as const satisfies ReadonlyArray<keyof EmulatorTlsOptions>;
+
+/** An option the emulator does not know is an error naming it and the known ones, never ignored. */
+function rejectUnknown(prefix: string, given: object, known: readonly string[]): void {
+  const unknown = Object.keys(given).find((key) => !known.includes(key));
+  if (unknown === undefined) return;
+  const close = suggest(unknown, known);
+  throw invalid(`${prefix}${unknown}`, `unknown option${close ? `; did you mean ${prefix}${close}?` : ''} (known: ${known.join(', ')})`);
+}
 
 function endpoint(name: 'postgres' | 'mysql', options: EmulatorEndpointOptions): ResolvedEndpoint {
   const port = options.port ?? 0;

@@ -24,6 +24,15 @@ async function freePort(): Promise<number> {
 }
 
 describe('emulator options', () => {
+  it('rejects an option it does not know, naming it, a close known one and the known ones', async () => {
+    const misspelt = await rejectionOf(startEmulator({ hostname: ['localhost'] } as never));
+    expect(misspelt).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(misspelt.message).toContain('emulator option hostname: unknown option; did you mean hostnames?');
+    expect(misspelt.message).toContain('known: region, hostnames, listen, postgres, mysql');
+    const nested = await rejectionOf(startEmulator({ postgres: { upstrem: PG_UPSTREAM } } as never));
+    expect(nested.message).toContain('emulator option postgres.upstrem: unknown option; did you mean postgres.upstream?');
+  });
+
   it.each([
     [{ region: 'moon-1' }, 'region'],
     [{ postgres: false as const }, 'postgres'],

@@ -11,7 +11,7 @@ export type { Queryable, TransactionOptions } from './transaction.js';
 export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/types.js';
 export { defaultPort, describeDsn, formatDsn, parseDsn, redactDsn } from './dsn/index.js';
 export type { FormatDsnOptions } from './dsn/index.js';
-export { sslModeToTls } from './tls/sslmode.js';
+export { ROOT_CERT_PARAM_NAMES, sslModeToTls, TLS_MODE_PARAM_NAMES } from './tls/sslmode.js';
 export type { SslMode, SslModeOptions, TlsSettings } from './tls/sslmode.js';
 export { connectionTls, describeTls, type CaSource, type ConnectionTls } from './tls/connection-tls.js';
 export { rdsCaBundle } from './tls/rds-ca.js';

@@ -34,6 +34,11 @@ export interface SslModeOptions {
 const MODE_KEYS = ['sslmode', 'ssl-mode', 'ssl_mode'] as const;
 const ROOT_CERT_KEYS = ['sslrootcert', 'ssl-ca', 'ssl_ca', 'sslca'] as const;
 const CERT_KEYS = ['sslcert', 'ssl-cert', 'ssl_cert'] as const;
+
+/** The DSN parameters that choose a TLS mode, in every spelling sslModeToTls reads. @public */
+export const TLS_MODE_PARAM_NAMES: readonly string[] = [...MODE_KEYS, 'tls', 'ssl', 'requiressl'];
+/** The DSN parameters that name a CA file (or `system`). @public */
+export const ROOT_CERT_PARAM_NAMES: readonly string[] = ROOT_CERT_KEYS;
 const KEY_KEYS = ['sslkey', 'ssl-key', 'ssl_key'] as const;
 
 /**

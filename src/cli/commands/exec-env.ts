@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatDsn, planConnection, rdsCaBundle, type ConnectionConfig, type ConnectionPlan, type Logger, type ParsedDsn } from '../../index.js';
+import { formatDsn, planConnection, rdsCaBundle, ROOT_CERT_PARAM_NAMES, TLS_MODE_PARAM_NAMES, type ConnectionConfig, type ConnectionPlan, type Logger, type ParsedDsn } from '../../index.js';
 import type { CliIo } from '../io.js';
 import { regionFor, signToken, targetOfConnection } from './iam-target.js';
 
@@ -100,8 +100,7 @@ function variablesFor(plan: ConnectionPlan, password: string | undefined, rootCe
   const params: Record<string, string> = { ...plan.dsn.params };
   if (plan.driver === 'postgres') {
     // The URL says the plan's TLS in libpq's words, whatever spelling the DSN used.
-    for (const name of TLS_MODE_PARAMS) delete params[name];
-    for (const name of ROOT_CERT_PARAMS) delete params[name];
+    for (const name of [...TLS_MODE_PARAM_NAMES, ...ROOT_CERT_PARAM_NAMES]) delete params[name];
     if (sslmode) params.sslmode = sslmode;
     if (rootCert) params.sslrootcert = rootCert;
   }
@@ -109,6 +108,3 @@ function variablesFor(plan: ConnectionPlan, password: string | undefined, rootCe
   set('DATABASE_URL', formatDsn(forUrl, password === undefined ? {} : { password }));
   return variables;
 }
-
-const TLS_MODE_PARAMS = ['sslmode', 'ssl-mode', 'ssl_mode', 'ssl', 'tls', 'requiressl'];
-const ROOT_CERT_PARAMS = ['sslrootcert', 'ssl-ca', 'ssl_ca', 'sslca'];

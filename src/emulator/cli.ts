@@ -23,7 +23,7 @@ Options:
   --mysql-upstream URL           MySQL/MariaDB to relay sessions to (enables the MySQL endpoint)
   --no-postgres                  do not serve PostgreSQL
   --hostname NAME                name tokens are signed for and the certificate covers (repeatable;
-                                 default: localhost and *.<region>.rds.amazonaws.com)
+                                 **.name: any depth; default: localhost and **.<region>.rds.amazonaws.com)
   --region REGION                region tokens must be signed for (default: us-east-1)
   --listen HOST                  address to listen on (default: 127.0.0.1)
   --postgres-port N              PostgreSQL port (default: a free port)

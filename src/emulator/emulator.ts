@@ -100,7 +100,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       authLog,
       sockets,
       handshakeTimeoutMillis: resolved.handshakeTimeoutMillis,
-      secureContext: tls.secureContext,
+      tls: tls.identity,
       logger,
     };
     let postgres: EmulatorEndpoint | undefined;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket } from 'node:tls';
+import type { TlsServerIdentity } from './certificates.js';
 import type { Logger } from '../logging.js';
 import type { AuthAttempt, MemoryAuthLog } from './auth-log.js';
 import type { ShiftableClock } from './clock.js';
@@ -21,7 +22,7 @@ export interface SessionContext {
   readonly authLog: MemoryAuthLog;
   readonly sockets: SocketSet;
   readonly handshakeTimeoutMillis: number;
-  readonly secureContext: SecureContext;
+  readonly tls: TlsServerIdentity;
   readonly logger: Logger;
 }
 
@@ -76,7 +77,7 @@ export function handshakeDeadline(socket: { destroy(): void }, millis: number): 
 
 /** Answers the client's TLS handshake with the endpoint certificate; rejects if it fails or the client leaves. */
 export async function startTls(raw: Socket, context: SessionContext): Promise<TLSSocket> {
-  const secure = context.sockets.track(new TLSSocket(raw, { isServer: true, secureContext: context.secureContext }));
+  const secure = context.sockets.track(new TLSSocket(raw, { isServer: true, ...context.tls }));
   await new Promise<void>((resolve, reject) => {
     secure.once('secure', resolve);
     secure.once('error', reject);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import mysql from 'mysql2/promise';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,16 @@ describe('MySQL endpoint: IAM tokens', () => {
   it('switches IAM users to mysql_clear_password, as RDS does', async () => {
     const error = await rejectionOf(mysqlConnection(emulator, await sign({ port }), { enableCleartextPlugin: false }));
     expect(error.code).toBe('MYSQL_CLEAR_PASSWORD_NOT_ENABLED');
+  });
+
+  it('passes verify-full for a multi-label RDS name (a cluster endpoint)', async () => {
+    const hostname = 'mydb.cluster-abc123xyz.us-east-1.rds.amazonaws.com';
+    // mysql2 verifies the certificate against `host` (ssl.servername is ignored): dial 127.0.0.1 ourselves.
+    const connection = await mysqlConnection(emulator, await sign({ hostname, port }), { host: hostname, stream: connect(port, '127.0.0.1'), ssl: { ca: emulator.caPem, verifyIdentity: true } });
+    const [rows] = await connection.query('SELECT 1 AS one');
+    expect(rows).toEqual([{ one: 1 }]);
+    await connection.end();
+    expect(emulator.authLog.entries().at(-1)).toMatchObject({ signedHost: `${hostname}:${port}`, decision: 'allow', tls: true });
   });
 
   it('presents a certificate that fails verification against another CA', async () => {

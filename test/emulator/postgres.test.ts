@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
@@ -49,6 +50,23 @@ describe('PostgreSQL endpoint: IAM tokens', () => {
     await client.connect();
     expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await client.end();
+  });
+
+  it('passes verify-full for multi-label RDS names (cluster endpoints), with a certificate issued for that name', async () => {
+    for (const hostname of ['mydb.cluster-abc123xyz.us-east-1.rds.amazonaws.com', 'mydb.cluster-ro-abc123xyz.us-east-1.rds.amazonaws.com']) {
+      const client = pgClient(emulator, await sign({ hostname, port }), { ssl: { ca: emulator.caPem, servername: hostname } });
+      await client.connect();
+      const socket = (client as unknown as { connection: { stream: TLSSocket } }).connection.stream;
+      expect(socket.getPeerCertificate().subjectaltname).toBe(`DNS:${hostname}`);
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await client.end();
+    }
+  });
+
+  it('issues no certificate for a multi-label name outside the hostname patterns', async () => {
+    const client = pgClient(emulator, await sign({ port }), { ssl: { ca: emulator.caPem, servername: 'mydb.cluster-abc.eu-west-1.rds.amazonaws.com' } });
+    const error = await rejectionOf(client.connect());
+    expect(error.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
   });
 
   it('presents a certificate that fails verification for names it does not cover', async () => {

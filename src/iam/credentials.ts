@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DbModuleError } from '../errors.js';
-import { awsSdkMissingError, credentialsUnavailableError } from './errors.js';
+import { awsSdkMissingError, credentialProblemOf, credentialsUnavailableError, type CredentialProblem } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, CredentialChainOptions, CredentialSource, IamClock } from './types.js';
 
 /**
@@ -95,6 +95,19 @@ function expiryOf(value: unknown): number | undefined {
   return Number.isFinite(time) ? time : undefined;
 }
 
+/**
+ * What the default chain was told to use, to say why it found nothing: the SDK reports an
+ * unreachable container endpoint as "Could not load credentials from any providers".
+ */
+function chainContext(chain: CredentialChainOptions | undefined, error: unknown): { profile?: string; problem?: CredentialProblem } {
+  const profile = chain?.profile ?? process.env.AWS_PROFILE;
+  const container = process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI || process.env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;
+  return {
+    ...(profile ? { profile } : {}),
+    ...(container && credentialProblemOf(error) === 'not-found' ? { problem: 'unreachable' as const } : {}),
+  };
+}
+
 async function loadDefaultChain(chain: CredentialChainOptions | undefined): Promise<AwsCredentialProvider> {
   let module: typeof import('@aws-sdk/credential-providers');
   try {
@@ -140,10 +153,11 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
       raw = await fetchIdentity();
     } catch (error) {
       if (error instanceof DbModuleError) throw error;
-      throw credentialsUnavailableError(`could not resolve AWS credentials for IAM signing of ${options.label}`, error);
+      const context = given === undefined ? chainContext(options.chain, error) : {};
+      throw credentialsUnavailableError(`could not resolve AWS credentials for IAM signing of ${options.label}${context.profile ? ` (profile "${context.profile}")` : ''}`, error, context);
     }
     if (typeof raw !== 'object' || raw === null || typeof raw.accessKeyId !== 'string' || !raw.accessKeyId || typeof raw.secretAccessKey !== 'string' || !raw.secretAccessKey) {
-      throw credentialsUnavailableError(`the AWS credentials for IAM signing of ${options.label} have no access key id or secret access key`);
+      throw credentialsUnavailableError(`the AWS credentials for IAM signing of ${options.label} have no access key id or secret access key`, undefined, { problem: 'incomplete' });
     }
     const expiresAt = expiryOf(raw.expiration);
     const identity: AwsCredentialIdentity = Object.freeze({

@@ -4,30 +4,59 @@ import { IamError, messageOf } from '../errors.js';
 // extraction, username, credential store, ping), corrected where the Go module's text was wrong:
 // missing credentials surface when a token is signed, not when configuration loads.
 
-const CREDENTIAL_CAUSES = [
-  'No AWS credentials in the environment, shared config/credentials files, SSO cache, web identity token file, or container/instance metadata',
-  'The credentials have expired (SSO session, assumed role, rotated keys)',
+/** Why no usable credentials came: each gets only the causes and solutions that fit it. */
+export type CredentialProblem = 'not-found' | 'expired' | 'incomplete' | 'unreachable';
+
+const NOT_FOUND = 'No AWS credentials in the environment, shared config/credentials files, SSO cache, web identity token file, or container/instance metadata';
+const EXPIRED = 'The credentials have expired (SSO session, assumed role, rotated keys)';
+const UNREACHABLE = [
   'The container credentials endpoint or the EC2 instance metadata service is unreachable or throttling',
   'Network issues reaching AWS (STS, SSO)',
 ];
-
-const CREDENTIAL_SOLUTIONS = [
+const CHECK = 'Check the credentials from this host with `aws sts get-caller-identity`';
+const CONFIGURE = [
   'Set the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys)',
   'Configure ~/.aws/credentials or ~/.aws/config (and AWS_PROFILE), or run `aws sso login` again',
   'Ensure an IAM instance profile, ECS task role or EKS service account role is attached',
-  'Check the credentials from this host with `aws sts get-caller-identity`',
-  'Verify the AWS region is valid',
 ];
 
-/** No usable AWS credentials (the chain failed, or they expire within the safety margin). */
-export function credentialsUnavailableError(detail: string, cause?: unknown): IamError {
+const CREDENTIAL_HINTS: Record<CredentialProblem | 'unknown', { possibleCauses: string[]; solutions: string[] }> = {
+  'not-found': { possibleCauses: [NOT_FOUND], solutions: [...CONFIGURE, CHECK] },
+  expired: { possibleCauses: [EXPIRED], solutions: ['Run `aws sso login` again, or renew the assumed role or the rotated keys', CHECK] },
+  incomplete: {
+    possibleCauses: ['The credential provider returned an object without accessKeyId or secretAccessKey'],
+    solutions: ['Return { accessKeyId, secretAccessKey, sessionToken? } from aws_iam_auth credentials (or the provider passed to createDatabase)'],
+  },
+  unreachable: { possibleCauses: UNREACHABLE, solutions: [CHECK, 'Allow this host to reach the metadata endpoint (169.254.169.254 / 169.254.170.2) or STS'] },
+  unknown: { possibleCauses: [NOT_FOUND, EXPIRED, ...UNREACHABLE], solutions: [...CONFIGURE, CHECK] },
+};
+
+/**
+ * No usable AWS credentials (the chain failed, or they expire within the safety margin). The
+ * problem is read from the SDK's error when not given.
+ */
+export function credentialsUnavailableError(detail: string, cause?: unknown, context: { problem?: CredentialProblem; profile?: string } = {}): IamError {
   const suffix = cause === undefined ? '' : `: ${messageOf(cause)}`;
+  const problem = context.problem ?? credentialProblemOf(cause);
+  const hints = CREDENTIAL_HINTS[problem ?? 'unknown'];
+  const profileCause = context.profile !== undefined && problem === 'not-found' ? [`The profile "${context.profile}" is in neither ~/.aws/config nor ~/.aws/credentials, or has no credentials`] : [];
   return new IamError('AWS_CREDENTIALS_UNAVAILABLE', `${detail}${suffix}`, {
-    possibleCauses: CREDENTIAL_CAUSES,
-    solutions: CREDENTIAL_SOLUTIONS,
+    possibleCauses: [...profileCause, ...hints.possibleCauses],
+    solutions: hints.solutions,
     retryable: true,
     cause,
   });
+}
+
+/** What the AWS SDK's error says went wrong; undefined when it does not say. */
+export function credentialProblemOf(error: unknown): CredentialProblem | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  const text = `${error.name} ${typeof code === 'string' ? code : ''} ${error.message}`;
+  if (/could not load credentials from any providers/i.test(text)) return 'not-found';
+  if (/expired/i.test(text)) return 'expired';
+  if (/ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNRESET|TimeoutError|throttl/i.test(text)) return 'unreachable';
+  return undefined;
 }
 
 /** The signing endpoint (host or port) is unusable. */
@@ -59,22 +88,30 @@ export function usernameMissingError(detail: string): IamError {
 }
 
 /** No region configured and none in the hostname. */
-export function regionMissingError(host: string): IamError {
+export function regionMissingError(host: string, names: RegionSettingNames = CONFIG_REGION_NAMES): IamError {
   return new IamError(
     'IAM_REGION_MISSING',
-    `no AWS region for IAM signing: aws_iam_auth.region is not set and host "${host}" is not an RDS endpoint (*.<region>.rds.amazonaws.com)`,
+    `no AWS region for IAM signing: ${names.region} is not set and host "${host}" is not an RDS endpoint (*.<region>.rds.amazonaws.com)`,
     {
       possibleCauses: [
-        'aws_iam_auth.region is not set',
+        `${names.region} is not set`,
         'The host is a tunnel, CNAME, IP address or localhost, so the region cannot be read from it',
       ],
       solutions: [
-        'Set aws_iam_auth.region (e.g. us-east-1)',
-        'Set aws_iam_auth.signing_host to the real RDS endpoint, which carries the region',
+        `Set ${names.region} (e.g. us-east-1)`,
+        `Set ${names.signingHost} to the real RDS endpoint, which carries the region`,
       ],
     },
   );
 }
+
+/** Where the region and the signing host are set, as the user who must set them knows them. */
+export interface RegionSettingNames {
+  readonly region: string;
+  readonly signingHost: string;
+}
+
+const CONFIG_REGION_NAMES: RegionSettingNames = { region: 'aws_iam_auth.region', signingHost: 'aws_iam_auth.signing_host' };
 
 /** Possible causes of an authentication failure with a fresh IAM token (the seed's ping category). */
 export const IAM_AUTH_FAILED_CAUSES: readonly string[] = [

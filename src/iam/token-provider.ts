@@ -107,6 +107,8 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
     if (window.expiresAt <= clock.now()) {
       throw credentialsUnavailableError(
         `the AWS credentials from ${resolved.source} (access key ...${resolved.accessKeyIdSuffix}) expire at ${new Date(resolved.expiresAt ?? 0).toISOString()}, within the ${marginMs} ms safety margin: no usable IAM token for ${label}`,
+        undefined,
+        { problem: 'expired' },
       );
     }
     return {
@@ -146,7 +148,9 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
     lastFailure = error;
     lastError = { code: error.code, message: error.message, at: now };
     const stillValid = usable(now);
-    logger.warn('IAM token refresh failed', { ...logFields, code: error.code, attempt: failures, retry_in_ms: delay, token_still_valid: Boolean(stillValid), error: error.message });
+    // Warned when a still-valid token hides the failure; otherwise the caller waiting for a token gets the error itself.
+    const log = stillValid ? logger.warn : logger.debug;
+    log.call(logger, 'IAM token refresh failed', { ...logFields, code: error.code, attempt: failures, retry_in_ms: delay, token_still_valid: Boolean(stillValid), error: error.message });
     emit({ type: 'token.refresh_failed', code: error.code, message: error.message, attempt: failures });
     if (stillValid) schedule(nextRetryAt);
   };

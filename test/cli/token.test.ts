@@ -96,7 +96,10 @@ describe('dbmodule token', () => {
     const noRegion = await cli(['token', '--hostname', 'db.internal.example', '--port', '5432', '--username', IAM_USER], awsEnv);
     expect(noRegion.code).toBe(2);
     expect(noRegion.stderr).toContain('IAM_REGION_MISSING');
-    expect(noRegion.stderr).toContain('try: Set aws_iam_auth.region');
+    // The flags and variable the user can set, not configuration keys they never wrote.
+    expect(noRegion.stderr).toContain('try: Set --region (or AWS_REGION) (e.g. us-east-1)');
+    expect(noRegion.stderr).toContain('try: Set --hostname to the real RDS endpoint');
+    expect(noRegion.stderr).not.toContain('aws_iam_auth');
     const badPort = await cli(['token', '--hostname', SIGNING_HOST, '--port', 'http', '--username', IAM_USER], awsEnv);
     expect(badPort.code).toBe(2);
   });
@@ -133,5 +136,10 @@ describe('dbmodule token', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('dbmodule token: AWS_CREDENTIALS_UNAVAILABLE');
     expect(stderr).toContain('try: Set the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+    // Said once (no provider warning before the error), with the causes that fit "found nothing".
+    expect(stderr.match(/AWS_CREDENTIALS_UNAVAILABLE/g)).toHaveLength(1);
+    expect(stderr).not.toMatch(/WARN|retry_in_ms/);
+    expect(stderr).toContain('possible cause: The profile "dbmodule-test-no-such-profile" is in neither ~/.aws/config nor ~/.aws/credentials');
+    expect(stderr).not.toMatch(/region|expired|unreachable/i);
   });
 });

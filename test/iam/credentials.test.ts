@@ -1,9 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCredentialCache, sourceFromFeatures } from '../../src/iam/credentials.js';
+import { credentialProblemOf } from '../../src/iam/errors.js';
+import type { IamError } from '../../src/errors.js';
 import { isolateAwsEnvironment } from './support/credentials-server.js';
 import { fakeClock } from '../support/fake-clock.js';
 
@@ -104,5 +107,54 @@ describe('createCredentialCache', () => {
     restore = isolateAwsEnvironment({ AWS_SHARED_CREDENTIALS_FILE: file });
     const cache = createCredentialCache({ clock: fakeClock(), reuseWindowMs: 0, label: 'u@h:1', chain: { profile: 'reporting' } });
     expect((await cache.get()).identity.accessKeyId).toBe('AKIAREPORTING0002');
+  });
+});
+
+describe('why no credentials came: the hints that fit', () => {
+  const failureOf = async (options: Partial<Parameters<typeof createCredentialCache>[0]> = {}) => {
+    const cache = createCredentialCache({ clock: fakeClock(), reuseWindowMs: 0, label: 'u@h:1', chain: { maxRetries: 0, timeoutMs: 500 }, ...options });
+    const error = await cache.get().then(
+      () => expect.unreachable('credentials resolved'),
+      (failure: unknown) => failure as IamError,
+    );
+    expect(error.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
+    return error;
+  };
+
+  it('an empty chain: none configured, and how to configure them; nothing about expiry, networks or regions', async () => {
+    restore = isolateAwsEnvironment({});
+    const error = await failureOf();
+    expect(error.possibleCauses).toEqual([expect.stringMatching(/^No AWS credentials in the environment/)]);
+    expect(error.solutions.join('\n')).toMatch(/AWS_ACCESS_KEY_ID[\s\S]*~\/\.aws\/credentials[\s\S]*instance profile/);
+    expect([...error.possibleCauses, ...error.solutions].join('\n')).not.toMatch(/expired|unreachable|region/i);
+  });
+
+  it('a profile that exists nowhere is named', async () => {
+    restore = isolateAwsEnvironment({ AWS_PROFILE: 'no-such-profile' });
+    const error = await failureOf();
+    expect(error.message).toContain('(profile "no-such-profile")');
+    expect(error.possibleCauses[0]).toBe('The profile "no-such-profile" is in neither ~/.aws/config nor ~/.aws/credentials, or has no credentials');
+  });
+
+  it('a container endpoint that does not answer is unreachable, not "no credentials"', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    restore = isolateAwsEnvironment({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/credentials` });
+    const error = await failureOf();
+    expect(error.possibleCauses[0]).toMatch(/container credentials endpoint .* unreachable/);
+    expect(error.possibleCauses.join('\n')).not.toMatch(/^No AWS credentials/m);
+  });
+
+  it('a provider returning no secret is incomplete', async () => {
+    const error = await failureOf({ credentials: async () => ({ accessKeyId: 'AKIAINCOMPLETE', secretAccessKey: '' }) });
+    expect(error.possibleCauses).toEqual(['The credential provider returned an object without accessKeyId or secretAccessKey']);
+  });
+
+  it('reads expiry and network failures from the SDK error', () => {
+    expect(credentialProblemOf(Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' }))).toBe('expired');
+    expect(credentialProblemOf(Object.assign(new Error('connect ECONNREFUSED 169.254.170.2:80'), { code: 'ECONNREFUSED' }))).toBe('unreachable');
+    expect(credentialProblemOf(new Error('something else'))).toBeUndefined();
   });
 });

@@ -1,5 +1,6 @@
 import { ConfigError, envVariable, planConnection, type ConnectionConfig, type ConnectionPlan, type Logger } from '../../index.js';
 import { createIamTokenProvider, regionFromHostname, type IamTokenProviderOptions, type TokenState } from '../../iam/index.js';
+import { regionMissingError, type RegionSettingNames } from '../../iam/errors.js';
 import type { CliIo } from '../io.js';
 import { credentialsFromCliEnv } from './credentials.js';
 
@@ -29,13 +30,16 @@ export function targetOfConnection(connection: ConnectionConfig | ConnectionPlan
 }
 
 /**
- * The region to sign with when none was given: the hostname's, else AWS_REGION /
- * AWS_DEFAULT_REGION from the environment (as the AWS CLI does).
+ * The region to sign with when none was given: the hostname's (undefined: the token provider
+ * reads it), else AWS_REGION / AWS_DEFAULT_REGION from the environment (as the AWS CLI does).
+ * None at all is IAM_REGION_MISSING naming the settings the user can set (`names`).
  */
-export function regionFor(host: string, region: string | undefined, env: CliIo['env']): string | undefined {
+export function regionFor(host: string, region: string | undefined, env: CliIo['env'], names?: RegionSettingNames): string | undefined {
   if (region) return region;
   if (regionFromHostname(host)) return undefined;
-  return env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
+  const fromEnv = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!fromEnv) throw regionMissingError(host, names);
+  return fromEnv;
 }
 
 /** A fresh token for `target`, with credentials from the AWS default chain (environment first). */

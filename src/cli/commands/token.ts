@@ -34,7 +34,10 @@ export const tokenCommand: Command = {
       const missing = [host === undefined && '--hostname', port === undefined && '--port', user === undefined && '--username'].filter(Boolean).join(', ');
       throw new UsageError(`missing ${missing} (give the flags, or --connection NAME to take them from the configuration)`);
     }
-    const region = regionFor(host, text(values.region) ?? configured.region, io.env);
+    const region = regionFor(host, text(values.region) ?? configured.region, io.env, {
+      region: configured.host === undefined ? '--region (or AWS_REGION)' : '--region, AWS_REGION or aws_iam_auth.region',
+      signingHost: configured.host === undefined ? '--hostname' : 'aws_iam_auth.signing_host',
+    });
     const { token, state } = await signToken({ host, port, user, region }, io, logger);
     if (values.json) {
       io.stdout(`${JSON.stringify({

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/index.js';
 import { checkConnections } from '../../src/diagnostics/check.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cli, iamEnv, IAM_USER, KEY, leaksSecret, SIGNING_HOST, startTestEmulator } from './support.js';
+import { cli, iamEnv, IAM_USER, KEY, leaksSecret, SIGNING_HOST, startTestEmulator } from '../support/cli.js';
 
 let emulator: Emulator;
 

@@ -4,15 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, PG_URL } from '../support/databases.js';
-
-async function cli(argv: string[], env: Record<string, string | undefined> = {}, cwd = mkdtempSync(join(tmpdir(), 'dbmodule-cli-'))) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), env, cwd });
-  return { code, stdout, stderr, cwd };
-}
+import { cli } from '../support/cli.js';
 
 describe('dbmodule check', () => {
   it('with no configuration checks the embedded SQLite default and says how to point it elsewhere', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from './support.js';
+import { cli } from '../support/cli.js';
 
 // Passwords with the characters that trip DSN parsers; none may appear in any output.
 const FILE_PASSWORD = 'f1le-Pa55:w@rd!';

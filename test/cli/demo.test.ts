@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEMO_KEYS } from '../../src/cli/demo/scenario.js';
-import { cli } from './support.js';
+import { cli } from '../support/cli.js';
 
 /** Anything that would be a secret in the demo's output: the keys' secrets and full ids, or a token. */
 function leaks(text: string): string[] {

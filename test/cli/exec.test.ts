@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
-import { cli, iamEnv, IAM_USER, KEY, leaksSecret, SIGNING_HOST, startTestEmulator } from './support.js';
+import { cli, iamEnv, IAM_USER, KEY, leaksSecret, SIGNING_HOST, startTestEmulator } from '../support/cli.js';
 
 const require = createRequire(import.meta.url);
 // The children run in a temporary directory: they find the drivers through these paths.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { cli, IAM_USER, KEY, SIGNING_HOST, startTestEmulator } from './support.js';
+import { cli, IAM_USER, KEY, SIGNING_HOST, startTestEmulator } from '../support/cli.js';
 
 let emulator: Emulator;
 

@@ -1,7 +1,9 @@
 // DB_<NAME>_<KEY> overlay rules: what the Go module got wrong must work here.
 import { describe, expect, it } from 'vitest';
 import { envVariable, loadConfig } from '../../src/config/index.js';
-import { failure, MYSQL_DSN, PG_DSN, scratch, SQLITE_DSN } from './support.js';
+import { MYSQL_DSN, PG_DSN, scratch, SQLITE_DSN } from '../support/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const files = await scratch();
 const writerFile = await files.write(
@@ -61,7 +63,7 @@ describe('environment overlay', () => {
   it('rejects a variable that two connections could own', async () => {
     const file = await files.write('twins.yaml', `default: a-b\nconnections:\n  a-b:\n    dsn: "${PG_DSN}"\n  a_b:\n    dsn: "${PG_DSN}"\n`);
     await expect(loadConfig({ file, env: {} })).resolves.toBeDefined();
-    const error = await failure(loadConfig({ file, env: { DB_A_B_MAX_OPEN_CONNECTIONS: '3' } }));
+    const error = await rejectionOf(loadConfig({ file, env: { DB_A_B_MAX_OPEN_CONNECTIONS: '3' } }), ConfigError);
     expect(error.message).toContain('DB_A_B_MAX_OPEN_CONNECTIONS');
     expect(error.message).toMatch(/"a-b" and "a_b"/);
   });
@@ -78,24 +80,26 @@ describe('environment overlay', () => {
   });
 
   it('rejects a default variable that names no connection, naming the variable', async () => {
-    const error = await failure(loadConfig({ file: writerFile, env: { DEFAULT_DB_CONNECTION: 'nope' } }));
+    const error = await rejectionOf(loadConfig({ file: writerFile, env: { DEFAULT_DB_CONNECTION: 'nope' } }), ConfigError);
     expect(error.message).toContain('DEFAULT_DB_CONNECTION (default): names "nope"');
     expect(error.message).toContain('"writer"');
   });
 
   it('rejects settings for a connection that has no DSN, naming the variables', async () => {
-    const error = await failure(
+    const error = await rejectionOf(
       loadConfig({ file: writerFile, env: { DB_GHOST_MAX_OPEN_CONNECTIONS: '3', DB_GHOST_AWS_IAM_AUTH_REGION: 'us-east-1' } }),
+      ConfigError,
     );
     expect(error.message).toContain('DB_GHOST_AWS_IAM_AUTH_REGION, DB_GHOST_MAX_OPEN_CONNECTIONS: are set but DB_GHOST_DSN is missing');
   });
 
   it('reports every bad value of a connection, not only the first', async () => {
-    const error = await failure(
+    const error = await rejectionOf(
       loadConfig({
         file: writerFile,
         env: { DB_WRITER_CONNECTION_MAX_LIFETIME: '300x', DB_WRITER_AWS_IAM_AUTH_ENABLED: 'maybe', DB_WRITER_MAX_IDLE_CONNECTIONS: '-2' },
       }),
+      ConfigError,
     );
     expect(error.message).toContain('3 problems');
     for (const variable of ['DB_WRITER_CONNECTION_MAX_LIFETIME', 'DB_WRITER_AWS_IAM_AUTH_ENABLED', 'DB_WRITER_MAX_IDLE_CONNECTIONS']) {
@@ -127,13 +131,14 @@ describe('environment overlay', () => {
   });
 
   it('rejects stray settings when only the embedded default exists', async () => {
-    const error = await failure(loadConfig({ env: { DB_APP_QUERY_TIMEOUT: '5s' }, cwd: files.dir }));
+    const error = await rejectionOf(loadConfig({ env: { DB_APP_QUERY_TIMEOUT: '5s' }, cwd: files.dir }), ConfigError);
     expect(error.message).toContain('DB_APP_QUERY_TIMEOUT: is set but DB_APP_DSN is missing');
   });
 
   it('rejects two spellings of one key with different values', async () => {
-    const error = await failure(
+    const error = await rejectionOf(
       loadConfig({ file: writerFile, env: { DB_WRITER_AWS_IAM_AUTH_TOKEN_REFRESH: '600', DB_WRITER_AWS_IAM_AUTH_TOKEN_REFRESH_INTERVAL: '300' } }),
+      ConfigError,
     );
     expect(error.message).toContain('DB_WRITER_AWS_IAM_AUTH_TOKEN_REFRESH, DB_WRITER_AWS_IAM_AUTH_TOKEN_REFRESH_INTERVAL');
   });

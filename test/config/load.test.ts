@@ -2,7 +2,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type DatabaseConfig } from '../../src/config/index.js';
-import { failure, MYSQL_DSN, PG_DSN, scratch, SECRET } from './support.js';
+import { MYSQL_DSN, PG_DSN, scratch, SECRET } from '../support/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const files = await scratch();
 const withoutSources = (config: DatabaseConfig) => ({ default: config.default, connections: config.connections, warnings: config.warnings });
@@ -92,16 +94,16 @@ describe('files', () => {
   });
 
   it('a missing file is an error naming the path (and the variable that named it)', async () => {
-    const direct = await failure(loadConfig({ file: 'nope.yaml', cwd: files.dir, env: {} }));
+    const direct = await rejectionOf(loadConfig({ file: 'nope.yaml', cwd: files.dir, env: {} }), ConfigError);
     expect(direct.message).toBe(`configuration file not found: ${join(files.dir, 'nope.yaml')}`);
     expect((direct.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
-    const viaEnv = await failure(loadConfig({ cwd: files.dir, env: { DBMODULE_CONFIG: 'gone.yaml' } }));
+    const viaEnv = await rejectionOf(loadConfig({ cwd: files.dir, env: { DBMODULE_CONFIG: 'gone.yaml' } }), ConfigError);
     expect(viaEnv.message).toBe(`configuration file not found: ${join(files.dir, 'gone.yaml')} (named by DBMODULE_CONFIG)`);
   });
 
   it('invalid YAML is an error with line and column', async () => {
     const file = await files.write('dup.yaml', 'database:\n  connections:\n    w:\n      driver: postgres\n      driver: mysql\n');
-    const error = await failure(loadConfig({ file, env: {} }));
+    const error = await rejectionOf(loadConfig({ file, env: {} }), ConfigError);
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toContain(`invalid YAML in ${file} at line 5, column 7`);
     expect(error.message).toContain('Map keys must be unique');
@@ -109,7 +111,7 @@ describe('files', () => {
 
   it('a YAML error never quotes the line, which may hold a password', async () => {
     const file = await files.write('quote.yaml', `connections:\n  w:\n    dsn: "postgresql://app:${SECRET}@db/app\n`);
-    const error = await failure(loadConfig({ file, env: {} }));
+    const error = await rejectionOf(loadConfig({ file, env: {} }), ConfigError);
     expect(error.message).toContain('invalid YAML');
     expect(error.message).not.toContain(SECRET);
   });
@@ -117,7 +119,7 @@ describe('files', () => {
   it('invalid JSON is an error with line and column', async () => {
     const text = '{\n  "connections": {\n    "w": {"dsn": "x",, }\n  }\n}\n';
     const file = await files.write('broken.json', text);
-    const error = await failure(loadConfig({ file, env: {} }));
+    const error = await rejectionOf(loadConfig({ file, env: {} }), ConfigError);
     const line = text.split('\n').findIndex((l) => l.includes(',,'));
     const column = (text.split('\n')[line] ?? '').indexOf(',,') + 2;
     expect(error.message).toContain(`invalid JSON in ${file} at line ${line + 1}, column ${column}`);
@@ -125,7 +127,7 @@ describe('files', () => {
 
   it('an empty file defines no connections, and says so', async () => {
     const file = await files.write('empty.yaml', '# nothing yet\n');
-    const error = await failure(loadConfig({ file, env: {} }));
+    const error = await rejectionOf(loadConfig({ file, env: {} }), ConfigError);
     expect(error.message).toContain(`(file ${file})`);
     expect(error.message).toContain('no connections defined');
   });

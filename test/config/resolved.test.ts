@@ -2,7 +2,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { isResolvedConfig, redactConfig, validateConfig } from '../../src/config/index.js';
-import { MYSQL_DSN, PG_DSN, SECRET } from './support.js';
+import { MYSQL_DSN, PG_DSN, SECRET } from '../support/config.js';
 
 const config = validateConfig(
   { default: 'pg', connections: { pg: { dsn: PG_DSN, aws_iam_auth: { enabled: true, region: 'us-east-1' } }, my: { dsn: MYSQL_DSN } } },

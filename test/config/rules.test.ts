@@ -1,7 +1,9 @@
 // Every per-connection rule, checked twice: from a YAML file and from DB_* variables alone.
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type ConnectionConfig } from '../../src/config/index.js';
-import { failure, indent, MYSQL_DSN, PG_DSN, scratch, SECRET } from './support.js';
+import { indent, MYSQL_DSN, PG_DSN, scratch, SECRET } from '../support/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const files = await scratch();
 const BASE_YAML = `driver: postgres\ndsn: "${PG_DSN}"`;
@@ -127,7 +129,7 @@ describe.each(['yaml', 'env'] as const)('from %s', (via) => {
   }
   for (const entry of invalid) {
     it(`rejects ${entry.name}`, async () => {
-      const error = await failure(load(via, entry));
+      const error = await rejectionOf(load(via, entry), ConfigError);
       expect(error.code).toBe('CONFIG_INVALID');
       expect(error.message).toContain(via === 'yaml' ? entry.path : entry.variable);
       for (const fragment of entry.says) expect(error.message).toContain(fragment);

@@ -1,7 +1,9 @@
 // Section-level rules, raw objects (createDatabase's path) and the shape of errors.
 import { describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig } from '../../src/config/index.js';
-import { failure, MYSQL_DSN, PG_DSN, scratch, SECRET, SQLITE_DSN } from './support.js';
+import { MYSQL_DSN, PG_DSN, scratch, SECRET, SQLITE_DSN } from '../support/config.js';
+import { ConfigError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const files = await scratch();
 const object = (raw: unknown) => validateConfig(raw, { source: 'object' });
@@ -12,7 +14,7 @@ describe('default connection', () => {
   });
 
   it('must name an existing connection; the error lists the known ones', async () => {
-    const error = await failure(() => object({ default: 'c', connections: { a: { dsn: PG_DSN }, b: { dsn: MYSQL_DSN } } }));
+    const error = await rejectionOf(() => object({ default: 'c', connections: { a: { dsn: PG_DSN }, b: { dsn: MYSQL_DSN } } }), ConfigError);
     expect(error.message).toContain('default: names "c", which is not a defined connection; known connections: "a", "b"');
   });
 
@@ -26,24 +28,24 @@ describe('default connection', () => {
   });
 
   it('must be set when there are several connections and none is named default', async () => {
-    const error = await failure(() => object({ connections: { a: { dsn: PG_DSN }, b: { dsn: MYSQL_DSN } } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn: PG_DSN }, b: { dsn: MYSQL_DSN } } }), ConfigError);
     expect(error.message).toContain('default: is not set and there are several connections ("a", "b"); set `default` or DEFAULT_DB_CONNECTION');
   });
 });
 
 describe('connections', () => {
   it('an explicit empty map is an error', async () => {
-    const error = await failure(() => object({ connections: {} }));
+    const error = await rejectionOf(() => object({ connections: {} }), ConfigError);
     expect(error.message).toContain('connections: no connections defined');
   });
 
   it('a section without connections (and no DB_*_DSN) is an error too', async () => {
-    const error = await failure(() => validateConfig({ default: 'x' }, { source: 'object', env: {} }));
+    const error = await rejectionOf(() => validateConfig({ default: 'x' }, { source: 'object', env: {} }), ConfigError);
     expect(error.message).toContain('no connections defined');
   });
 
   it('names must not be empty', async () => {
-    const error = await failure(() => object({ default: 'a', connections: { a: { dsn: PG_DSN }, '': { dsn: PG_DSN } } }));
+    const error = await rejectionOf(() => object({ default: 'a', connections: { a: { dsn: PG_DSN }, '': { dsn: PG_DSN } } }), ConfigError);
     expect(error.message).toContain('connection names must not be empty');
   });
 
@@ -56,11 +58,12 @@ describe('connections', () => {
 
 describe('unknown keys', () => {
   it('are errors naming the full key path, with a suggestion when close', async () => {
-    const error = await failure(() =>
+    const error = await rejectionOf(() =>
       object({
         defualt: 'a',
         connections: { a: { dsn: PG_DSN, max_open_connection: 5, maxIdleConnections: 2, aws_iam_auth: { regoin: 'us-east-1' } } },
       }),
+      ConfigError,
     );
     expect(error.message).toContain('defualt: unknown key; did you mean `default`?');
     expect(error.message).toContain('connections.a.max_open_connection: unknown key; did you mean `max_open_connections`?');
@@ -69,24 +72,24 @@ describe('unknown keys', () => {
   });
 
   it('point to the right block when a key is one level off', async () => {
-    const error = await failure(() => object({ connections: { a: { dsn: PG_DSN, region: 'us-east-1', aws_iam_auth: { max_open_connections: 3 } } } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn: PG_DSN, region: 'us-east-1', aws_iam_auth: { max_open_connections: 3 } } } }), ConfigError);
     expect(error.message).toContain('connections.a.region: unknown key; did you mean `aws_iam_auth.region`?');
     expect(error.message).toContain('connections.a.aws_iam_auth.max_open_connections: unknown key; `max_open_connections` is a connection key');
   });
 
   it('list the accepted keys when nothing is close', async () => {
-    const error = await failure(() => object({ connections: { a: { dsn: PG_DSN, password: 'x' } } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn: PG_DSN, password: 'x' } } }), ConfigError);
     expect(error.message).toMatch(/connections\.a\.password: unknown key \(accepted: driver, dsn, max_open_connections, /);
   });
 
   it('spot a connection written outside `connections`', async () => {
-    const error = await failure(() => object({ connections: { a: { dsn: PG_DSN } }, writer: { dsn: PG_DSN } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn: PG_DSN } }, writer: { dsn: PG_DSN } }), ConfigError);
     expect(error.message).toContain('writer: unknown key; a connection belongs under `connections` (connections.writer)');
   });
 
   it('catch a printed config fed back as input (its durations are already milliseconds)', async () => {
     const printed = JSON.parse(JSON.stringify(object({ connections: { a: { dsn: SQLITE_DSN } } }))) as unknown;
-    const error = await failure(() => object(printed));
+    const error = await rejectionOf(() => object(printed), ConfigError);
     expect(error.message).toContain('sources: unknown key');
     expect(error.message).toContain('connections.a.name: unknown key');
   });
@@ -94,8 +97,9 @@ describe('unknown keys', () => {
 
 describe('wrong types', () => {
   it('name the path, the expected type and what was received', async () => {
-    const error = await failure(() =>
+    const error = await rejectionOf(() =>
       object({ connections: { a: { dsn: PG_DSN, max_open_connections: [1], aws_iam_auth: 'yes', query_timeout: true } } }),
+      ConfigError,
     );
     expect(error.message).toContain('connections.a.max_open_connections: expected an integer >= 1, received a list');
     expect(error.message).toContain('connections.a.aws_iam_auth: expected a mapping, received string "yes"');
@@ -103,7 +107,7 @@ describe('wrong types', () => {
   });
 
   it('never echo a DSN value', async () => {
-    const error = await failure(() => object({ connections: { a: { dsn: 31337 }, b: { dsn: ['x', SECRET] }, c: { dsn: '   ' } } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn: 31337 }, b: { dsn: ['x', SECRET] }, c: { dsn: '   ' } } }), ConfigError);
     expect(error.message).toContain('connections.a.dsn: expected a DSN string, received a number');
     expect(error.message).toContain('connections.b.dsn: expected a DSN string, received a list');
     expect(error.message).toContain('connections.c.dsn: must not be empty');
@@ -113,24 +117,25 @@ describe('wrong types', () => {
 
   it('echo other values truncated', async () => {
     const long = 'x'.repeat(200);
-    const error = await failure(() => object({ connections: { a: { dsn: PG_DSN, driver: long } } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn: PG_DSN, driver: long } } }), ConfigError);
     expect(error.message).toContain(`unknown driver "${'x'.repeat(40)}…"`);
     expect(error.message).not.toContain('x'.repeat(41));
   });
 
   it('reject a top level that is not a mapping', async () => {
-    const error = await failure(() => object(['a']));
+    const error = await rejectionOf(() => object(['a']), ConfigError);
     expect(error.message).toContain('(top level): expected a mapping with `connections`, received a list');
   });
 });
 
 describe('errors', () => {
   it('collect every problem, one per line, in one ConfigError', async () => {
-    const error = await failure(() =>
+    const error = await rejectionOf(() =>
       object({
         default: 'a',
         connections: { a: { dsn: PG_DSN, max_open_connections: 0 }, b: { driver: 'oracle', dsn: PG_DSN }, c: { dsn: SQLITE_DSN, query_timeout: '1d' } },
       }),
+      ConfigError,
     );
     const lines = error.message.split('\n');
     expect(lines[0]).toBe('Invalid database configuration (configuration object): 3 problems');
@@ -144,7 +149,7 @@ describe('errors', () => {
 
   it('keep the DSN parser\'s error as cause and never show the password', async () => {
     const dsn = `postgresql://app:${SECRET}@db.example.com:99999/app`;
-    const error = await failure(() => object({ connections: { a: { dsn } } }));
+    const error = await rejectionOf(() => object({ connections: { a: { dsn } } }), ConfigError);
     expect(error.connection).toBe('a');
     expect((error.cause as { code?: string }).code).toBe('DSN_INVALID');
     expect(error.message).toContain('connections.a.dsn: Invalid DSN for connection "a"');
@@ -154,7 +159,7 @@ describe('errors', () => {
 
   it('name the file in the title when values came from one', async () => {
     const file = await files.write('bad.yaml', 'connections:\n  a:\n    dsn: ":memory:"\n    driver: sqlite\n    query_timeout: -1s\n');
-    const error = await failure(loadConfig({ file, env: { DB_A_MAX_OPEN_CONNECTIONS: 'many' } }));
+    const error = await rejectionOf(loadConfig({ file, env: { DB_A_MAX_OPEN_CONNECTIONS: 'many' } }), ConfigError);
     expect(error.message.split('\n')[0]).toBe(`Invalid database configuration (file ${file} + environment): 2 problems`);
     expect(error.solutions).toEqual([`Correct the keys listed above in ${file}`, 'Correct or unset the environment variables listed above']);
   });

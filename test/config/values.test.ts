@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBoolean, parseDuration } from '../../src/config/index.js';
 import { levenshtein, suggest } from '../../src/config/suggest.js';
-import { failure } from './support.js';
+import { ConfigError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -41,7 +42,7 @@ describe('parseDuration', () => {
     ['3000000h', 'out of range'],
     [Number.POSITIVE_INFINITY, 'received Infinity'],
   ] as const)('%j is rejected', async (written, says) => {
-    const error = await failure(() => parseDuration(written, 'connections.w.query_timeout'));
+    const error = await rejectionOf(() => parseDuration(written, 'connections.w.query_timeout'), ConfigError);
     expect(error.code).toBe('CONFIG_INVALID');
     expect(error.message).toContain('connections.w.query_timeout: ');
     expect(error.message).toContain(says);
@@ -74,7 +75,7 @@ describe('parseBoolean', () => {
   });
 
   it.each(['maybe', 'on', 't', '', 2, null])('%j is rejected, naming the key', async (written) => {
-    const error = await failure(() => parseBoolean(written, 'DB_W_AWS_IAM_AUTH_ENABLED'));
+    const error = await rejectionOf(() => parseBoolean(written, 'DB_W_AWS_IAM_AUTH_ENABLED'), ConfigError);
     expect(error.message).toMatch(/^DB_W_AWS_IAM_AUTH_ENABLED: expected a boolean/);
   });
 });

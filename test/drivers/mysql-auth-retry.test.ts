@@ -8,7 +8,7 @@ import type { AuthFailure, AuthFailureDecision, DriverPool } from '../../src/dri
 import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
-import { adminConnection, closeAllPools, createPasswordUser, dropUser, openPool, sessionCount } from './mysql-support.js';
+import { adminConnection, closeAllPools, createPasswordUser, dropUser, openPool, sessionCount } from '../support/drivers/mysql.js';
 
 let admin: mysql.Connection;
 const users: string[] = [];

@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DbModuleError } from '../../src/errors.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
 import { captureLogger } from '../support/logger.js';
-import { startFakeServer, type FakeServer } from './mysql-fake-server.js';
-import { adminConnection, closeAllPools, deferred, openPool } from './mysql-support.js';
+import { startFakeServer, type FakeServer } from '../support/drivers/mysql-fake-server.js';
+import { adminConnection, closeAllPools, deferred, openPool } from '../support/drivers/mysql.js';
 import { mysqlThreads } from '../support/mysql-threads.js';
 
 let admin: mysql.Connection;

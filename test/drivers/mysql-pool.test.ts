@@ -19,7 +19,7 @@ import {
   sessionCount,
   sessionExists,
   sessionIds,
-} from './mysql-support.js';
+} from '../support/drivers/mysql.js';
 
 let admin: mysql.Connection;
 const users: string[] = [];

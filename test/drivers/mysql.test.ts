@@ -16,7 +16,8 @@ import {
   openPool,
   sessionCount,
   sessionExists,
-} from './mysql-support.js';
+} from '../support/drivers/mysql.js';
+import { rejectionOf } from '../support/rejection.js';
 
 let admin: mysql.Connection;
 let user: string;
@@ -37,15 +38,6 @@ afterAll(async () => {
   await dropUser(admin, user);
   await admin.end();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<DbModuleError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(DbModuleError);
-  return error as DbModuleError;
-}
 
 describe('query', () => {
   it('returns rows and rowCount for SELECT, affected rows for writes', async () => {
@@ -70,7 +62,7 @@ describe('query', () => {
     await admin.query(`DELETE FROM ${table}`);
     const secretEmail = 'very-private-address@example.test';
     await pool.query(`INSERT INTO ${table} (id, email) VALUES (?, ?)`, [10, secretEmail]);
-    const error = await rejection(pool.query(`INSERT INTO ${table} (id, email) VALUES (?, ?)`, [11, secretEmail]));
+    const error = await rejectionOf(pool.query(`INSERT INTO ${table} (id, email) VALUES (?, ?)`, [11, secretEmail]), DbModuleError);
     expect(error).toBeInstanceOf(QueryError);
     expect(error.code).toBe('QUERY_FAILED');
     expect((error as QueryError).driverCode).toBe('ER_DUP_ENTRY');
@@ -82,7 +74,7 @@ describe('query', () => {
 
   it('keeps the server message of errors that do not echo values', async () => {
     const pool = await openPool({}, { dsn: { user } });
-    const error = await rejection(pool.query('SELECT * FROM dbm_no_such_table_xyz WHERE id = ?', [1]));
+    const error = await rejectionOf(pool.query('SELECT * FROM dbm_no_such_table_xyz WHERE id = ?', [1]), DbModuleError);
     expect((error as QueryError).driverCode).toBe('ER_NO_SUCH_TABLE');
     expect(error.message).toContain('dbm_no_such_table_xyz');
     expect(error.retryable).toBe(false);
@@ -93,7 +85,7 @@ describe('connect errors', () => {
   it('maps a wrong password to AUTH_FAILED (not retryable) without the password in the message', async () => {
     const wrong = 'not-the-right-one-42';
     const pool = await openPool({}, { dsn: { user: PASSWORD_USER, password: wrong } });
-    const error = await rejection(pool.query('SELECT 1'));
+    const error = await rejectionOf(pool.query('SELECT 1'), DbModuleError);
     expect(error.code).toBe('AUTH_FAILED');
     expect(error.retryable).toBe(false);
     expect(error.connection).toBe('writer');
@@ -113,7 +105,7 @@ describe('connect errors', () => {
 
   it('maps a refused port to CONNECT_FAILED (retryable) naming host:port', async () => {
     const pool = await openPool({}, { dsn: { port: 1 } });
-    const error = await rejection(pool.ping());
+    const error = await rejectionOf(pool.ping(), DbModuleError);
     expect(error.code).toBe('CONNECT_FAILED');
     expect(error.retryable).toBe(true);
     expect(error.message).toContain('127.0.0.1:1');
@@ -121,14 +113,14 @@ describe('connect errors', () => {
 
   it('maps a DNS failure to CONNECT_FAILED naming the host', async () => {
     const pool = await openPool({}, { dsn: { host: 'dbmodule-no-such-host.invalid' } });
-    const error = await rejection(pool.ping());
+    const error = await rejectionOf(pool.ping(), DbModuleError);
     expect(error.code).toBe('CONNECT_FAILED');
     expect(error.message).toContain('dbmodule-no-such-host.invalid');
   });
 
   it('maps a server without TLS to TLS_FAILED when TLS is required', async () => {
     const pool = await openPool({}, { tls: { rejectUnauthorized: false } });
-    const error = await rejection(pool.ping());
+    const error = await rejectionOf(pool.ping(), DbModuleError);
     expect(error.code).toBe('TLS_FAILED');
     expect(error.message).toContain('127.0.0.1:3306');
   });
@@ -137,12 +129,12 @@ describe('connect errors', () => {
     const plain = await openPool({}, { dsn: { user, params: { sslmode: 'disable' } } });
     await expect(plain.ping()).resolves.toBeUndefined();
     const forced = await openPool({}, { dsn: { user, params: { sslmode: 'disable' } }, tls: { rejectUnauthorized: false } });
-    expect((await rejection(forced.ping())).code).toBe('TLS_FAILED');
+    expect((await rejectionOf(forced.ping(), DbModuleError)).code).toBe('TLS_FAILED');
   });
 
   it('turns DSN sslmode=require into TLS (the server here has none, so it fails as TLS)', async () => {
     const pool = await openPool({}, { dsn: { user, params: { sslmode: 'require' } } });
-    expect((await rejection(pool.ping())).code).toBe('TLS_FAILED');
+    expect((await rejectionOf(pool.ping(), DbModuleError)).code).toBe('TLS_FAILED');
   });
 });
 
@@ -159,11 +151,11 @@ describe('DSN parameters', () => {
   });
 
   it('rejects an invalid value with DSN_INVALID naming the parameter', async () => {
-    const error = await rejection(openPool({}, { dsn: { user, params: { dateStrings: 'maybe' } } }));
+    const error = await rejectionOf(openPool({}, { dsn: { user, params: { dateStrings: 'maybe' } } }), DbModuleError);
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.code).toBe('DSN_INVALID');
     expect(error.message).toContain('dateStrings');
-    const charset = await rejection(openPool({}, { dsn: { user, params: { charset: 'klingon' } } }));
+    const charset = await rejectionOf(openPool({}, { dsn: { user, params: { charset: 'klingon' } } }), DbModuleError);
     expect(charset.code).toBe('DSN_INVALID');
     expect(charset.message).toContain('charset');
   });

@@ -5,7 +5,8 @@ import type { AuthFailure, AuthFailureDecision, DriverPool } from '../../src/dri
 import { ConnectionError, DbModuleError, IamError } from '../../src/errors.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
-import { backendPids, closeTestPools, gate, openTestPool, rejectionOf } from './postgres-support.js';
+import { backendPids, closeTestPools, gate, openTestPool } from '../support/drivers/postgres.js';
+import { rejectionOf } from '../support/rejection.js';
 
 afterAll(closeTestPools);
 

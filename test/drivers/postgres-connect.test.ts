@@ -3,7 +3,8 @@ import tls from 'node:tls';
 import { generate } from 'selfsigned';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConnectionError } from '../../src/errors.js';
-import { closeTestPools, openTestPool, rejectionOf } from './postgres-support.js';
+import { closeTestPools, openTestPool } from '../support/drivers/postgres.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();

@@ -3,7 +3,8 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DriverPool } from '../../src/drivers/types.js';
 import { waitFor } from '../support/wait.js';
-import { backendExists, backendPids, closeTestPools, fakeClock, gate, openTestPool, rejectionOf } from './postgres-support.js';
+import { backendExists, backendPids, closeTestPools, fakeClock, gate, openTestPool } from '../support/drivers/postgres.js';
+import { rejectionOf } from '../support/rejection.js';
 
 afterAll(closeTestPools);
 

@@ -4,7 +4,8 @@ import { loadPg, postgresDialect, toPostgresError } from '../../src/drivers/post
 import { captureLogger } from '../support/logger.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, uniqueName } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
-import { admin, backendExists, backendPids, closeTestPools, readyHoldingProxy, openTestPool, rejectionOf } from './postgres-support.js';
+import { admin, backendExists, backendPids, closeTestPools, readyHoldingProxy, openTestPool } from '../support/drivers/postgres.js';
+import { rejectionOf } from '../support/rejection.js';
 
 afterAll(closeTestPools);
 

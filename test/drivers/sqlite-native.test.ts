@@ -1,7 +1,8 @@
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { TimeoutError } from 'tarn';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanUp, fakeClock, openPool, rejectionOf } from './sqlite-support.js';
+import { cleanUp, fakeClock, openPool } from '../support/drivers/sqlite.js';
+import { rejectionOf } from '../support/rejection.js';
 
 afterEach(cleanUp);
 

@@ -7,7 +7,8 @@ import { sqliteDialect } from '../../src/drivers/sqlite/index.js';
 import type { DriverSession } from '../../src/drivers/types.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
-import { cleanUp, fakeClock, gate, handleId, openPool, poolHandleId, rejectionOf, tempDir } from './sqlite-support.js';
+import { cleanUp, fakeClock, gate, handleId, openPool, poolHandleId, tempDir } from '../support/drivers/sqlite.js';
+import { rejectionOf } from '../support/rejection.js';
 
 afterEach(cleanUp);
 

@@ -6,8 +6,9 @@ import { ConfigError, DbModuleError, QueryError } from '../../src/errors.js';
 import { createSqlitePool, loadBetterSqlite3, sqliteDialect, toSqliteError } from '../../src/drivers/sqlite/index.js';
 import { StatementCache } from '../../src/drivers/sqlite/statement-cache.js';
 import { captureLogger } from '../support/logger.js';
-import { cleanUp, fakeClock, openPool, poolHandleId, rejectionOf, sqliteConfig, sqliteDsn, tempDir } from './sqlite-support.js';
+import { cleanUp, fakeClock, openPool, poolHandleId, sqliteConfig, sqliteDsn, tempDir } from '../support/drivers/sqlite.js';
 import { testPlan } from '../support/plan.js';
+import { rejectionOf } from '../support/rejection.js';
 
 afterEach(cleanUp);
 

@@ -2,7 +2,8 @@
 // asserting the right answer where the Go module was wrong.
 import { describe, expect, it } from 'vitest';
 import { defaultPort, describeDsn, formatDsn, parseDsn, redactDsn } from '../../src/dsn/index.js';
-import { isDbModuleError } from '../../src/errors.js';
+import { DbModuleError } from '../../src/errors.js';
+import { thrownBy } from '../support/rejection.js';
 
 const HEADLINE = 'postgresql://someuser:7aBcdeFGhj!r7b?jk(OoL-Aen34R@some-dev-backend.cluster.us-east-1.rds.amazonaws.com/some_backend';
 const EXACT = 'postgresql://someuser:7aBcdeFGhj!r7b?jk(OoL-Aen34R@cluster.us-east-1.rds.amazonaws.com/someapp';
@@ -11,16 +12,6 @@ const COMPLEX_PASSWORD = `p@ssw0rd!#$^&*()_+-=[]{}|;':",./<>`;
 function endpoint(dsn: string): string {
   const parsed = parseDsn(dsn);
   return parsed.port === undefined ? `${parsed.host}` : `${parsed.host}:${parsed.port}`;
-}
-
-function dsnError(run: () => unknown): Error & { code?: string } {
-  try {
-    run();
-  } catch (error) {
-    if (isDbModuleError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a DSN error');
 }
 
 describe('§4.5 dsn_special_chars_test.go', () => {
@@ -79,7 +70,7 @@ describe('§4.5 dsn_special_chars_test.go', () => {
   });
 
   it('TestServiceConnectWithoutPreprocessing: a PostgreSQL URL under driver sqlite is a mismatch, not silently accepted', () => {
-    const error = dsnError(() => parseDsn(EXACT, { driver: 'sqlite', connection: 'local' }));
+    const error = thrownBy(() => parseDsn(EXACT, { driver: 'sqlite', connection: 'local' }), DbModuleError);
     expect(error.code).toBe('DSN_INVALID');
     expect(error.message).toMatch(/driver sqlite/);
     expect(error.message).toMatch(/PostgreSQL URL/);

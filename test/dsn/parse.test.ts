@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/dsn/index.js';
 import { ConfigError } from '../../src/errors.js';
+import { thrownBy } from '../support/rejection.js';
 
-function failure(dsn: string, options: Parameters<typeof parseDsn>[1] = {}): ConfigError {
-  try {
-    parseDsn(dsn, options);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected ${JSON.stringify(dsn)} to be rejected`);
-}
+/** The ConfigError parsing `dsn` fails with. */
+const failure = (dsn: string, options: Parameters<typeof parseDsn>[1] = {}): ConfigError => thrownBy(() => parseDsn(dsn, options), ConfigError);
 
 describe('PostgreSQL URLs', () => {
   it('postgres:// and postgresql://, scheme in any case', () => {

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runEmulateCommand } from '../../src/emulator/cli.js';
 import { isDbModuleError } from '../../src/errors.js';
-import { IAM_USER, KEY, MYSQL_UPSTREAM, mysqlConnection, PG_UPSTREAM, pgClient, rejectionOf, sign } from './helpers.js';
+import { IAM_USER, KEY, MYSQL_UPSTREAM, mysqlConnection, PG_UPSTREAM, pgClient, sign } from '../support/emulator.js';
 import type { Emulator } from '../../src/emulator/index.js';
+import { rejectionOf } from '../support/rejection.js';
 
 function capture() {
   const out: string[] = [];

@@ -4,8 +4,10 @@ import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, uniqueName } from '../support/databases.js';
-import { eventually, IAM_USER, KEY, MYSQL_UPSTREAM, mysqlConnection, OTHER_KEY, presign, rejectionOf, sign } from './helpers.js';
+import { IAM_USER, KEY, MYSQL_UPSTREAM, mysqlConnection, OTHER_KEY, presign, sign } from '../support/emulator.js';
 import { mysqlThreads } from '../support/mysql-threads.js';
+import { rejectionOf } from '../support/rejection.js';
+import { waitFor } from '../support/wait.js';
 
 let emulator: Emulator;
 let port: number;
@@ -209,6 +211,6 @@ describe('MySQL endpoint: relayed sessions', () => {
     for (const connection of connections) {
       expect((await rejectionOf(connection.query('SELECT 1'))).message).toMatch(/closed|Connection lost|ended/i);
     }
-    await eventually(async () => (await alive()) === 0, 5000, 'the upstream sessions to end');
+    await waitFor(async () => (await alive()) === 0, 5000, 'the upstream sessions to end');
   });
 });

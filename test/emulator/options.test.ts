@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -8,20 +7,14 @@ import { generate } from 'selfsigned';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { isDbModuleError } from '../../src/errors.js';
-import { KEY, PG_UPSTREAM, pgClient, rejectionOf, sign } from './helpers.js';
+import { KEY, PG_UPSTREAM, pgClient, sign } from '../support/emulator.js';
+import { rejectionOf } from '../support/rejection.js';
+import { freePort } from '../support/ports.js';
 
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 describe('emulator options', () => {
   it('rejects an option it does not know, naming it, a close known one and the known ones', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { IAM_USER, KEY, pgClient, rejectionOf, sign } from './helpers.js';
+import { IAM_USER, KEY, pgClient, sign } from '../support/emulator.js';
+import { rejectionOf } from '../support/rejection.js';
 
 let emulator: Emulator;
 let port: number;

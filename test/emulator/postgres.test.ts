@@ -5,7 +5,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, uniqueName } from '../support/databases.js';
-import { eventually, IAM_USER, KEY, OTHER_KEY, PG_UPSTREAM, pgClient, presign, rejectionOf, sign } from './helpers.js';
+import { IAM_USER, KEY, OTHER_KEY, PG_UPSTREAM, pgClient, presign, sign } from '../support/emulator.js';
+import { rejectionOf } from '../support/rejection.js';
+import { waitFor } from '../support/wait.js';
 
 let emulator: Emulator;
 let port: number;
@@ -200,7 +202,7 @@ describe('PostgreSQL endpoint: relayed sessions', () => {
     const client = await connected(await sign({ port }));
     const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
     const sleeping = rejectionOf(client.query('SELECT pg_sleep(30)'));
-    await eventually(async () => (await direct.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE $2', [processID, '%pg_sleep(30)%'])).rowCount === 1, 5000, 'the query to start');
+    await waitFor(async () => (await direct.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE $2', [processID, '%pg_sleep(30)%'])).rowCount === 1, 5000, 'the query to start');
     const cancel = Buffer.alloc(16);
     cancel.writeInt32BE(16, 0);
     cancel.writeInt32BE(80877102, 4);
@@ -268,7 +270,7 @@ describe('PostgreSQL endpoint: lifecycle', () => {
     expect(await upstreamCount()).toBe(3);
     await local.close();
     await Promise.all(ended);
-    await eventually(async () => (await upstreamCount()) === 0, 5000, 'the upstream sessions to end');
+    await waitFor(async () => (await upstreamCount()) === 0, 5000, 'the upstream sessions to end');
     const refused = await rejectionOf(pgClient(local, token, { ssl: { ca: local.caPem, servername: 'localhost' } }).connect());
     expect(refused.code).toBe('ECONNREFUSED');
     expect(existsSync(local.caFile)).toBe(false); // the generated CA's temporary directory is removed

@@ -6,7 +6,7 @@ import mysql from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { KEY, MYSQL_UPSTREAM, mysqlConnection, PG_UPSTREAM, pgClient, sign } from './helpers.js';
+import { KEY, MYSQL_UPSTREAM, mysqlConnection, PG_UPSTREAM, pgClient, sign } from '../support/emulator.js';
 
 let emulator: Emulator;
 let pgPort: number;

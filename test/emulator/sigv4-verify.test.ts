@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyRegistry } from '../../src/emulator/key-registry.js';
 import { hostMatches, verifyIamToken, type TokenCheck } from '../../src/emulator/sigv4-verify.js';
-import { IAM_USER, KEY, OTHER_KEY, presign, sign } from './helpers.js';
+import { IAM_USER, KEY, OTHER_KEY, presign, sign } from '../support/emulator.js';
 
 const PORT = 5432;
 

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDatabase, type Database, type Queryable } from '../../src/index.js';
+import { createDatabase, type Database } from '../../src/index.js';
 import type { AuthAttempt, Emulator } from '../../src/emulator/index.js';
 import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
-import { clockFromNow, credentialsSource, type CredentialsSource } from './support/credentials.js';
-import { DRIVERS, iamConnection, startRdsEmulator, type IamDriver } from './support/rds.js';
-import { SESSION_ID_SQL } from './support/servers.js';
+import { clockFromNow, credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
+import { DRIVERS, iamConnection, startRdsEmulator, type IamDriver } from '../support/iam-e2e/rds.js';
+import { sessionId } from '../support/iam-e2e/servers.js';
 
 const MINUTE = 60_000;
 const STEP = 5 * MINUTE;
@@ -30,11 +30,6 @@ async function open(driver: IamDriver, clock: FakeClock, lifetimeMs?: number): P
   const connection = iamConnection(emulator, driver, { pool: { connection_max_lifetime: '4m', max_open_connections: 4 } });
   db = await createDatabase({ connections: { main: connection } }, { clock, credentials: source.provider, logger: captureLogger().logger });
   return { db, emulator, source };
-}
-
-async function sessionId(queryable: Queryable, driver: IamDriver): Promise<number> {
-  const { rows } = await queryable.query<{ id: number | string }>(SESSION_ID_SQL[driver]);
-  return Number(rows[0]?.id);
 }
 
 interface Walk {

@@ -4,9 +4,9 @@ import type { Emulator } from '../../src/emulator/index.js';
 import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
-import { clockFromNow, credentialsSource, type CredentialsSource } from './support/credentials.js';
-import { within } from './support/deadline.js';
-import { iamConnection, startRdsEmulator, type IamDriver } from './support/rds.js';
+import { clockFromNow, credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
+import { within } from '../support/iam-e2e/deadline.js';
+import { iamConnection, startRdsEmulator, type IamDriver } from '../support/iam-e2e/rds.js';
 
 const MINUTE = 60_000;
 

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase, type Database, type DatabaseEvents } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { isolateAwsEnvironment, startCredentialsServer, type CredentialsServer } from '../iam/support/credentials-server.js';
+import { isolateAwsEnvironment, startCredentialsServer, type CredentialsServer } from '../support/iam/credentials-server.js';
 import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
-import { clockFromNow } from './support/credentials.js';
-import { iamConnection, startRdsEmulator, trustIssuedKeys } from './support/rds.js';
+import { clockFromNow } from '../support/iam-e2e/credentials.js';
+import { iamConnection, startRdsEmulator, trustIssuedKeys } from '../support/iam-e2e/rds.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

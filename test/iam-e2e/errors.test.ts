@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, DbModuleError, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { isolateAwsEnvironment } from '../iam/support/credentials-server.js';
+import { isolateAwsEnvironment } from '../support/iam/credentials-server.js';
 import { captureLogger } from '../support/logger.js';
-import { credentialsSource, type CredentialsSource } from './support/credentials.js';
-import { DRIVERS, iamConnection, newCredentials, RDS_HOST, RDS_PORT, startRdsEmulator, type IamDriver } from './support/rds.js';
+import { credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
+import { DRIVERS, iamConnection, newCredentials, RDS_HOST, RDS_PORT, startRdsEmulator, type IamDriver } from '../support/iam-e2e/rds.js';
 
 type Log = ReturnType<typeof captureLogger>;
 

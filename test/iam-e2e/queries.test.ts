@@ -3,9 +3,9 @@ import { createDatabase, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { uniqueName } from '../support/databases.js';
 import { captureLogger } from '../support/logger.js';
-import { credentialsSource, type CredentialsSource } from './support/credentials.js';
-import { DRIVERS, IAM_USER, iamConnection, RDS_HOST, RDS_PORT, startRdsEmulator } from './support/rds.js';
-import { direct, placeholder } from './support/servers.js';
+import { credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
+import { DRIVERS, IAM_USER, iamConnection, RDS_HOST, RDS_PORT, startRdsEmulator } from '../support/iam-e2e/rds.js';
+import { direct, placeholder } from '../support/iam-e2e/servers.js';
 
 let emulator: Emulator;
 let source: CredentialsSource;

@@ -2,8 +2,8 @@ import { afterEach, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { captureLogger } from '../support/logger.js';
-import { credentialsSource } from './support/credentials.js';
-import { iamConnection, startRdsEmulator } from './support/rds.js';
+import { credentialsSource } from '../support/iam-e2e/credentials.js';
+import { iamConnection, startRdsEmulator } from '../support/iam-e2e/rds.js';
 
 let emulator: Emulator | undefined;
 let db: Database | undefined;

@@ -1,11 +1,11 @@
 import { Kysely, MysqlDialect, PostgresDialect, sql, type MysqlPool, type PostgresPool } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type Database, type DatabaseEvents, type Queryable } from '../../src/index.js';
+import { createDatabase, type Database, type DatabaseEvents } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { captureLogger } from '../support/logger.js';
-import { credentialsSource, type CredentialsSource } from './support/credentials.js';
-import { DRIVERS, iamConnection, startRdsEmulator, type IamDriver } from './support/rds.js';
-import { SESSION_ID_SQL } from './support/servers.js';
+import { credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
+import { DRIVERS, iamConnection, startRdsEmulator, type IamDriver } from '../support/iam-e2e/rds.js';
+import { SESSION_ID_SQL, sessionId } from '../support/iam-e2e/servers.js';
 
 let emulator: Emulator;
 let db: Database | undefined;
@@ -35,11 +35,6 @@ async function open(driver: IamDriver): Promise<Opened> {
   const retried: Opened['retried'] = [];
   db.on('auth.retried', (event) => retried.push(event));
   return { db, source, retried };
-}
-
-async function sessionId(queryable: Queryable, driver: IamDriver): Promise<number> {
-  const { rows } = await queryable.query<{ id: number | string }>(SESSION_ID_SQL[driver]);
-  return Number(rows[0]?.id);
 }
 
 /**

@@ -8,8 +8,9 @@ import { createDatabase, DbModuleError, type Database, type DatabaseEventName } 
 import type { Emulator } from '../../src/emulator/index.js';
 import type { AwsCredentialProvider } from '../../src/iam/types.js';
 import { formatLogfmt, type LogFields, type Logger } from '../../src/logging.js';
-import { clockFromNow, credentialsSource } from './support/credentials.js';
-import { iamConnection, IAM_USER, RDS_HOST, RDS_PORT, REGION, startRdsEmulator, type TestCredentials } from './support/rds.js';
+import { clockFromNow, credentialsSource } from '../support/iam-e2e/credentials.js';
+import { iamConnection, IAM_USER, RDS_HOST, RDS_PORT, REGION, startRdsEmulator, type TestCredentials } from '../support/iam-e2e/rds.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const MINUTE = 60_000;
 const DSN_PASSWORD = 'Sup3r-Secret_pw!42';
@@ -67,15 +68,12 @@ class Transcript {
     }
   }
 
+  /** The DbModuleError `promise` rejects with, recorded; fails the test when it resolves. */
   async failure(promise: Promise<unknown>): Promise<DbModuleError> {
-    try {
-      await promise;
-    } catch (error) {
-      this.error(error);
-      expect(error).toBeInstanceOf(DbModuleError);
-      return error as DbModuleError;
-    }
-    throw new Error('expected a failure');
+    const error: unknown = await rejectionOf(promise);
+    this.error(error);
+    expect(error).toBeInstanceOf(DbModuleError);
+    return error as DbModuleError;
   }
 }
 

@@ -1,31 +1,23 @@
-import { createServer, type AddressInfo } from 'node:net';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { DbModuleError } from '../../src/errors.js';
 import { classifyAuthFailure, isIamAuthFailure } from '../../src/iam/auth-errors.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejectionOf } from '../support/rejection.js';
+import { freePort } from '../support/ports.js';
 
 async function pgError(config: pg.ClientConfig, sql?: string): Promise<unknown> {
   const client = new pg.Client({ host: '127.0.0.1', port: 5432, database: 'dbmodule_test', connectionTimeoutMillis: 5000, ...config });
   try {
-    return await rejection(client.connect().then(() => (sql ? client.query(sql) : undefined)));
+    return await rejectionOf(client.connect().then(() => (sql ? client.query(sql) : undefined)));
   } finally {
     await client.end().catch(() => {});
   }
 }
 
 async function mysqlError(config: mysql.ConnectionOptions, sql?: string): Promise<unknown> {
-  return rejection(
+  return rejectionOf(
     (async () => {
       const connection = await mysql.createConnection({ host: '127.0.0.1', port: 3306, database: 'dbmodule_test', connectTimeout: 5000, ...config });
       try {
@@ -35,14 +27,6 @@ async function mysqlError(config: mysql.ConnectionOptions, sql?: string): Promis
       }
     })(),
   );
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function pgDatabaseError(message: string, code: string): pg.DatabaseError {
@@ -79,7 +63,7 @@ describe('isIamAuthFailure with real driver errors', () => {
   });
 
   it('rejects real errors that are not authentication failures', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const refused = await pgError({ user: 'postgres', port });
     expect((refused as { code?: unknown }).code).toBe('ECONNREFUSED');
     const syntax = await pgError({ user: 'postgres' }, 'SELEC 1');

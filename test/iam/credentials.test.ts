@@ -6,9 +6,10 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCredentialCache, sourceFromFeatures } from '../../src/iam/credentials.js';
 import { credentialProblemOf } from '../../src/iam/errors.js';
-import type { IamError } from '../../src/errors.js';
-import { isolateAwsEnvironment } from './support/credentials-server.js';
+import { IamError } from '../../src/errors.js';
+import { isolateAwsEnvironment } from '../support/iam/credentials-server.js';
 import { fakeClock } from '../support/fake-clock.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const MINUTE = 60_000;
 let restore: (() => void) | undefined;
@@ -113,10 +114,7 @@ describe('createCredentialCache', () => {
 describe('why no credentials came: the hints that fit', () => {
   const failureOf = async (options: Partial<Parameters<typeof createCredentialCache>[0]> = {}) => {
     const cache = createCredentialCache({ clock: fakeClock(), reuseWindowMs: 0, label: 'u@h:1', chain: { maxRetries: 0, timeoutMs: 500 }, ...options });
-    const error = await cache.get().then(
-      () => expect.unreachable('credentials resolved'),
-      (failure: unknown) => failure as IamError,
-    );
+    const error = await rejectionOf(cache.get(), IamError);
     expect(error.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     return error;
   };

@@ -2,7 +2,7 @@ import { Signer } from '@aws-sdk/rds-signer';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signAuthToken } from '../../src/iam/signer.js';
-import { parseToken } from './support/token.js';
+import { parseToken } from '../support/iam/token.js';
 
 // Documented example keys from the AWS SigV4 docs, not real credentials.
 const SESSION = {

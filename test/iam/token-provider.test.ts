@@ -5,9 +5,10 @@ import { createIamTokenProvider } from '../../src/iam/index.js';
 import type { IamTokenProvider, IamTokenProviderOptions, TokenProviderEvent } from '../../src/iam/types.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
-import { isolateAwsEnvironment, startCredentialsServer, type CredentialsServer } from './support/credentials-server.js';
+import { isolateAwsEnvironment, startCredentialsServer, type CredentialsServer } from '../support/iam/credentials-server.js';
 import { fakeClock, type FakeClock } from '../support/fake-clock.js';
-import { parseToken } from './support/token.js';
+import { parseToken } from '../support/iam/token.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const HOST = 'mydb.cluster-c9akciq32.us-east-1.rds.amazonaws.com';
 const PORT = 5432;
@@ -62,16 +63,6 @@ function hardExpiry(token: string): number {
   const credentials = server.byAccessKeyId(parsed.accessKeyId);
   if (!credentials) throw new Error(`token signed with unknown key ${parsed.accessKeyId}`);
   return Math.min(parsed.signedAt + parsed.expiresInSeconds * SECOND, credentials.expiresAt);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<DbModuleError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DbModuleError);
-    return error as DbModuleError;
-  }
-  throw new Error('expected getToken to reject');
 }
 
 describe('createIamTokenProvider: single flight', () => {
@@ -288,7 +279,7 @@ describe('createIamTokenProvider: failures', () => {
     expect(clock.now()).toBeGreaterThanOrEqual(expiresAt);
     expect(clock.now()).toBeLessThan(due);
     const hits = server.hits;
-    expect((await failureOf(provider.getToken())).code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
+    expect((await rejectionOf(provider.getToken(), DbModuleError)).code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(server.hits).toBe(hits);
     clock.set(due);
     const fresh = await provider.getToken();
@@ -326,7 +317,7 @@ describe('createIamTokenProvider: failures', () => {
     server.failing = true;
 
     clock.set(expiresAt);
-    const failure = await failureOf(provider.getToken());
+    const failure = await rejectionOf(provider.getToken(), DbModuleError);
     expect(failure.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(failure.message).toContain(`${USER}@${HOST}:${PORT}`);
     // The caller holds the error; a warning as well would say it twice (debug keeps the attempt).
@@ -338,13 +329,13 @@ describe('createIamTokenProvider: failures', () => {
     const hitsAfterFirstFailure = server.hits;
 
     // Within the backoff window: rejected at once, without asking AWS again.
-    const again = await failureOf(provider.getToken());
+    const again = await rejectionOf(provider.getToken(), DbModuleError);
     expect(again.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(server.hits).toBe(hitsAfterFirstFailure);
 
     // Much later, still failing: still rejected, never the old token.
     clock.advance(10 * MINUTE);
-    await failureOf(provider.getToken());
+    await rejectionOf(provider.getToken(), DbModuleError);
     expect(server.hits).toBeGreaterThan(hitsAfterFirstFailure);
 
     server.failing = false;
@@ -358,7 +349,7 @@ describe('createIamTokenProvider: failures', () => {
   it('credentials that expire inside the margin are refused rather than used', async () => {
     server.lifetimeMs = 30 * SECOND;
     const provider = create();
-    const failure = await failureOf(provider.getToken());
+    const failure = await rejectionOf(provider.getToken(), DbModuleError);
     expect(failure.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(failure.message).toMatch(/within the 60000 ms safety margin/);
   });
@@ -367,7 +358,7 @@ describe('createIamTokenProvider: failures', () => {
     restoreEnv();
     restoreEnv = isolateAwsEnvironment({});
     const provider = create();
-    const failure = await failureOf(provider.getToken());
+    const failure = await rejectionOf(provider.getToken(), DbModuleError);
     expect(failure.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(failure.message).toContain(`could not resolve AWS credentials for IAM signing of ${USER}@${HOST}:${PORT}`);
     expect(failure.cause).toBeInstanceOf(Error);
@@ -393,7 +384,7 @@ describe('createIamTokenProvider: credential sources', () => {
     expect(custom.state()).toMatchObject({ credentialSource: 'custom', accessKeyIdSuffix: 'LE02' });
 
     const broken = create({ credentials: async () => ({ accessKeyId: '', secretAccessKey: 'x' }) });
-    expect((await failureOf(broken.getToken())).code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
+    expect((await rejectionOf(broken.getToken(), DbModuleError)).code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
   });
 });
 
@@ -455,8 +446,8 @@ describe('createIamTokenProvider: secrets', () => {
     await settled(provider);
     record();
     clock.set(expiresAt);
-    recordError(await failureOf(provider.getToken()));
-    recordError(await failureOf(provider.getToken()));
+    recordError(await rejectionOf(provider.getToken(), DbModuleError));
+    recordError(await rejectionOf(provider.getToken(), DbModuleError));
     record();
     server.failing = false;
     clock.advance(10 * MINUTE);

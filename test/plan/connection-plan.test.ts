@@ -18,7 +18,7 @@ import { loadDriver } from '../../src/drivers/index.js';
 import type { DriverPool } from '../../src/drivers/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/logging.js';
-import { cli } from '../cli/support.js';
+import { cli } from '../support/cli.js';
 
 type Driver = 'postgres' | 'mysql';
 type Mode = 'absent' | 'require' | 'verify-ca' | 'verify-full' | 'disable';

@@ -6,8 +6,9 @@ import { createDatabase, type Database } from '../../src/index.js';
 import { DbModuleError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logging.js';
 import { waitFor } from '../support/wait.js';
-import { NET_DRIVERS, SERVER, describeFailure, dropIdentities, newIdentity, openMain, outcomeOf, phase, rejectionOf, report, sessionIds, sleepSql, underLoad, type Outcome } from './support/harness.js';
-import { recordSockets, type SocketRecorder } from './support/sockets.js';
+import { NET_DRIVERS, SERVER, describeFailure, dropIdentities, newIdentity, openMain, outcomeOf, phase, report, sessionIds, sleepSql, underLoad, type Outcome } from '../support/resilience/harness.js';
+import { recordSockets, type SocketRecorder } from '../support/resilience/sockets.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -92,7 +93,7 @@ describe.each(NET_DRIVERS)('%s: close() under load', (driver) => {
     // the 30 s statement was stopped on the server, not left running for nobody
     await waitFor(async () => (await sessionIds(identity)).length === 0, 5_000, 'no server session left');
     await waitFor(() => sockets.open().length === 0, 2_000, 'no socket left open');
-    expect(await rejectionOf(connection.query('SELECT 1'))).toMatchObject({ code: 'DATABASE_CLOSED' });
+    expect(await rejectionOf(connection.query('SELECT 1'), DbModuleError)).toMatchObject({ code: 'DATABASE_CLOSED' });
   });
 });
 

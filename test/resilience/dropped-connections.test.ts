@@ -21,7 +21,7 @@ import {
   terminateSessions,
   underLoad,
   perTestCleanup,
-} from './support/harness.js';
+} from '../support/resilience/harness.js';
 
 const { track } = perTestCleanup();
 afterAll(dropIdentities);

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/index.js';
 import { DbModuleError } from '../../src/errors.js';
-import { NET_DRIVERS, describeFailure, dropIdentities, newIdentity, openMain, outcomeOf, report, sessionIds, sleepSql } from './support/harness.js';
+import { NET_DRIVERS, describeFailure, dropIdentities, newIdentity, openMain, outcomeOf, report, sessionIds, sleepSql } from '../support/resilience/harness.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -1,14 +1,14 @@
 /**
  * A real server restart in the middle of a write load. Each suite restarts a private server
- * it started itself (see support/private-servers.ts), never the shared ones other files use.
+ * it started itself (see test/support/resilience/private-servers.ts), never the shared ones other files use.
  */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DbModuleError } from '../../src/errors.js';
 import type { Database } from '../../src/index.js';
-import { NET_DRIVERS, describeFailure, openMain, phase, placeholder, report, type NetDriver } from './support/harness.js';
-import { startPrivateMariadb, startPrivatePostgres, type PrivateServer } from './support/private-servers.js';
+import { NET_DRIVERS, describeFailure, openMain, phase, placeholder, report, type NetDriver } from '../support/resilience/harness.js';
+import { startPrivateMariadb, startPrivatePostgres, type PrivateServer } from '../support/resilience/private-servers.js';
 
 const WRITERS = 16;
 const MAX_OPEN = 8;

@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../support/wait.js';
-import { NET_DRIVERS, SERVER, dropIdentities, newIdentity, openMain, rejectionOf, report, sessionIds, sessionOf, perTestCleanup } from './support/harness.js';
-import { recordSockets } from './support/sockets.js';
+import { NET_DRIVERS, SERVER, dropIdentities, newIdentity, openMain, report, sessionIds, sessionOf, perTestCleanup } from '../support/resilience/harness.js';
+import { recordSockets } from '../support/resilience/sockets.js';
+import { DbModuleError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const { track } = perTestCleanup();
 afterAll(dropIdentities);
@@ -21,7 +23,7 @@ describe.each(NET_DRIVERS)('%s: a connection that goes silent', (driver) => {
 
     proxy.blackhole();
     const started = performance.now();
-    const error = await rejectionOf(connection.query('SELECT 1'));
+    const error = await rejectionOf(connection.query('SELECT 1'), DbModuleError);
     const elapsed = performance.now() - started;
     expect(error).toMatchObject({ code: 'QUERY_TIMEOUT', retryable: false, connection: 'main' });
     expect(elapsed).toBeGreaterThanOrEqual(QUERY_TIMEOUT_MS - 5);
@@ -29,7 +31,7 @@ describe.each(NET_DRIVERS)('%s: a connection that goes silent', (driver) => {
 
     // still silent: a new session can't be opened either, and that is bounded too
     const opening = performance.now();
-    const connectError = await rejectionOf(connection.query('SELECT 1'));
+    const connectError = await rejectionOf(connection.query('SELECT 1'), DbModuleError);
     expect(connectError).toMatchObject({ code: 'CONNECT_TIMEOUT', retryable: true });
     const connectElapsed = performance.now() - opening;
     expect(connectElapsed).toBeLessThanOrEqual(CONNECT_TIMEOUT_MS * 1.1);
@@ -56,7 +58,7 @@ describe.each(NET_DRIVERS)('%s: a connection that goes silent', (driver) => {
     proxy.setLatency(QUERY_TIMEOUT_MS / 4);
     expect((await connection.query<{ n: number }>('SELECT 7 AS n')).rows).toEqual([{ n: 7 }]);
     proxy.setLatency(QUERY_TIMEOUT_MS);
-    expect(await rejectionOf(connection.query('SELECT 1'))).toMatchObject({ code: 'QUERY_TIMEOUT' });
+    expect(await rejectionOf(connection.query('SELECT 1'), DbModuleError)).toMatchObject({ code: 'QUERY_TIMEOUT' });
     proxy.setLatency(0);
     expect((await connection.query<{ n: number }>('SELECT 8 AS n')).rows).toEqual([{ n: 8 }]);
   });

@@ -10,13 +10,14 @@ import {
   newIdentity,
   openMain,
   placeholder,
-  rejectionOf,
   sessionIds,
   sessionOf,
   terminateSessions,
   type NetDriver,
   perTestCleanup,
-} from './support/harness.js';
+} from '../support/resilience/harness.js';
+import { DbModuleError } from '../../src/errors.js';
+import { rejectionOf } from '../support/rejection.js';
 
 const { track, defer } = perTestCleanup();
 afterAll(dropIdentities);
@@ -48,6 +49,7 @@ describe.each(NET_DRIVERS)('%s: a transaction whose session dies before COMMIT',
         await terminateSessions(identity);
         await waitFor(async () => !(await sessionIds(identity)).includes(victim), 5_000, 'session gone from the server');
       }),
+      DbModuleError,
     );
     expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: true, connection: 'main' });
     expect(await rowsIn(driver, name)).toBe(0);
@@ -69,6 +71,7 @@ describe.each(NET_DRIVERS)('%s: a transaction whose session dies before COMMIT',
         await tx.query(`INSERT INTO ${name} (id) VALUES (${placeholder(driver, 1)})`, [1]);
         await proxy.dropAll();
       }),
+      DbModuleError,
     );
     expect(error).toMatchObject({ code: 'CONNECTION_LOST', connection: 'main' });
     await waitFor(async () => (await sessionIds(identity)).length === 0, 5_000, 'the cut session ended on the server');

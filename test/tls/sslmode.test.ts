@@ -8,18 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDsn } from '../../src/dsn/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { TLS_PARAM_NAMES, sslModeToTls, withoutTlsParams } from '../../src/tls/sslmode.js';
+import { thrownBy } from '../support/rejection.js';
 
 const settings = (dsn: string, connection?: string) => sslModeToTls(parseDsn(dsn), connection);
 
-function failure(dsn: string): ConfigError {
-  try {
-    settings(dsn, 'writer');
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected ${dsn} to be rejected`);
-}
+/** The ConfigError `dsn`'s TLS settings fail with. */
+const failure = (dsn: string): ConfigError => thrownBy(() => settings(dsn, 'writer'), ConfigError);
 
 describe('defaults', () => {
   it('postgres without sslmode is prefer, which node-postgres can only do as plaintext', () => {

@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
 
 /** A DSN whose password must never show up in a message, log or printed config. */
 export const SECRET = 's3cr3t-pw';
@@ -30,15 +29,4 @@ export function indent(text: string, spaces: number): string {
     .split('\n')
     .map((line) => (line === '' ? line : `${' '.repeat(spaces)}${line}`))
     .join('\n');
-}
-
-/** The ConfigError a promise or function fails with; fails the test if it succeeds. */
-export async function failure(run: Promise<unknown> | (() => unknown)): Promise<ConfigError> {
-  try {
-    await (typeof run === 'function' ? run() : run);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError, but it succeeded');
 }

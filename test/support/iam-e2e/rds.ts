@@ -119,7 +119,7 @@ export function trust(emulator: Emulator, credentials: TestCredentials): void {
   });
 }
 
-/** Issued credentials as the loopback container endpoint records them (test/iam/support). */
+/** Issued credentials as the loopback container endpoint records them (test/support/iam). */
 interface IssuedKeys {
   readonly issued: Array<{ accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number }>;
 }

@@ -1,6 +1,6 @@
 import type { Emulator } from '../../../src/emulator/index.js';
 import type { AwsCredentialProvider } from '../../../src/iam/types.js';
-import { fakeClock, type FakeClock } from '../../support/fake-clock.js';
+import { fakeClock, type FakeClock } from '../fake-clock.js';
 import { newCredentials, trust, type TestCredentials } from './rds.js';
 
 /** A test clock starting now (sub-second part kept, so X-Amz-Date truncation is exercised). */

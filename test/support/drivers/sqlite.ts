@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { ConnectionConfig } from '../../src/config/types.js';
-import type { ParsedDsn } from '../../src/dsn/types.js';
-import { createSqlitePool, type SqliteSessionPool } from '../../src/drivers/sqlite/index.js';
-import type { Clock, DriverPool, DriverSession } from '../../src/drivers/types.js';
-import { silentLogger, type Logger } from '../../src/logging.js';
-import { connectionConfig } from '../support/connection-config.js';
-import { testPlan } from '../support/plan.js';
+import type { ConnectionConfig } from '../../../src/config/types.js';
+import type { ParsedDsn } from '../../../src/dsn/types.js';
+import { createSqlitePool, type SqliteSessionPool } from '../../../src/drivers/sqlite/index.js';
+import type { Clock, DriverPool, DriverSession } from '../../../src/drivers/types.js';
+import { silentLogger, type Logger } from '../../../src/logging.js';
+import { connectionConfig } from '../connection-config.js';
+import { testPlan } from '../plan.js';
 
 export function sqliteConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
   return connectionConfig('sqlite', { name: 'lite', dsn: 'sqlite:test.db' }, overrides);
@@ -19,7 +19,8 @@ export function sqliteDsn(filePath: string, params: Record<string, string> = {})
   return { family: 'sqlite', driver: 'sqlite', path: filePath, params };
 }
 
-export { fakeClock } from '../support/fake-clock.js';
+export { fakeClock } from '../fake-clock.js';
+export { gate } from '../gate.js';
 
 const directories: string[] = [];
 const pools: DriverPool[] = [];
@@ -92,20 +93,4 @@ export async function handleId(session: DriverSession): Promise<string> {
 
 export function poolHandleId(pool: DriverPool): Promise<string> {
   return pool.withSession(handleId);
-}
-
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** A promise plus its resolver, to hold a session open until the test says so. */
-export function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
 }

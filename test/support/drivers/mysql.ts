@@ -1,15 +1,15 @@
 /** Helpers for the MySQL driver tests: hand-built configs, a per-file database user, and server-side session counts. */
 import type { ConnectionOptions } from 'node:tls';
 import mysql from 'mysql2/promise';
-import type { ConnectionConfig } from '../../src/config/types.js';
-import type { ParsedDsn } from '../../src/dsn/types.js';
-import type { Clock, DriverPool, DriverPoolOptions } from '../../src/drivers/types.js';
-import { createMysqlPool } from '../../src/drivers/mysql/index.js';
-import { silentLogger, type Logger } from '../../src/logging.js';
-import { uniqueName } from '../support/databases.js';
-import { connectionConfig } from '../support/connection-config.js';
-import { testPlan } from '../support/plan.js';
-import { mysqlThreads } from '../support/mysql-threads.js';
+import type { ConnectionConfig } from '../../../src/config/types.js';
+import type { ParsedDsn } from '../../../src/dsn/types.js';
+import type { Clock, DriverPool, DriverPoolOptions } from '../../../src/drivers/types.js';
+import { createMysqlPool } from '../../../src/drivers/mysql/index.js';
+import { silentLogger, type Logger } from '../../../src/logging.js';
+import { uniqueName } from '../databases.js';
+import { connectionConfig } from '../connection-config.js';
+import { testPlan } from '../plan.js';
+import { mysqlThreads } from '../mysql-threads.js';
 
 export const MYSQL_HOST = '127.0.0.1';
 export const MYSQL_PORT = 3306;
@@ -23,7 +23,7 @@ export function mysqlConfig(overrides: Partial<ConnectionConfig> = {}): Connecti
   return connectionConfig('mysql', { name: 'writer', dsn: 'mysql://redacted', max_open_connections: 5, max_idle_connections: 5 }, overrides);
 }
 
-export { fakeClock } from '../support/fake-clock.js';
+export { fakeClock } from '../fake-clock.js';
 
 export interface PoolUnderTest {
   pool: DriverPool;

@@ -7,10 +7,10 @@ import { afterEach } from 'vitest';
 import { createDatabase, type Database } from '../../../src/index.js';
 import { DbModuleError } from '../../../src/errors.js';
 import { silentLogger, type Logger } from '../../../src/logging.js';
-import { MYSQL_URL, PG_URL, uniqueName } from '../../support/databases.js';
-import type { ProxyTarget } from '../../support/fault-proxy.js';
-import { directQuery } from '../../support/direct.js';
-import { SHOW_THREADS, threadsOf } from '../../support/mysql-threads.js';
+import { MYSQL_URL, PG_URL, uniqueName } from '../databases.js';
+import type { ProxyTarget } from '../fault-proxy.js';
+import { directQuery } from '../direct.js';
+import { SHOW_THREADS, threadsOf } from '../mysql-threads.js';
 
 export type NetDriver = 'postgres' | 'mysql';
 export const NET_DRIVERS: readonly NetDriver[] = ['postgres', 'mysql'];
@@ -154,16 +154,6 @@ export function phase(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The rejection of `promise`; fails the test when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<DbModuleError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof DbModuleError) return error;
-    throw new Error(`expected a DbModuleError, got ${describeFailure(error)}`, { cause: error });
-  }
-  throw new Error('expected a rejection, got a result');
-}
 
 /** Prints a scenario's measurements (one `[resilience]` line), the numbers RELIABILITY.md quotes. */
 export function report(scenario: string, numbers: Record<string, unknown>): void {

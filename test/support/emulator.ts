@@ -111,23 +111,3 @@ export async function mysqlConnection(emulator: Emulator, password: string, extr
   connection.on('error', () => {});
   return connection;
 }
-
-/** Polls `condition` until it holds or `timeoutMillis` passes. */
-export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMillis = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMillis;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** Resolves with the error a promise rejects with; fails if it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a rejection');
-}

@@ -1,14 +1,14 @@
 import net from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import type { ConnectionConfig } from '../../src/config/types.js';
-import type { ParsedDsn } from '../../src/dsn/types.js';
-import type { Clock, DriverPool, DriverPoolOptions } from '../../src/drivers/types.js';
-import { createPostgresPool } from '../../src/drivers/postgres/index.js';
-import { silentLogger, type Logger } from '../../src/logging.js';
-import { PG_URL, uniqueName } from '../support/databases.js';
-import { connectionConfig } from '../support/connection-config.js';
-import { testPlan } from '../support/plan.js';
+import type { ConnectionConfig } from '../../../src/config/types.js';
+import type { ParsedDsn } from '../../../src/dsn/types.js';
+import type { Clock, DriverPool, DriverPoolOptions } from '../../../src/drivers/types.js';
+import { createPostgresPool } from '../../../src/drivers/postgres/index.js';
+import { silentLogger, type Logger } from '../../../src/logging.js';
+import { PG_URL, uniqueName } from '../databases.js';
+import { connectionConfig } from '../connection-config.js';
+import { testPlan } from '../plan.js';
 
 const url = new URL(PG_URL);
 
@@ -30,7 +30,8 @@ export function testConfig(overrides: Partial<ConnectionConfig> = {}): Connectio
   return connectionConfig('postgres', { name: 'pgtest', dsn: 'postgresql://redacted' }, overrides);
 }
 
-export { fakeClock } from '../support/fake-clock.js';
+export { fakeClock } from '../fake-clock.js';
+export { gate } from '../gate.js';
 
 export interface TestPoolOptions {
   config?: Partial<ConnectionConfig>;
@@ -82,23 +83,6 @@ export async function backendPids(appName: string): Promise<number[]> {
 export async function backendExists(pid: number): Promise<boolean> {
   const rows = await admin<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid]);
   return rows[0]?.n === 1;
-}
-
-/** A promise plus the function that settles it, to hold sessions open until a test lets go. */
-export function gate(): { promise: Promise<void>; open(): void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => (open = resolve));
-  return { promise, open };
-}
-
-/** Rejection of `promise` (fails the test when it resolves). */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & Record<string, unknown>;
-  }
-  throw new Error('expected a rejection, got a result');
 }
 
 /**

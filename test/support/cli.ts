@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/run.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { MYSQL_URL } from '../support/databases.js';
+import { MYSQL_URL } from './databases.js';
 
 /** Test keys for the emulator: made up, never real credentials. */
 export const KEY = { accessKeyId: 'AKIACLITESTKEY000001', secretAccessKey: 'cli-test-secret-key-0001-do-not-print' } as const;

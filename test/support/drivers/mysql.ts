@@ -1,14 +1,12 @@
 /** Helpers for the MySQL driver tests: hand-built configs, a per-file database user, and server-side session counts. */
-import type { ConnectionOptions } from 'node:tls';
 import mysql from 'mysql2/promise';
 import type { ConnectionConfig } from '../../../src/config/types.js';
 import type { ParsedDsn } from '../../../src/dsn/types.js';
-import type { Clock, DriverPool, DriverPoolOptions } from '../../../src/drivers/types.js';
+import type { DriverPool, DriverPoolOptions } from '../../../src/drivers/types.js';
 import { createMysqlPool } from '../../../src/drivers/mysql/index.js';
-import { silentLogger, type Logger } from '../../../src/logging.js';
 import { uniqueName } from '../databases.js';
 import { connectionConfig } from '../connection-config.js';
-import { testPlan } from '../plan.js';
+import { driverPoolOptions, type DriverTestOptions } from '../plan.js';
 import { mysqlThreads } from '../mysql-threads.js';
 
 export const MYSQL_HOST = '127.0.0.1';
@@ -33,24 +31,8 @@ export interface PoolUnderTest {
 const opened: DriverPool[] = [];
 
 /** Creates a pool and remembers it so `closeAllPools` can clean up after a failing test. */
-export async function openPool(
-  config: Partial<ConnectionConfig> = {},
-  extra: {
-    dsn?: Partial<ParsedDsn>;
-    password?: () => Promise<string>;
-    onAuthFailure?: DriverPoolOptions['onAuthFailure'];
-    tls?: ConnectionOptions;
-    logger?: Logger;
-    clock?: Clock;
-  } = {},
-): Promise<DriverPool> {
-  const options: DriverPoolOptions = {
-    plan: testPlan(mysqlConfig(config), mysqlDsn(extra.dsn), extra.tls),
-    logger: extra.logger ?? silentLogger,
-    clock: extra.clock ?? { now: () => Date.now() },
-    ...(extra.password ? { password: extra.password } : {}),
-    ...(extra.onAuthFailure ? { onAuthFailure: extra.onAuthFailure } : {}),
-  };
+export async function openPool(config: Partial<ConnectionConfig> = {}, extra: DriverTestOptions & { dsn?: Partial<ParsedDsn> } = {}): Promise<DriverPool> {
+  const options = driverPoolOptions(mysqlConfig(config), mysqlDsn(extra.dsn), extra);
   const pool = await createMysqlPool(options);
   opened.push(pool);
   return pool;

@@ -1,14 +1,12 @@
 import net from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { ConnectionConfig } from '../../../src/config/types.js';
 import type { ParsedDsn } from '../../../src/dsn/types.js';
-import type { Clock, DriverPool, DriverPoolOptions } from '../../../src/drivers/types.js';
+import type { DriverPool } from '../../../src/drivers/types.js';
 import { createPostgresPool } from '../../../src/drivers/postgres/index.js';
-import { silentLogger, type Logger } from '../../../src/logging.js';
 import { PG_URL, uniqueName } from '../databases.js';
 import { connectionConfig } from '../connection-config.js';
-import { testPlan } from '../plan.js';
+import { driverPoolOptions, type DriverTestOptions } from '../plan.js';
 
 const url = new URL(PG_URL);
 
@@ -33,14 +31,9 @@ export function testConfig(overrides: Partial<ConnectionConfig> = {}): Connectio
 export { fakeClock } from '../fake-clock.js';
 export { gate } from '../gate.js';
 
-export interface TestPoolOptions {
+export interface TestPoolOptions extends DriverTestOptions {
   config?: Partial<ConnectionConfig>;
   dsn?: Partial<ParsedDsn>;
-  password?: () => Promise<string>;
-  onAuthFailure?: DriverPoolOptions['onAuthFailure'];
-  tls?: ConnectionOptions;
-  logger?: Logger;
-  clock?: Clock;
 }
 
 const opened: DriverPool[] = [];
@@ -48,13 +41,7 @@ const opened: DriverPool[] = [];
 /** A pool on the test server with its own application_name; closed by {@link closeTestPools}. */
 export async function openTestPool(options: TestPoolOptions = {}): Promise<{ pool: DriverPool; native: pg.Pool; appName: string }> {
   const appName = uniqueName('pgdrv');
-  const pool = await createPostgresPool({
-    plan: testPlan(testConfig(options.config), testDsn(appName, options.dsn), options.tls),
-    logger: options.logger ?? silentLogger,
-    clock: options.clock ?? { now: () => Date.now() },
-    ...(options.password ? { password: options.password } : {}),
-    ...(options.onAuthFailure ? { onAuthFailure: options.onAuthFailure } : {}),
-  });
+  const pool = await createPostgresPool(driverPoolOptions(testConfig(options.config), testDsn(appName, options.dsn), options));
   opened.push(pool);
   return { pool, native: pool.native as pg.Pool, appName };
 }

@@ -25,7 +25,7 @@ const CREDENTIAL_HINTS: Record<CredentialProblem | 'unknown', { possibleCauses: 
   expired: { possibleCauses: [EXPIRED], solutions: ['Run `aws sso login` again, or renew the assumed role or the rotated keys', CHECK] },
   incomplete: {
     possibleCauses: ['The credential provider returned an object without accessKeyId or secretAccessKey'],
-    solutions: ['Return { accessKeyId, secretAccessKey, sessionToken? } from aws_iam_auth credentials (or the provider passed to createDatabase)'],
+    solutions: ['Return { accessKeyId, secretAccessKey, sessionToken? } from the credentials (or provider) passed to createDatabase or createIamTokenProvider'],
   },
   unreachable: { possibleCauses: UNREACHABLE, solutions: [CHECK, 'Allow this host to reach the metadata endpoint (169.254.169.254 / 169.254.170.2) or STS'] },
   unknown: { possibleCauses: [NOT_FOUND, EXPIRED, ...UNREACHABLE], solutions: [...CONFIGURE, CHECK] },

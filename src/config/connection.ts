@@ -1,6 +1,6 @@
 import { DbModuleError } from '../errors.js';
-import type { ConnectionConfig, DriverName, IamAuthConfig } from './types.js';
-import { DEFAULTS } from './defaults.js';
+import type { ClusterConfig, ConnectionConfig, DriverName, IamAuthConfig } from './types.js';
+import { CLUSTER_DEFAULTS, DEFAULTS } from './defaults.js';
 import { parseConnectionDsn } from './plan.js';
 import { isPlainObject } from './describe.js';
 import { envVariable } from './env.js';
@@ -9,11 +9,12 @@ import {
   connectionEntries,
   CONNECTION_KEYS,
   DEPRECATED_KEYS,
-  IAM_KEYS,
   issuePath,
+  NESTED_BLOCKS,
   parseAll,
   rawConnectionSchema,
   unknownKeys,
+  type RawCluster,
   type RawConnection,
 } from './schema.js';
 import { suggest } from './suggest.js';
@@ -54,12 +55,21 @@ function partialParse(raw: Record<string, unknown>): Partial<RawConnection> {
   return data as Partial<RawConnection>;
 }
 
-function unknownKeyMessage(key: string, inIam: boolean): string {
-  const local = suggest(key, inIam ? IAM_KEYS : CONNECTION_KEYS);
+/** `block` is the nested block the key is in (`aws_iam_auth`, `cluster`), or undefined at the connection's level. */
+function unknownKeyMessage(key: string, block: string | undefined): string {
+  const accepted = block === undefined ? CONNECTION_KEYS : (NESTED_BLOCKS[block] ?? []);
+  const local = suggest(key, accepted);
   if (local) return `unknown key; did you mean \`${local}\`?`;
-  const other = suggest(key, inIam ? CONNECTION_KEYS : IAM_KEYS);
-  if (other) return inIam ? `unknown key; \`${other}\` is a connection key, not an aws_iam_auth key` : `unknown key; did you mean \`aws_iam_auth.${other}\`?`;
-  return `unknown key (accepted: ${(inIam ? IAM_KEYS : CONNECTION_KEYS).join(', ')})`;
+  if (block !== undefined) {
+    const other = suggest(key, CONNECTION_KEYS);
+    if (other) return `unknown key; \`${other}\` is a connection key, not a ${block} key`;
+  } else {
+    for (const [name, keys] of Object.entries(NESTED_BLOCKS)) {
+      const other = suggest(key, keys);
+      if (other) return `unknown key; did you mean \`${name}.${other}\`?`;
+    }
+  }
+  return `unknown key (accepted: ${accepted.join(', ')})`;
 }
 
 function ms(value: number): string {
@@ -101,13 +111,13 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
   const failed = new Set<string>();
   for (const issue of whole.issues ?? []) {
     const path = issuePath(issue);
-    const inIam = path[0] === 'aws_iam_auth';
-    const unknown = unknownKeys(issue, inIam ? IAM_KEYS : CONNECTION_KEYS);
+    const nestedBlock = path.length > 1 && path[0] !== undefined && path[0] in NESTED_BLOCKS ? path[0] : undefined;
+    const unknown = unknownKeys(issue, nestedBlock === undefined ? CONNECTION_KEYS : (NESTED_BLOCKS[nestedBlock] ?? []));
     if (unknown) {
       // the path ends with the first unknown key; the rest is its block's
       const block = path.slice(0, -1);
       failed.add(block[0] ?? '');
-      for (const key of unknown) at([...block, key].join('.'), unknownKeyMessage(key, inIam));
+      for (const key of unknown) at([...block, key].join('.'), unknownKeyMessage(key, nestedBlock));
     } else {
       failed.add(path[0] ?? '');
       at(path.join('.'), issue.message);
@@ -179,6 +189,12 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
     warnings.push(`${base}.aws_iam_auth: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored because aws_iam_auth.enabled is false`);
   }
 
+  const cluster = data.cluster === undefined ? undefined : clusterConfig(data.cluster);
+  const replicas = data.replicas;
+  if (driver === 'sqlite' && (cluster !== undefined || replicas !== undefined)) {
+    at(cluster !== undefined ? 'cluster' : 'replicas', 'SQLite has no clusters or replicas; remove it or use a postgres or mysql connection');
+  }
+
   const leafSources: Record<string, string> = {};
   const record = (key: string, source: string | undefined) => {
     leafSources[`${base}.${key}`] = source ?? 'default';
@@ -190,6 +206,8 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
   }
   record('connection_timeout', sourceOf('connection_timeout') ?? sourceOf('aws_iam_auth.connection_timeout'));
   for (const key of Object.keys(aws_iam_auth)) record(`aws_iam_auth.${key}`, sourceOf(`aws_iam_auth.${key}`));
+  if (cluster) for (const key of Object.keys(cluster)) record(`cluster.${key}`, sourceOf(`cluster.${key}`));
+  if (replicas) record('replicas', sourceOf('replicas'));
 
   if (problems.length > 0 || driver === undefined || dsn === undefined) return { sources: leafSources, problems, warnings };
   return {
@@ -204,9 +222,26 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
       connection_timeout: timeout ?? iamTimeout ?? DEFAULTS.connection_timeout,
       query_timeout: data.query_timeout ?? DEFAULTS.query_timeout,
       aws_iam_auth,
+      ...(cluster ? { cluster } : {}),
+      ...(replicas ? { replicas } : {}),
     },
     sources: leafSources,
     problems,
     warnings,
   };
+}
+
+/** A `cluster` block with defaults applied (CLUSTER_DEFAULTS). */
+function clusterConfig(raw: RawCluster): ClusterConfig {
+  return Object.freeze({
+    enabled: raw.enabled ?? CLUSTER_DEFAULTS.enabled,
+    ...(raw.instance_host_pattern === undefined ? {} : { instance_host_pattern: raw.instance_host_pattern }),
+    topology_refresh: raw.topology_refresh ?? CLUSTER_DEFAULTS.topology_refresh,
+    failover_refresh: raw.failover_refresh ?? CLUSTER_DEFAULTS.failover_refresh,
+    failover_timeout: raw.failover_timeout ?? CLUSTER_DEFAULTS.failover_timeout,
+    read_from: raw.read_from ?? CLUSTER_DEFAULTS.read_from,
+    reader_selection: raw.reader_selection ?? CLUSTER_DEFAULTS.reader_selection,
+    max_replica_lag: raw.max_replica_lag ?? CLUSTER_DEFAULTS.max_replica_lag,
+    instance_addresses: raw.instance_addresses ?? {},
+  });
 }

@@ -11,6 +11,17 @@ export const DEFAULTS = Object.freeze({
   max_connects_per_second: 50,
 });
 
+/** Cluster settings left unset (DESIGN §9). Durations in milliseconds. @public */
+export const CLUSTER_DEFAULTS = Object.freeze({
+  enabled: 'auto' as const,
+  topology_refresh: 30_000,
+  failover_refresh: 100,
+  failover_timeout: 60_000,
+  read_from: 'readers-or-writer' as const,
+  reader_selection: 'random' as const,
+  max_replica_lag: 5_000,
+});
+
 /** Where the embedded default SQLite database lives, relative to the working directory. */
 export const DEFAULT_SQLITE_PATH = '.dbmodule/default.sqlite';
 

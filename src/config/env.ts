@@ -1,4 +1,4 @@
-import { CONNECTION_KEYS, DEPRECATED_KEYS, IAM_KEYS } from './schema.js';
+import { CONNECTION_KEYS, DEPRECATED_KEYS, NESTED_BLOCKS } from './schema.js';
 import { suggest } from './suggest.js';
 
 /** Environment variables, as in `process.env`. @public */
@@ -42,8 +42,8 @@ const PREFIX = 'DB_';
 // KEY = upper-cased key path; `aws_iam_auth.region` -> AWS_IAM_AUTH_REGION. The Go module
 // spelled the removed token_refresh_interval as AWS_IAM_AUTH_TOKEN_REFRESH, kept as an alias.
 const ENV_KEYS: readonly EnvKey[] = [
-  ...CONNECTION_KEYS.filter((key) => key !== 'aws_iam_auth' && !isDeprecated(key)).map((key) => ({ suffix: key.toUpperCase(), path: [key] })),
-  ...IAM_KEYS.map((key) => ({ suffix: `AWS_IAM_AUTH_${key.toUpperCase()}`, path: ['aws_iam_auth', key] })),
+  ...CONNECTION_KEYS.filter((key) => !(key in NESTED_BLOCKS) && !isDeprecated(key)).map((key) => ({ suffix: key.toUpperCase(), path: [key] })),
+  ...Object.entries(NESTED_BLOCKS).flatMap(([block, keys]) => keys.map((key) => ({ suffix: `${block}_${key}`.toUpperCase(), path: [block, key] }))),
   { suffix: 'AWS_IAM_AUTH_TOKEN_REFRESH', path: ['aws_iam_auth', 'token_refresh_interval'] },
 ].sort((a, b) => b.suffix.length - a.suffix.length);
 

@@ -1,5 +1,5 @@
 import { redactDsn } from '../dsn/index.js';
-import type { ConnectionConfig, DatabaseConfig, DriverName } from './types.js';
+import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName } from './types.js';
 
 /** A connection as {@link redactConfig} returns it: plain, mutable, DSN redacted. @public */
 export interface RedactedConnectionConfig {
@@ -20,6 +20,8 @@ export interface RedactedConnectionConfig {
     signing_port?: number;
     max_connects_per_second?: number;
   };
+  cluster?: ClusterConfig;
+  replicas?: string[];
 }
 
 /** A JSON-able copy of a resolved config with every DSN redacted. @public */
@@ -44,7 +46,13 @@ function redactedDsn(dsn: string): string {
 }
 
 function redactConnection(connection: ConnectionConfig): RedactedConnectionConfig {
-  return { ...connection, dsn: redactedDsn(connection.dsn), aws_iam_auth: { ...connection.aws_iam_auth } };
+  const { replicas, ...rest } = connection;
+  return {
+    ...rest,
+    dsn: redactedDsn(connection.dsn),
+    aws_iam_auth: { ...connection.aws_iam_auth },
+    ...(replicas ? { replicas: replicas.map(redactedDsn) } : {}),
+  };
 }
 
 /**

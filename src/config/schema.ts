@@ -109,6 +109,99 @@ const iamEntries = {
 /** The raw `aws_iam_auth` block (file, object or environment), converted but not cross-checked. */
 export const rawIamSchema = block(iamEntries);
 
+function choiceResult<const C extends string>(choices: readonly C[]) {
+  return (value: unknown): Parsed<C> => {
+    const word = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+    const found = choices.find((choice) => choice === word);
+    return found ? ok(found) : fail(`expected one of ${choices.join(', ')}, received ${describeReceived(value)}`);
+  };
+}
+
+function clusterEnabledResult(value: unknown): Parsed<'auto' | boolean> {
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'auto') return ok('auto');
+  const flag = booleanResult(value);
+  return flag.ok ? flag : fail(`expected auto, true or false, received ${describeReceived(value)}`);
+}
+
+const HOST_PORT = /^[A-Za-z0-9_.-]+(:\d{1,5})?$/;
+
+function hostPatternResult(value: unknown): Parsed<string> {
+  if (typeof value !== 'string' || !HOST_PORT.test(value.replace('?', 'x')) || value.split('?').length !== 2) {
+    return fail(`expected a host name with one ? standing for the instance id (?.abc123.us-east-1.rds.amazonaws.com), received ${describeReceived(value)}`);
+  }
+  return ok(value);
+}
+
+/**
+ * `instance_addresses`: a mapping of instance endpoint to the address dialled for it, or (from
+ * the environment) the same as `endpoint=address` pairs separated by commas.
+ */
+function instanceAddressesResult(value: unknown): Parsed<Readonly<Record<string, string>>> {
+  let entries: [string, unknown][];
+  if (typeof value === 'string') {
+    entries = [];
+    for (const pair of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+      const at = pair.indexOf('=');
+      if (at <= 0) return fail(`expected endpoint=address pairs separated by commas, received ${quote(pair)}`);
+      entries.push([pair.slice(0, at).trim(), pair.slice(at + 1).trim()]);
+    }
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    entries = Object.entries(value);
+  } else {
+    return fail(`expected a mapping of instance endpoint to address, received ${describeReceived(value)}`);
+  }
+  const addresses: Record<string, string> = {};
+  for (const [endpoint, address] of entries) {
+    if (!HOST_PORT.test(endpoint)) return fail(`${quote(endpoint)} is not an endpoint (host or host:port)`);
+    if (typeof address !== 'string' || !HOST_PORT.test(address)) return fail(`the address of ${endpoint} must be host or host:port, received ${describeReceived(address)}`);
+    addresses[endpoint.toLowerCase()] = address;
+  }
+  return ok(Object.freeze(addresses));
+}
+
+const clusterEntries = {
+  enabled: leaf(clusterEnabledResult),
+  instance_host_pattern: leaf(hostPatternResult),
+  topology_refresh: positiveDuration,
+  failover_refresh: positiveDuration,
+  failover_timeout: positiveDuration,
+  read_from: leaf(choiceResult(['readers', 'readers-or-writer', 'writer'] as const)),
+  reader_selection: leaf(choiceResult(['random', 'least-connections', 'lowest-lag'] as const)),
+  max_replica_lag: duration,
+  instance_addresses: leaf(instanceAddressesResult),
+};
+
+/** The raw `cluster` block, converted but not cross-checked. */
+export const rawClusterSchema = block(clusterEntries);
+
+/**
+ * `replicas`: a list of DSNs, or (from the environment) a JSON array, or DSNs separated by
+ * commas or newlines (a separator counts only before a `scheme://`, so a comma in a password stays).
+ */
+function replicasResult(value: unknown): Parsed<readonly string[]> {
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text.startsWith('[')) {
+      try {
+        list = JSON.parse(text);
+      } catch {
+        return fail('expected a JSON array of DSNs; the value starts with [ but is not valid JSON');
+      }
+    } else {
+      list = text.split(/\s*[,\n]\s*(?=[a-z][a-z0-9+.-]*:\/\/)/i);
+    }
+  }
+  if (!Array.isArray(list)) return fail(`expected a list of replica DSNs, received ${describeReceived(value, true)}`);
+  const dsns: string[] = [];
+  for (const [index, item] of list.entries()) {
+    const dsn = dsnResult(item);
+    if (!dsn.ok) return fail(`item ${index}: ${dsn.problem}`);
+    dsns.push(dsn.value);
+  }
+  return ok(Object.freeze(dsns));
+}
+
 /** The entries of {@link rawConnectionSchema}, to parse one key on its own. */
 export const connectionEntries = {
   driver: leaf(driverResult),
@@ -120,6 +213,8 @@ export const connectionEntries = {
   connection_timeout: positiveDuration,
   query_timeout: duration,
   aws_iam_auth: nested(rawIamSchema),
+  cluster: nested(rawClusterSchema),
+  replicas: leaf(replicasResult),
   token_refresh_interval: deprecated,
   connection_close_grace_period: deprecated,
 };
@@ -140,11 +235,17 @@ export const rawSectionSchema = block(sectionEntries);
 export type RawConnection = v.InferOutput<typeof rawConnectionSchema>;
 /** An `aws_iam_auth` block as it leaves {@link rawIamSchema}. */
 export type RawIam = v.InferOutput<typeof rawIamSchema>;
+/** A `cluster` block as it leaves {@link rawClusterSchema}. */
+export type RawCluster = v.InferOutput<typeof rawClusterSchema>;
 
 /** Keys accepted in a connection, in schema order. */
 export const CONNECTION_KEYS: readonly string[] = Object.keys(connectionEntries);
 /** Keys accepted under `aws_iam_auth`. */
 export const IAM_KEYS: readonly string[] = Object.keys(iamEntries);
+/** Keys accepted under `cluster`. */
+export const CLUSTER_KEYS: readonly string[] = Object.keys(clusterEntries);
+/** The connection keys that are blocks of their own, and the keys each accepts. */
+export const NESTED_BLOCKS: Readonly<Record<string, readonly string[]>> = { aws_iam_auth: IAM_KEYS, cluster: CLUSTER_KEYS };
 /** Keys accepted in the `database` section. */
 export const SECTION_KEYS: readonly string[] = Object.keys(sectionEntries);
 

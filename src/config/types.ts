@@ -17,6 +17,34 @@ export interface IamAuthConfig {
   readonly max_connects_per_second?: number;
 }
 
+/** Where reads go: only readers, readers and else the writer, or the writer. @public */
+export type ReadFrom = 'readers' | 'readers-or-writer' | 'writer';
+
+/** How a reader is chosen among those eligible. @public */
+export type ReaderSelection = 'random' | 'least-connections' | 'lowest-lag';
+
+/**
+ * A connection's cluster settings (DESIGN §9), durations in milliseconds. Present only when the
+ * connection has a `cluster` block; a DSN whose host is an RDS cluster endpoint gets these
+ * defaults with `enabled: 'auto'` without one (see the connection's plan).
+ * @public
+ */
+export interface ClusterConfig {
+  /** auto: on when the server reports Aurora or Multi-AZ topology. */
+  readonly enabled: 'auto' | boolean;
+  /** Instance endpoints, `?` standing for the instance id; default derived from the cluster endpoint. */
+  readonly instance_host_pattern?: string;
+  readonly topology_refresh: number;
+  readonly failover_refresh: number;
+  readonly failover_timeout: number;
+  readonly read_from: ReadFrom;
+  readonly reader_selection: ReaderSelection;
+  /** Readers lagging more are skipped; 0 = no limit. */
+  readonly max_replica_lag: number;
+  /** Instance endpoint (`host` or `host:port`) to the address dialled for it (`127.0.0.2:5432`): tunnels, port-forwards, local clusters. */
+  readonly instance_addresses: Readonly<Record<string, string>>;
+}
+
 /**
  * One validated connection. Durations are milliseconds in the resolved config
  * (the file and env accept Go durations or seconds). `dsn` is secret-bearing:
@@ -40,6 +68,10 @@ export interface ConnectionConfig {
   /** Bounds one query; the session is destroyed when it fires. 0 = none. Default 0. */
   readonly query_timeout: number;
   readonly aws_iam_auth: IamAuthConfig;
+  /** Cluster settings, when the connection has a `cluster` block. */
+  readonly cluster?: ClusterConfig;
+  /** DSNs of plain read replicas (secret-bearing, like `dsn`); missing parts are the main DSN's. */
+  readonly replicas?: readonly string[];
 }
 
 /** Where a resolved value came from: `file <path>`, `env <VARIABLE>`, `object`, or `default`. @public */

@@ -4,7 +4,7 @@ import { describeReceived, isPlainObject } from './describe.js';
 import { readEnvOverlay, type Env, type EnvOverlay } from './env.js';
 import { configError, type Problem } from './problems.js';
 import { freezeConfig, isResolvedConfig } from './resolved.js';
-import { issuePath, parseAll, rawSectionSchema, SECTION_KEYS, sectionEntries, unknownKeys } from './schema.js';
+import { issuePath, NESTED_BLOCKS, parseAll, rawSectionSchema, SECTION_KEYS, sectionEntries, unknownKeys } from './schema.js';
 import { suggest } from './suggest.js';
 
 /** Options of {@link validateConfig}. @public */
@@ -62,15 +62,17 @@ function sectionProblems(section: Record<string, unknown>, problems: Problem[]):
 
 function copyConnection(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
-  return { ...value, ...(isPlainObject(value.aws_iam_auth) ? { aws_iam_auth: { ...value.aws_iam_auth } } : {}) };
+  const copy: Record<string, unknown> = { ...value };
+  for (const block of Object.keys(NESTED_BLOCKS)) if (isPlainObject(value[block])) copy[block] = { ...value[block] };
+  return copy;
 }
 
 function recordSources(name: string, value: unknown, source: string, sources: Map<string, string>): void {
   sources.set(`connections.${name}`, source);
   if (!isPlainObject(value)) return;
   for (const [key, leaf] of Object.entries(value)) {
-    if (key === 'aws_iam_auth' && isPlainObject(leaf)) {
-      for (const iamKey of Object.keys(leaf)) sources.set(`connections.${name}.aws_iam_auth.${iamKey}`, source);
+    if (key in NESTED_BLOCKS && isPlainObject(leaf)) {
+      for (const inner of Object.keys(leaf)) sources.set(`connections.${name}.${key}.${inner}`, source);
     } else {
       sources.set(`connections.${name}.${key}`, source);
     }

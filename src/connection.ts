@@ -6,6 +6,8 @@ import type { DatabaseEventEmitter } from './events.js';
 import type { IamConnectionAuth } from './iam-connection.js';
 import type { TokenState } from './iam/types.js';
 import { isTerminable } from './drivers/termination.js';
+import type { ClusterRouting } from './cluster/cluster.js';
+import type { Topology } from './cluster/types.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
 
 /** The last connection-level failure of a connection, for `health()`. @public */
@@ -36,6 +38,7 @@ export class Connection implements Queryable {
   #lastError: LastError | undefined;
 
   readonly #iam: IamConnectionAuth | undefined;
+  #cluster: ClusterRouting | undefined;
 
   /** @internal Created by `createDatabase`. */
   constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
@@ -54,6 +57,30 @@ export class Connection implements Queryable {
     return this.#pool.native;
   }
 
+  /** @internal Set by `createDatabase` once the cluster's topology is known. */
+  attachCluster(cluster: ClusterRouting): void {
+    this.#cluster = cluster;
+  }
+
+  /**
+   * Where reads go (DESIGN §9): statements and transactions on a reader chosen by
+   * `cluster.reader_selection` among the healthy ones within `max_replica_lag`, or on the writer
+   * as `read_from` allows. A connection without a cluster reads from its one server.
+   */
+  reader(): Queryable {
+    return this.#cluster?.reader() ?? this;
+  }
+
+  /** The cluster's topology as last refreshed, or undefined for a connection without one. */
+  topology(): Topology | undefined {
+    return this.#cluster?.topology();
+  }
+
+  /** Reads the cluster's topology now instead of at the next `topology_refresh`. */
+  async refreshTopology(): Promise<Topology | undefined> {
+    return this.#cluster?.refresh();
+  }
+
   /** IAM connections: what the token provider knows (never the token itself). */
   tokenState(): TokenState | undefined {
     return this.#iam?.state();
@@ -63,11 +90,16 @@ export class Connection implements Queryable {
     return this.#lastError;
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+    return this.queryOn(this.#pool, sql, params);
+  }
+
+  /** @internal A statement on `pool` (this connection's, or one of its readers'), with its events and accounting. */
+  async queryOn<T>(pool: DriverPool, sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     this.#enter();
     const started = performance.now();
     try {
-      const result = await this.#pool.query<T>(sql, params);
+      const result = await pool.query<T>(sql, params);
       if (this.#events.has('query.executed')) {
         this.#events.emit('query.executed', { connection: this.name, sql, durationMs: performance.now() - started, rowCount: result.rowCount, inTransaction: false });
       }
@@ -84,10 +116,15 @@ export class Connection implements Queryable {
   }
 
   /** Runs `fn` in a transaction: commits when it returns, rolls back and rethrows when it throws. */
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.transactionOn(this.#pool, fn, options);
+  }
+
+  /** @internal A transaction on one session of `pool`. */
+  async transactionOn<T>(pool: DriverPool, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
     this.#enter();
     try {
-      return await this.#pool.withSession((session) =>
+      return await pool.withSession((session) =>
         runTransaction({ connection: this.name, session, dialect: this.#dialect, events: this.#events }, fn, options),
       );
     } catch (error) {
@@ -130,6 +167,7 @@ export class Connection implements Queryable {
     const deadline = performance.now() + Math.max(0, timeoutMs);
     if (this.#inFlight > 0) await settlesBy(new Promise<void>((resolve) => (this.#drained = resolve)), deadline);
     try {
+      await this.#cluster?.close();
       this.#iam?.close();
       const closing = this.#pool.close();
       if (!(await settlesBy(closing, deadline))) {

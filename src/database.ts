@@ -7,6 +7,8 @@ import { loadDriver } from './drivers/index.js';
 import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
+import type { IamConnectionAuth } from './iam-connection.js';
+import type { Topology } from './cluster/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
 
@@ -36,6 +38,8 @@ export interface ConnectionHealth {
   lastError?: LastError;
   /** IAM connections: the token's state (source, age, expiry, credential source and key id suffix). */
   token?: TokenState;
+  /** Cluster connections: the topology as last refreshed (a failed refresh shows as `refreshError`). */
+  topology?: Topology;
 }
 
 /** @public */
@@ -178,35 +182,37 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
   const fields = { connection: plan.name, driver: plan.driver, dsn: plan.target };
   logger.debug('Opening connection pool', { ...fields, max_open: config.max_open_connections, max_idle: config.max_idle_connections });
 
-  const iam = iamModule && usesIam(plan)
-    ? iamModule.createIamConnectionAuth({
-        plan,
-        logger,
-        clock: context.clock,
-        emit: (event, payload) => context.events.emit(event, payload),
-        ...(context.credentials ? { credentials: context.credentials } : {}),
-      })
-    : undefined;
-  let driver: Awaited<ReturnType<typeof loadDriver>>;
-  let pool: DriverPool;
+  let opened: OpenedDriverPool;
   try {
-    driver = await loadDriver(plan.driver);
-    pool = await driver.createPool({
-      plan,
-      logger,
-      clock: context.clock,
-      ...(iam ? { password: iam.password, onAuthFailure: iam.onAuthFailure } : {}),
-    });
+    opened = await openDriverPool(plan, context, iamModule);
   } catch (error) {
-    iam?.close();
     throw error instanceof DbModuleError && error.connection === undefined
       ? new DbModuleError(error.code, `connection "${plan.name}": ${error.message}`, { ...error, connection: plan.name, cause: error })
       : error;
   }
+  const { pool, driver, iam } = opened;
   const connection = new Connection(plan, pool, driver.dialect, context.events, iam);
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);
+    if (plan.cluster) {
+      const { ClusterRouting } = await import('./cluster/cluster.js');
+      const cluster = await abortable(
+        ClusterRouting.open({
+          plan: { ...plan, cluster: plan.cluster },
+          writerPool: pool,
+          writer: connection,
+          runner: connection,
+          openPool: (instance) => openDriverPool(instance, context, iamModule),
+          events: context.events,
+          logger,
+          clock: context.clock,
+        }),
+        signal,
+        config.name,
+      );
+      if (cluster) connection.attachCluster(cluster);
+    }
   } catch (error) {
     await connection.close(0).catch(() => {});
     const failure = error instanceof DbModuleError ? error : new ConnectionError('CONNECT_FAILED', `connection "${config.name}": ${messageOf(error)}`, { connection: config.name, cause: error });
@@ -224,6 +230,50 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
   const durationMs = performance.now() - started;
   logger.info('Database connection test successful', { ...fields, duration_ms: Math.round(durationMs) });
   return { connection, durationMs };
+}
+
+/** A driver pool for one plan (the connection's, or an instance's), with its IAM token lifecycle. */
+interface OpenedDriverPool {
+  readonly pool: DriverPool;
+  readonly driver: Awaited<ReturnType<typeof loadDriver>>;
+  readonly iam: IamConnectionAuth | undefined;
+  close(): Promise<void>;
+}
+
+async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamModule: typeof import('./iam-connection.js') | undefined): Promise<OpenedDriverPool> {
+  const iam = iamModule && usesIam(plan)
+    ? iamModule.createIamConnectionAuth({
+        plan,
+        logger: context.logger,
+        clock: context.clock,
+        emit: (event, payload) => context.events.emit(event, payload),
+        ...(context.credentials ? { credentials: context.credentials } : {}),
+      })
+    : undefined;
+  try {
+    const driver = await loadDriver(plan.driver);
+    const pool = await driver.createPool({
+      plan,
+      logger: context.logger,
+      clock: context.clock,
+      ...(iam ? { password: iam.password, onAuthFailure: iam.onAuthFailure } : {}),
+    });
+    return {
+      pool,
+      driver,
+      iam,
+      close: async () => {
+        try {
+          await pool.close();
+        } finally {
+          iam?.close();
+        }
+      },
+    };
+  } catch (error) {
+    iam?.close();
+    throw error;
+  }
 }
 
 /** The seed's log line: credentials that cannot be resolved are its "AWS configuration" category. */
@@ -252,6 +302,8 @@ async function checkHealth(connection: Connection): Promise<ConnectionHealth> {
   if (connection.lastError) health.lastError = connection.lastError;
   const token = connection.tokenState();
   if (token) health.token = token;
+  const topology = connection.topology();
+  if (topology) health.topology = topology;
   return health;
 }
 

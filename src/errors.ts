@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'QUERY_TIMEOUT'
   | 'CONNECTION_LOST'
   | 'TRANSACTION_FAILED'
-  | 'DATABASE_CLOSED';
+  | 'DATABASE_CLOSED'
+  | 'TOPOLOGY_FAILED'
+  | 'FAILOVER_FAILED';
 
 /** @public */
 export interface DbModuleErrorOptions {

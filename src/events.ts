@@ -19,6 +19,9 @@ export interface DatabaseEvents {
   'token.refreshed': { connection: string; expiresAt: number; credentialSource: string; accessKeyIdSuffix: string };
   'token.refresh_failed': { connection: string; code: string; message: string; attempt: number };
   'auth.retried': { connection: string; attempt: number; code: string; delayMs: number };
+  /** The cluster's instances or roles changed (ids; never an address that came from a secret). */
+  'topology.changed': { connection: string; source: string; writer?: string; readers: string[]; added: string[]; removed: string[] };
+  'topology.refresh_failed': { connection: string; source: string; code: string; message: string };
   'migration.started': { connection: string; id: string; version: string };
   'migration.completed': { connection: string; id: string; version: string; durationMs: number };
   'migration.failed': { connection: string; id: string; version: string; durationMs: number; message: string };

@@ -1,7 +1,7 @@
 import type { ParsedDsn } from '../dsn/types.js';
 import type { DriverName } from '../driver-name.js';
 import type { ConnectionTls } from '../tls/connection-tls.js';
-import type { ConnectionConfig } from './types.js';
+import type { ClusterConfig, ConnectionConfig } from './types.js';
 
 /** What the DSN of a connection says: parsed once, with the endpoint it dials. @public */
 export interface DsnPlan {
@@ -47,6 +47,26 @@ export interface ConnectionPlan extends DsnPlan {
   readonly database?: string;
   readonly tls: ConnectionTls;
   readonly iam?: IamPlan;
+  /** What the connection knows of its cluster: topology discovery, replicas, reader routing. */
+  readonly cluster?: ClusterPlan;
+}
+
+/**
+ * A connection's cluster, resolved once. Present when the connection has a `cluster` block
+ * (not `enabled: false`), `replicas`, or dials an RDS cluster endpoint (`*.cluster-*`, `*.cluster-ro-*`).
+ * @public
+ */
+export interface ClusterPlan {
+  /** Topology discovery: `true` (configured on), `auto` (on when the server reports a topology) or false. */
+  readonly topology: 'auto' | boolean;
+  /** Why topology is off when it is: `cluster.enabled is false`, `RDS Proxy endpoint`. */
+  readonly topologyOffReason?: string;
+  /** The settings (defaults applied when the connection has no `cluster` block). */
+  readonly settings: ClusterConfig;
+  /** Instance endpoints, `?` standing for the instance id: `instance_host_pattern`, else derived from the host. */
+  readonly instancePattern?: string;
+  /** The plans of the `replicas` DSNs, each dialled and signed for its own host. */
+  readonly replicas: readonly ConnectionPlan[];
 }
 
 /** The plan of an IAM connection. @public */

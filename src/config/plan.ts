@@ -5,12 +5,13 @@ import { endpointInvalidError, usernameMissingError } from '../iam/errors.js';
 import { resolveSigningTarget } from '../iam/signing-target.js';
 import { connectionTls } from '../tls/connection-tls.js';
 import { withoutTlsParams } from '../tls/sslmode.js';
-import { DEFAULTS } from './defaults.js';
+import { defaultInstancePattern, isRdsProxy, rdsEndpointKind, type Endpoint } from '../cluster/endpoints.js';
+import { CLUSTER_DEFAULTS, DEFAULTS } from './defaults.js';
 import { planView, type ConnectionPlanView } from './plan-view.js';
-import type { ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
-import type { ConnectionConfig } from './types.js';
+import type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
+import type { ClusterConfig, ConnectionConfig } from './types.js';
 
-export type { ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
+export type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
@@ -27,8 +28,11 @@ export function parseConnectionDsn(dsn: string, driver: DriverName, connection: 
  * @throws ConfigError `DSN_INVALID` naming the DSN part at fault (never its secret).
  */
 export function planDsn(settings: ConnectionConfig): DsnPlan {
+  return dsnPlanOf(settings, parseConnectionDsn(settings.dsn, settings.driver, settings.name));
+}
+
+function dsnPlanOf(settings: ConnectionConfig, parsed: ParsedDsn): DsnPlan {
   const { name, driver } = settings;
-  const parsed = parseConnectionDsn(settings.dsn, driver, name);
   const passwordStripped = settings.aws_iam_auth.enabled && parsed.password !== undefined;
   const dsn: ParsedDsn = passwordStripped ? withoutPassword(parsed) : parsed;
   const network = driver !== 'sqlite';
@@ -52,6 +56,26 @@ export function planDsn(settings: ConnectionConfig): DsnPlan {
  */
 export function planConnection(from: ConnectionConfig | DsnPlan): ConnectionPlan {
   const base = 'settings' in from ? from : planDsn(from);
+  const cluster = planCluster(base);
+  return finishPlan(base, cluster);
+}
+
+/**
+ * The plan of one endpoint of a connection's cluster (an instance, or a reader endpoint): the
+ * connection's plan dialling `address` for `endpoint`, with TLS checking the endpoint's name and
+ * IAM signing for it, whatever `signing_host` says for the connection's own host.
+ */
+export function planEndpoint(plan: ConnectionPlan, endpoint: Endpoint, address: Endpoint = endpoint): ConnectionPlan {
+  const settings = forEndpoint(plan.settings, endpoint);
+  const dsn: ParsedDsn = { ...plan.dsn, host: address.host, port: address.port };
+  const derived = finishPlan({ ...plan, settings, dsn, target: describeDsn(dsn), host: address.host, port: address.port }, undefined);
+  if (address.host === endpoint.host || derived.tls.servername === undefined && derived.tls.mode !== 'verify-full') return derived;
+  // dialled by address: the certificate must still name the endpoint
+  const options = derived.tls.options === false ? false : { ...derived.tls.options, servername: endpoint.host };
+  return freezePlan({ ...derived, tls: { ...derived.tls, servername: endpoint.host, options } });
+}
+
+function finishPlan(base: DsnPlan, cluster: ClusterPlan | undefined): ConnectionPlan {
   const { name, dsn, settings } = base;
   const iamConfig = settings.aws_iam_auth;
   const iam = iamConfig.enabled ? planIam(base) : undefined;
@@ -63,7 +87,12 @@ export function planConnection(from: ConnectionConfig | DsnPlan): ConnectionPlan
     ...(dsn.database === undefined ? {} : { database: dsn.database }),
     tls,
     ...(iam ? { iam } : {}),
+    ...(cluster ? { cluster } : {}),
   };
+  return freezePlan(plan);
+}
+
+function freezePlan(plan: ConnectionPlan): ConnectionPlan {
   const view = (): ConnectionPlanView => planView(plan);
   Object.defineProperty(plan, 'toJSON', { value: view, enumerable: false });
   Object.defineProperty(plan, INSPECT, { value: view, enumerable: false });
@@ -85,6 +114,60 @@ export function usesIam(plan: ConnectionPlan): plan is IamConnectionPlan {
 }
 
 // --- internal ---
+
+/** IAM signs for the endpoint dialled (its name, not the address), never the connection's signing_host. */
+function forEndpoint(settings: ConnectionConfig, endpoint: Endpoint): ConnectionConfig {
+  if (!settings.aws_iam_auth.enabled) return settings;
+  return { ...settings, aws_iam_auth: { ...settings.aws_iam_auth, signing_host: endpoint.host, signing_port: endpoint.port } };
+}
+
+function planCluster(base: DsnPlan): ClusterPlan | undefined {
+  const { settings, host } = base;
+  const configured = settings.cluster;
+  const kind = host === undefined ? undefined : rdsEndpointKind(host);
+  const clusterHost = kind === 'cluster' || kind === 'cluster-ro' || kind === 'cluster-custom';
+  const replicas = (settings.replicas ?? []).map((dsn) => planReplica(base, dsn));
+  if (configured === undefined && !clusterHost && replicas.length === 0) return undefined;
+  const clusterSettings: ClusterConfig = configured ?? { ...CLUSTER_DEFAULTS, instance_addresses: {} };
+  const offReason =
+    configured?.enabled === false ? 'cluster.enabled is false'
+    : host !== undefined && isRdsProxy(host) ? 'an RDS Proxy endpoint: the proxy hides the instances'
+    : replicas.length > 0 ? 'replicas are listed: their roles are checked instead'
+    : undefined;
+  const topology = offReason === undefined ? clusterSettings.enabled : false;
+  if (topology === false && replicas.length === 0) return undefined;
+  const instancePattern = clusterSettings.instance_host_pattern ?? (host === undefined ? undefined : defaultInstancePattern(host));
+  return Object.freeze({
+    topology,
+    ...(offReason === undefined ? {} : { topologyOffReason: offReason }),
+    settings: clusterSettings,
+    ...(instancePattern === undefined ? {} : { instancePattern }),
+    replicas: Object.freeze(replicas),
+  });
+}
+
+/**
+ * A `replicas` DSN planned like the connection's own: the parts it leaves out (user, password,
+ * database, parameters) are the main DSN's, and IAM signs for the replica's own host.
+ */
+function planReplica(base: DsnPlan, replicaDsn: string): ConnectionPlan {
+  const { settings } = base;
+  const parsed = parseConnectionDsn(replicaDsn, settings.driver, settings.name);
+  const main = parseConnectionDsn(settings.dsn, settings.driver, settings.name);
+  const merged: ParsedDsn = {
+    ...main,
+    ...Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== undefined)),
+    params: { ...main.params, ...parsed.params },
+  };
+  const replicaSettings: ConnectionConfig = { ...settings, dsn: replicaDsn, aws_iam_auth: withoutSigningEndpoint(settings.aws_iam_auth) };
+  const { cluster: _cluster, replicas: _replicas, ...plain } = replicaSettings;
+  return finishPlan(dsnPlanOf(plain, merged), undefined);
+}
+
+function withoutSigningEndpoint(iam: ConnectionConfig['aws_iam_auth']): ConnectionConfig['aws_iam_auth'] {
+  const { signing_host: _host, signing_port: _port, ...rest } = iam;
+  return rest;
+}
 
 function planIam(base: DsnPlan): IamPlan {
   const { name, dsn, settings } = base;

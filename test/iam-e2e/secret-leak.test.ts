@@ -28,6 +28,8 @@ const EVENT_NAMES = [
   'token.refreshed',
   'token.refresh_failed',
   'auth.retried',
+  'topology.changed',
+  'topology.refresh_failed',
   'migration.started',
   'migration.completed',
   'migration.failed',

@@ -1,0 +1,260 @@
+import { planEndpoint, type ClusterPlan, type ConnectionPlan } from '../config/plan.js';
+import type { Clock, DriverPool } from '../drivers/types.js';
+import { ConfigError, DbModuleError, messageOf } from '../errors.js';
+import type { DatabaseEventEmitter } from '../events.js';
+import type { Logger } from '../logging.js';
+import type { Queryable } from '../transaction.js';
+import { dialAddress, instanceEndpoint, type Endpoint } from './endpoints.js';
+import { InstancePools, type InstancePool, type InstancePoolOpener } from './instance-pools.js';
+import { acquireMonitor, TopologyMonitor, type InstanceInfo, type TopologyRead, type TopologySnapshot } from './monitor.js';
+import { ReaderRouter, type PoolRunner, type ReaderCandidate } from './reader-router.js';
+import { detectTopologySource, readerRoleQuery, replicaLagMs, truthy, type RowsQuery } from './sources.js';
+import type { Topology, TopologyHost } from './types.js';
+
+export interface ClusterOpenContext {
+  readonly plan: ConnectionPlan & { readonly cluster: ClusterPlan };
+  /** The connection's own (writer) pool. */
+  readonly writerPool: DriverPool;
+  readonly writer: Queryable;
+  readonly runner: PoolRunner;
+  readonly openPool: InstancePoolOpener;
+  readonly events: DatabaseEventEmitter;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/**
+ * What a connection knows of its cluster: the topology (from a shared monitor, or its replicas'
+ * roles), a pool per reader instance, and `reader()`. Opened once the writer answered.
+ */
+export class ClusterRouting {
+  readonly #context: ClusterOpenContext;
+  readonly #monitor: TopologyMonitor;
+  readonly #release: () => void;
+  readonly #unsubscribe: () => void;
+  readonly #pools: InstancePools;
+  readonly #reader: ReaderRouter;
+  #closed = false;
+
+  private constructor(context: ClusterOpenContext, pools: InstancePools, held: { monitor: TopologyMonitor; release: () => void }) {
+    this.#context = context;
+    this.#pools = pools;
+    this.#monitor = held.monitor;
+    this.#release = held.release;
+    const { plan } = context;
+    this.#unsubscribe = held.monitor.subscribe(
+      (snapshot, previous) => this.#onRefresh(snapshot, previous),
+      (error) => context.events.emit('topology.refresh_failed', { connection: plan.name, source: held.monitor.source, code: error.code, message: error.message }),
+    );
+    this.#reader = new ReaderRouter({
+      connection: plan.name,
+      readFrom: plan.cluster.settings.read_from,
+      selection: plan.cluster.settings.reader_selection,
+      candidates: () => this.#candidates(),
+      writer: context.writer,
+      runner: context.runner,
+      markUnhealthy: (pool, error) => this.#markUnhealthy(pool, error),
+    });
+  }
+
+  /**
+   * Finds the connection's topology and starts following it; undefined when `cluster.enabled`
+   * is auto and the server reports none (a plain connection).
+   * @throws ConfigError `CONFIG_INVALID` when topology is required but absent, or instance endpoints cannot be derived.
+   */
+  static async open(context: ClusterOpenContext): Promise<ClusterRouting | undefined> {
+    const { plan, writerPool } = context;
+    const cluster = plan.cluster;
+    const pools = new InstancePools(context.openPool);
+    const writerRows: RowsQuery = async (sql) => (await writerPool.query<Record<string, unknown>>(sql)).rows;
+    let held: { monitor: TopologyMonitor; release: () => void };
+    if (cluster.replicas.length > 0) {
+      const monitor = new TopologyMonitor({ source: 'replicas', read: replicaRead(plan, pools), refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name });
+      held = { monitor, release: () => monitor.stop() };
+    } else {
+      if (cluster.topology === false) return undefined;
+      const source = await detectTopologySource(plan.driver, writerRows);
+      if (!source) {
+        if (cluster.topology === 'auto') {
+          context.logger.debug('No cluster topology reported; a plain connection', { connection: plan.name });
+          return undefined;
+        }
+        throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}": cluster.enabled is true, but ${plan.target} reports no Aurora or Multi-AZ DB cluster topology`, {
+          connection: plan.name,
+          solutions: ['Set cluster.enabled: auto (or remove it) to use the connection without topology', 'For plain read replicas, list their DSNs under replicas'],
+        });
+      }
+      const pattern = cluster.instancePattern;
+      if (pattern === undefined && !source.name.startsWith('multi-az')) {
+        throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}": the ${source.name} topology names instances by id, and their endpoints cannot be derived from ${plan.host}; set cluster.instance_host_pattern (for example ?.abc123.us-east-1.rds.amazonaws.com)`, { connection: plan.name });
+      }
+      const read: TopologyRead = async () =>
+        (await source.read(writerRows)).map((found) => ({
+          id: found.id,
+          endpoint: found.endpoint ?? instanceEndpoint(pattern ?? '?', found.id, plan.port ?? 0),
+          role: found.writer ? 'writer' : 'reader',
+          ...(found.lagMs === undefined ? {} : { lagMs: found.lagMs }),
+        }));
+      const key = JSON.stringify([source.name, plan.driver, plan.host, plan.port, plan.user, plan.database]);
+      held = acquireMonitor(key, () => new TopologyMonitor({ source: source.name, read, refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name }));
+    }
+    const routing = new ClusterRouting(context, pools, held);
+    try {
+      const snapshot = held.monitor.snapshot ?? (await held.monitor.refresh());
+      routing.#onRefresh(snapshot, undefined);
+    } catch (error) {
+      await routing.close();
+      throw error;
+    }
+    held.monitor.start();
+    return routing;
+  }
+
+  reader(): Queryable {
+    return this.#reader;
+  }
+
+  topology(): Topology {
+    const snapshot = this.#monitor.snapshot;
+    const failure = this.#monitor.failure;
+    const hosts = (snapshot?.instances ?? []).map((instance) => this.#host(instance));
+    const writer = hosts.find((host) => host.role === 'writer');
+    return {
+      source: this.#monitor.source,
+      ...(writer ? { writer } : {}),
+      readers: hosts.filter((host) => host.role === 'reader'),
+      refreshedAt: snapshot?.refreshedAt ?? 0,
+      ...(failure ? { refreshError: { code: failure.error.code, message: failure.error.message, at: failure.at } } : {}),
+    };
+  }
+
+  /** Reads the topology now (tests and `check`; the monitor refreshes on its own). */
+  async refresh(): Promise<Topology> {
+    await this.#monitor.refresh();
+    return this.topology();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe();
+    this.#release();
+    await this.#pools.close();
+  }
+
+  #host(instance: InstanceInfo): TopologyHost {
+    const pool = this.#pools.find(endpointKey(instance.endpoint));
+    return {
+      id: instance.id,
+      host: instance.endpoint.host,
+      port: instance.endpoint.port,
+      role: instance.role,
+      ...(instance.lagMs === undefined ? {} : { lagMs: instance.lagMs }),
+      healthy: pool?.healthy ?? true,
+    };
+  }
+
+  #candidates(): ReaderCandidate[] {
+    const { settings } = this.#context.plan.cluster;
+    const maxLag = settings.max_replica_lag;
+    const candidates: ReaderCandidate[] = [];
+    for (const instance of this.#monitor.snapshot?.instances ?? []) {
+      if (instance.role !== 'reader') continue;
+      if (maxLag > 0 && instance.lagMs !== undefined && instance.lagMs > maxLag) continue;
+      const pool = this.#poolOf(instance);
+      if (!pool.healthy) continue;
+      candidates.push({ pool, ...(instance.lagMs === undefined ? {} : { lagMs: instance.lagMs }) });
+    }
+    return candidates;
+  }
+
+  #poolOf(instance: InstanceInfo): InstancePool {
+    return this.#pools.get(endpointKey(instance.endpoint), this.#planOf(instance));
+  }
+
+  #planOf(instance: InstanceInfo): ConnectionPlan {
+    const { plan } = this.#context;
+    const replica = plan.cluster.replicas.find((candidate) => endpointKey({ host: candidate.host ?? '', port: candidate.port ?? 0 }) === endpointKey(instance.endpoint));
+    if (replica) return replica;
+    return planEndpoint(plan, instance.endpoint, dialAddress(instance.endpoint, plan.cluster.settings.instance_addresses));
+  }
+
+  #markUnhealthy(pool: InstancePool, error: DbModuleError): void {
+    if (!pool.healthy) return;
+    pool.healthy = false;
+    pool.lastFailure = error;
+    this.#context.logger.warn('Reader unreachable; its reads go elsewhere until it answers again', { connection: this.#context.plan.name, reader: pool.key, code: error.code, error: error.message });
+  }
+
+  #onRefresh(snapshot: TopologySnapshot, previous: TopologySnapshot | undefined): void {
+    if (this.#closed) return;
+    const keep = new Set(snapshot.instances.filter((instance) => instance.role === 'reader').map((instance) => endpointKey(instance.endpoint)));
+    void this.#pools.retain(keep);
+    this.#probeUnhealthy();
+    const before = new Set(previous?.instances.map(describeInstance));
+    const after = new Set(snapshot.instances.map(describeInstance));
+    const added = [...after].filter((entry) => !before.has(entry));
+    const removed = [...before].filter((entry) => !after.has(entry));
+    if (added.length === 0 && removed.length === 0) return;
+    const writer = snapshot.instances.find((instance) => instance.role === 'writer');
+    this.#context.events.emit('topology.changed', {
+      connection: this.#context.plan.name,
+      source: snapshot.source,
+      ...(writer ? { writer: writer.id } : {}),
+      readers: snapshot.instances.filter((instance) => instance.role === 'reader').map((instance) => instance.id),
+      added,
+      removed,
+    });
+  }
+
+  /** A reader marked unhealthy is asked again on every refresh; once it answers it gets reads again. */
+  #probeUnhealthy(): void {
+    for (const pool of this.#pools.values()) {
+      if (pool.healthy) continue;
+      void pool.opened
+        .then(({ pool: driverPool }) => driverPool.ping())
+        .then(() => {
+          pool.healthy = true;
+          this.#context.logger.info('Reader answers again', { connection: this.#context.plan.name, reader: pool.key });
+        })
+        .catch(() => {});
+    }
+  }
+}
+
+function endpointKey(endpoint: Endpoint): string {
+  return `${endpoint.host}:${endpoint.port}`;
+}
+
+/** An instance in `topology.changed`: `id (role)`, so a role change shows as removed + added. */
+function describeInstance(instance: InstanceInfo): string {
+  return `${instance.id} (${instance.role})`;
+}
+
+/** Plain replication: the writer is the connection's host; each replica reports its role and lag. */
+function replicaRead(plan: ConnectionPlan & { readonly cluster: ClusterPlan }, pools: InstancePools): TopologyRead {
+  const writerEndpoint: Endpoint = { host: plan.host ?? 'localhost', port: plan.port ?? 0 };
+  return async () => {
+    const readers = await Promise.all(
+      plan.cluster.replicas.map(async (replica): Promise<InstanceInfo | undefined> => {
+        const endpoint: Endpoint = { host: replica.host ?? 'localhost', port: replica.port ?? 0 };
+        const entry = pools.get(endpointKey(endpoint), replica);
+        try {
+          const { pool } = await entry.opened;
+          const rows: RowsQuery = async (sql) => (await pool.query<Record<string, unknown>>(sql)).rows;
+          const [role] = await rows(readerRoleQuery(plan.driver));
+          if (!truthy(role?.reader)) return undefined;
+          const lagMs = await replicaLagMs(plan.driver, rows);
+          entry.healthy = true;
+          return { id: endpointKey(endpoint), endpoint, role: 'reader', ...(lagMs === undefined ? {} : { lagMs }) };
+        } catch (error) {
+          entry.healthy = false;
+          entry.lastFailure = error instanceof DbModuleError ? error : new DbModuleError('CONNECT_FAILED', messageOf(error), { cause: error });
+          // an unreachable replica stays in the topology, unhealthy, so it is asked again next time
+          return { id: endpointKey(endpoint), endpoint, role: 'reader' };
+        }
+      }),
+    );
+    return [{ id: endpointKey(writerEndpoint), endpoint: writerEndpoint, role: 'writer' }, ...readers.filter((reader): reader is InstanceInfo => reader !== undefined)];
+  };
+}

@@ -1,0 +1,163 @@
+import type { Clock } from '../drivers/types.js';
+import { DbModuleError, messageOf } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { Endpoint } from './endpoints.js';
+import type { TopologySource } from './types.js';
+
+/** One instance as a refresh found it: its id, the endpoint it is opened for, and its role. */
+export interface InstanceInfo {
+  readonly id: string;
+  readonly endpoint: Endpoint;
+  readonly role: 'writer' | 'reader';
+  readonly lagMs?: number;
+}
+
+/** What a refresh read: the instances and when. */
+export interface TopologySnapshot {
+  readonly source: TopologySource;
+  readonly instances: readonly InstanceInfo[];
+  readonly refreshedAt: number;
+}
+
+/** Reads the topology once (a topology query on the writer, or each replica's role). */
+export type TopologyRead = () => Promise<readonly InstanceInfo[]>;
+
+export interface TopologyMonitorOptions {
+  readonly source: TopologySource;
+  readonly read: TopologyRead;
+  readonly refreshMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** For log lines: the connection (or cluster endpoint) the monitor serves. */
+  readonly label: string;
+}
+
+type Listener = (snapshot: TopologySnapshot, previous: TopologySnapshot | undefined) => void;
+type FailureListener = (error: DbModuleError) => void;
+
+/**
+ * Keeps one cluster's topology fresh: reads it every `refreshMs` (and on demand, single flight),
+ * keeps the last good topology when a refresh fails and says so, and tells its subscribers.
+ * One per cluster, shared by every connection pointing at it ({@link acquireMonitor}).
+ */
+export class TopologyMonitor {
+  readonly #options: TopologyMonitorOptions;
+  readonly #listeners = new Set<Listener>();
+  readonly #failureListeners = new Set<FailureListener>();
+  #snapshot: TopologySnapshot | undefined;
+  #failure: { error: DbModuleError; at: number } | undefined;
+  #refreshing: Promise<TopologySnapshot> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: TopologyMonitorOptions) {
+    this.#options = options;
+  }
+
+  get source(): TopologySource {
+    return this.#options.source;
+  }
+
+  /** The last good topology, or undefined before the first refresh succeeded. */
+  get snapshot(): TopologySnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** The failure of the last refresh, when it failed (cleared by the next success). */
+  get failure(): { error: DbModuleError; at: number } | undefined {
+    return this.#failure;
+  }
+
+  subscribe(listener: Listener, onFailure?: FailureListener): () => void {
+    this.#listeners.add(listener);
+    if (onFailure) this.#failureListeners.add(onFailure);
+    return () => {
+      this.#listeners.delete(listener);
+      if (onFailure) this.#failureListeners.delete(onFailure);
+    };
+  }
+
+  /** Reads the topology now; concurrent callers share one read. Rejects when it fails (the last good one stays). */
+  refresh(): Promise<TopologySnapshot> {
+    this.#refreshing ??= this.#read().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  /** Starts the periodic refresh (the timer never keeps the process alive). */
+  start(): void {
+    if (this.#timer || this.#stopped) return;
+    const tick = () => {
+      this.#timer = undefined;
+      if (this.#stopped) return;
+      this.refresh()
+        .catch(() => {})
+        .finally(() => {
+          if (!this.#stopped) this.#schedule(tick);
+        });
+    };
+    this.#schedule(tick);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(tick: () => void): void {
+    this.#timer = setTimeout(tick, this.#options.refreshMs);
+    this.#timer.unref();
+  }
+
+  async #read(): Promise<TopologySnapshot> {
+    const { read, clock, source, logger, label } = this.#options;
+    let instances: readonly InstanceInfo[];
+    try {
+      instances = await read();
+    } catch (error) {
+      const failure = error instanceof DbModuleError ? error : new DbModuleError('TOPOLOGY_FAILED', `reading the ${source} topology failed: ${messageOf(error)}`, { cause: error, retryable: true });
+      this.#failure = { error: failure, at: clock.now() };
+      logger.warn('Topology refresh failed; keeping the last good topology', { connection: label, source, code: failure.code, error: failure.message });
+      for (const listener of this.#failureListeners) listener(failure);
+      throw failure;
+    }
+    const previous = this.#snapshot;
+    const snapshot: TopologySnapshot = { source, instances, refreshedAt: clock.now() };
+    this.#snapshot = snapshot;
+    this.#failure = undefined;
+    for (const listener of this.#listeners) listener(snapshot, previous);
+    return snapshot;
+  }
+}
+
+interface SharedMonitor {
+  readonly monitor: TopologyMonitor;
+  users: number;
+}
+
+const shared = new Map<string, SharedMonitor>();
+
+/**
+ * The monitor of the cluster `key` names, created by `create` for its first user; `release`
+ * stops it when its last user is gone.
+ */
+export function acquireMonitor(key: string, create: () => TopologyMonitor): { monitor: TopologyMonitor; release: () => void } {
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = { monitor: create(), users: 0 };
+    shared.set(key, entry);
+  }
+  entry.users++;
+  const held = entry;
+  let released = false;
+  return {
+    monitor: held.monitor,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--held.users > 0) return;
+      held.monitor.stop();
+      if (shared.get(key) === held) shared.delete(key);
+    },
+  };
+}

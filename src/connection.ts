@@ -8,6 +8,7 @@ import type { TokenState } from './iam/types.js';
 import { isTerminable } from './drivers/termination.js';
 import type { ClusterRouting } from './cluster/cluster.js';
 import type { Topology } from './cluster/types.js';
+import type { Reader } from './cluster/reader-router.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
 
 /** The last connection-level failure of a connection, for `health()`. @public */
@@ -67,7 +68,7 @@ export class Connection implements Queryable {
    * `cluster.reader_selection` among the healthy ones within `max_replica_lag`, or on the writer
    * as `read_from` allows. A connection without a cluster reads from its one server.
    */
-  reader(): Queryable {
+  reader(): Reader {
     return this.#cluster?.reader() ?? this;
   }
 

@@ -1,7 +1,9 @@
 export { envVariable, loadConfig, validateConfig, redactConfig } from './config/index.js';
 export { formatDuration } from './config/duration.js';
-export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ValueSource } from './config/types.js';
-export { planConnection, planDsn, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
+export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ReadFrom, ReaderSelection, ValueSource } from './config/types.js';
+export { planConnection, planDsn, type ClusterPlan, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
+export type { Topology, TopologyHost, TopologySource } from './cluster/types.js';
+export type { Reader } from './cluster/reader-router.js';
 export { planView, type ConnectionPlanView } from './config/plan-view.js';
 export { createDatabase, Database } from './database.js';
 export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './database.js';

@@ -7,7 +7,7 @@ import type { Queryable } from '../transaction.js';
 import { dialAddress, instanceEndpoint, type Endpoint } from './endpoints.js';
 import { InstancePools, type InstancePool, type InstancePoolOpener } from './instance-pools.js';
 import { acquireMonitor, TopologyMonitor, type InstanceInfo, type TopologyRead, type TopologySnapshot } from './monitor.js';
-import { ReaderRouter, type PoolRunner, type ReaderCandidate } from './reader-router.js';
+import { ReaderRouter, type PoolRunner, type Reader, type ReaderCandidate } from './reader-router.js';
 import { detectTopologySource, readerRoleQuery, replicaLagMs, truthy, type RowsQuery } from './sources.js';
 import type { Topology, TopologyHost } from './types.js';
 
@@ -17,6 +17,8 @@ export interface ClusterOpenContext {
   readonly writerPool: DriverPool;
   readonly writer: Queryable;
   readonly runner: PoolRunner;
+  /** The driver's routing native pool (see ReaderRouter's `pool`). */
+  readonly routingPool: (choose: () => unknown) => unknown;
   readonly openPool: InstancePoolOpener;
   readonly events: DatabaseEventEmitter;
   readonly logger: Logger;
@@ -52,6 +54,8 @@ export class ClusterRouting {
       selection: plan.cluster.settings.reader_selection,
       candidates: () => this.#candidates(),
       writer: context.writer,
+      writerNative: context.writerPool.native,
+      routingPool: context.routingPool,
       runner: context.runner,
       markUnhealthy: (pool, error) => this.#markUnhealthy(pool, error),
     });
@@ -102,6 +106,8 @@ export class ClusterRouting {
     try {
       const snapshot = held.monitor.snapshot ?? (await held.monitor.refresh());
       routing.#onRefresh(snapshot, undefined);
+      // the readers' pools exist before the first read (sessions open on demand)
+      await Promise.allSettled(routing.#candidates().map((candidate) => candidate.pool.opened));
     } catch (error) {
       await routing.close();
       throw error;
@@ -110,7 +116,7 @@ export class ClusterRouting {
     return routing;
   }
 
-  reader(): Queryable {
+  reader(): Reader {
     return this.#reader;
   }
 

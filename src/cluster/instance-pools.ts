@@ -16,6 +16,8 @@ export interface InstancePool {
   readonly key: string;
   readonly plan: ConnectionPlan;
   readonly opened: Promise<OpenedPool>;
+  /** Set once `opened` resolved: what synchronous callers (the routing native pool) may use. */
+  ready?: OpenedPool;
   /** Statements and transactions running on it now (least-connections). */
   inFlight: number;
   /** False from a failure to reach it until it answers again. */
@@ -41,9 +43,13 @@ export class InstancePools {
     let entry = this.#pools.get(key);
     if (!entry) {
       const opened = this.#open(plan);
-      entry = { key, plan, opened, inFlight: 0, healthy: true };
-      // a pool that could not even be created (say, a bad TLS file) is unhealthy, not unhandled
-      opened.catch(() => {});
+      const created: InstancePool = { key, plan, opened, inFlight: 0, healthy: true };
+      entry = created;
+      opened.then(
+        (ready) => (created.ready = ready),
+        // a pool that could not even be created (say, a bad TLS file) is unhealthy, not unhandled
+        () => (created.healthy = false),
+      );
       this.#pools.set(key, entry);
     }
     return entry;

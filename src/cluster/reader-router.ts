@@ -10,6 +10,15 @@ export interface PoolRunner {
   transactionOn<T>(pool: DriverPool, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
+/**
+ * What `connection.reader()` gives: statements and transactions on readers, and `pool`, a
+ * native-pool-shaped object (pg.Pool, mysql2 Pool) routing each checkout the same way, for ORMs.
+ * @public
+ */
+export interface Reader extends Queryable {
+  readonly pool: unknown;
+}
+
 /** A reader the router may choose, with the lag its topology reports. */
 export interface ReaderCandidate {
   readonly pool: InstancePool;
@@ -23,6 +32,10 @@ export interface ReaderRouterOptions {
   /** The readers eligible now: healthy and within max_replica_lag. */
   readonly candidates: () => readonly ReaderCandidate[];
   readonly writer: Queryable;
+  /** The writer's native pool, for `pool` checkouts that go to the writer. */
+  readonly writerNative: unknown;
+  /** Builds the driver's routing native pool over a chooser. */
+  readonly routingPool: (choose: () => unknown) => unknown;
   readonly runner: PoolRunner;
   /** A reader could not be reached: skip it until it answers again. */
   readonly markUnhealthy: (pool: InstancePool, error: DbModuleError) => void;
@@ -40,11 +53,13 @@ const MAX_READERS_TRIED = 3;
  * among the healthy ones within `max_replica_lag`, or on the writer as `read_from` allows. A
  * reader that cannot be reached is skipped and the work, not yet started, goes to another.
  */
-export class ReaderRouter implements Queryable {
+export class ReaderRouter implements Reader {
   readonly #options: ReaderRouterOptions;
+  readonly pool: unknown;
 
   constructor(options: ReaderRouterOptions) {
     this.#options = options;
+    this.pool = options.routingPool(() => this.#chooseNative());
   }
 
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
@@ -91,7 +106,11 @@ export class ReaderRouter implements Queryable {
       }
     }
     if (readFrom === 'readers-or-writer') return onWriter();
-    throw new DbModuleError(
+    throw this.#noReader(lastError);
+  }
+
+  #noReader(lastError: DbModuleError | undefined): DbModuleError {
+    return new DbModuleError(
       'CONNECT_FAILED',
       `connection "${this.#options.connection}": no reader is available (read_from: readers)${lastError ? `; the last one tried failed: ${lastError.message}` : ': none is healthy and within max_replica_lag'}`,
       {
@@ -103,8 +122,21 @@ export class ReaderRouter implements Queryable {
     );
   }
 
+  /** For the routing native pool: a reader whose pool is open now, else the writer's as `read_from` allows. */
+  #chooseNative(): unknown {
+    const { readFrom } = this.#options;
+    if (readFrom === 'writer') return this.#options.writerNative;
+    const chosen = this.#pick(this.#options.candidates().filter((candidate) => candidate.pool.ready !== undefined));
+    if (chosen?.ready) return chosen.ready.pool.native;
+    if (readFrom === 'readers-or-writer') return this.#options.writerNative;
+    throw this.#noReader(undefined);
+  }
+
   #choose(tried: ReadonlySet<InstancePool>): InstancePool | undefined {
-    const candidates = this.#options.candidates().filter((candidate) => !tried.has(candidate.pool));
+    return this.#pick(this.#options.candidates().filter((candidate) => !tried.has(candidate.pool)));
+  }
+
+  #pick(candidates: readonly ReaderCandidate[]): InstancePool | undefined {
     if (candidates.length === 0) return undefined;
     const random = this.#options.random ?? Math.random;
     switch (this.#options.selection) {

@@ -106,8 +106,10 @@ export function truthy(value: unknown): boolean {
 }
 
 function auroraRow(row: Record<string, unknown>): DiscoveredInstance {
-  const lagMs = numberOrUndefined(row.lag);
-  return { id: String(row.server_id), writer: truthy(row.is_writer), ...(lagMs === undefined ? {} : { lagMs: Math.max(0, lagMs) }) };
+  const writer = truthy(row.is_writer);
+  // the writer's row carries no lag of its own (the query coalesces it to 0)
+  const lagMs = writer ? undefined : numberOrUndefined(row.lag);
+  return { id: String(row.server_id), writer, ...(lagMs === undefined ? {} : { lagMs: Math.max(0, lagMs) }) };
 }
 
 function multiAzRows(rows: readonly Record<string, unknown>[], writerId: string): DiscoveredInstance[] {

@@ -19,6 +19,18 @@ export interface ConnectionPlanView {
   tls: { mode: SslMode; source: string; ca?: CaSource; caFile?: string; servername?: string; description: string };
   iam?: { user: string; userSource: string; signingEndpoint: string; region: string; regionSource: string; maxConnectsPerSecond: number };
   pool: { maxOpen: number; maxIdle: number; maxLifetime: string; maxIdleTime: string; connectionTimeout: string; queryTimeout: string };
+  cluster?: {
+    topology: 'auto' | boolean;
+    topologyOffReason?: string;
+    instancePattern?: string;
+    topologyRefresh: string;
+    readFrom: string;
+    readerSelection: string;
+    maxReplicaLag: string;
+    instanceAddresses: Record<string, string>;
+    /** The replicas' targets, redacted. */
+    replicas: string[];
+  };
 }
 
 /** The plan without its secrets (DSN password, CA and key contents), durations as Go durations. @public */
@@ -60,5 +72,20 @@ export function planView(plan: ConnectionPlan): ConnectionPlanView {
       connectionTimeout: formatDuration(settings.connection_timeout),
       queryTimeout: formatDuration(settings.query_timeout),
     },
+    ...(plan.cluster
+      ? {
+          cluster: {
+            topology: plan.cluster.topology,
+            ...(plan.cluster.topologyOffReason === undefined ? {} : { topologyOffReason: plan.cluster.topologyOffReason }),
+            ...(plan.cluster.instancePattern === undefined ? {} : { instancePattern: plan.cluster.instancePattern }),
+            topologyRefresh: formatDuration(plan.cluster.settings.topology_refresh),
+            readFrom: plan.cluster.settings.read_from,
+            readerSelection: plan.cluster.settings.reader_selection,
+            maxReplicaLag: formatDuration(plan.cluster.settings.max_replica_lag),
+            instanceAddresses: { ...plan.cluster.settings.instance_addresses },
+            replicas: plan.cluster.replicas.map((replica) => replica.target),
+          },
+        }
+      : {}),
   };
 }

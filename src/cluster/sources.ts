@@ -87,11 +87,12 @@ export function readerRoleQuery(driver: DriverName): string {
   return driver === 'postgres' ? 'SELECT pg_is_in_recovery() AS reader' : 'SELECT @@global.read_only AS reader';
 }
 
-/** The replication lag a plain replica reports, in milliseconds (0 when it has replayed all it received). */
+/** The replication lag a plain replica reports, in milliseconds (0 when it has replayed all it received: after a restart
+ * the receiver restarts at a segment boundary, behind what was replayed). */
 export async function replicaLagMs(driver: DriverName, query: RowsQuery): Promise<number | undefined> {
   if (driver === 'postgres') {
     const [row] = await query(
-      'SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ' +
+      'SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0 ' +
         'ELSE EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000 END AS lag_ms',
     );
     return numberOrUndefined(row?.lag_ms);

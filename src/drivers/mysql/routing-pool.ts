@@ -11,6 +11,11 @@ type Callback = (error: Error | null, connection?: PoolConnection) => void;
  */
 export function createMysqlRoutingPool(choose: () => Pool): Pool {
   class RoutingPool extends EventEmitter {
+    /** mysql2's PromisePool reads `config.connectionConfig.trace` on every query. */
+    get config(): Pool['config'] {
+      return choose().config;
+    }
+
     getConnection(callback: Callback): void {
       let pool: Pool;
       try {

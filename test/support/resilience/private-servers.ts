@@ -39,7 +39,7 @@ function asPostgres(command: string, args: string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
 }
 
-async function pgTool(tool: string, args: string[]): Promise<void> {
+export async function pgTool(tool: string, args: string[]): Promise<void> {
   const [command, argv] = asPostgres(join(await pgBin(), tool), args);
   await run(command, argv, { timeout: 60_000 });
 }
@@ -129,7 +129,7 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
 }
 
 /** True once the server completes a TCP handshake and sends its greeting. */
-function ping(port: number): Promise<boolean> {
+export function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const done = (ok: boolean) => {
@@ -142,7 +142,7 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string, gaveUp: () => boolean): Promise<void> {
+export async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string, gaveUp: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (gaveUp()) throw new Error(`${what} exited while starting`);
@@ -152,7 +152,7 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, w
 }
 
 /** The uid and gid of a system user, from /etc/passwd. */
-function idsOf(user: string): { uid: number; gid: number } {
+export function idsOf(user: string): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((entry) => entry.split(':')[0] === user);

@@ -70,6 +70,8 @@ export class ClusterRouting {
     const { plan, writerPool } = context;
     const cluster = plan.cluster;
     const pools = new InstancePools(context.openPool);
+    // the endpoint by name, also when instance_addresses has it dialled elsewhere
+    const own = plan.endpoint ?? { host: plan.host, port: plan.port };
     const writerRows: RowsQuery = async (sql) => (await writerPool.query<Record<string, unknown>>(sql)).rows;
     let held: { monitor: TopologyMonitor; release: () => void };
     if (cluster.replicas.length > 0) {
@@ -95,11 +97,11 @@ export class ClusterRouting {
       const read: TopologyRead = async () =>
         (await source.read(writerRows)).map((found) => ({
           id: found.id,
-          endpoint: found.endpoint ?? instanceEndpoint(pattern ?? '?', found.id, plan.port ?? 0),
+          endpoint: found.endpoint ?? instanceEndpoint(pattern ?? '?', found.id, own.port ?? 0),
           role: found.writer ? 'writer' : 'reader',
           ...(found.lagMs === undefined ? {} : { lagMs: found.lagMs }),
         }));
-      const key = JSON.stringify([source.name, plan.driver, plan.host, plan.port, plan.user, plan.database]);
+      const key = JSON.stringify([source.name, plan.driver, own.host, own.port, plan.user, plan.database]);
       held = acquireMonitor(key, () => new TopologyMonitor({ source: source.name, read, refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name }));
     }
     const routing = new ClusterRouting(context, pools, held);
@@ -175,7 +177,9 @@ export class ClusterRouting {
   }
 
   #poolOf(instance: InstanceInfo): InstancePool {
-    return this.#pools.get(endpointKey(instance.endpoint), this.#planOf(instance));
+    const key = endpointKey(instance.endpoint);
+    // planned only when the pool is new: this runs for every read
+    return this.#pools.find(key) ?? this.#pools.get(key, this.#planOf(instance));
   }
 
   #planOf(instance: InstanceInfo): ConnectionPlan {

@@ -3,6 +3,9 @@
  * and the address actually dialled for an endpoint (tunnels, port-forwards, local clusters).
  */
 
+import type { InstanceAddressResolver } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+
 /** What an RDS host name is. `custom` is an Aurora custom endpoint; undefined: not an RDS name. */
 export type RdsEndpointKind = 'cluster' | 'cluster-ro' | 'cluster-custom' | 'proxy' | 'instance';
 
@@ -45,12 +48,16 @@ export function instanceEndpoint(pattern: string, id: string, port: number): End
 }
 
 /**
- * Where to dial `endpoint`: its entry in `instance_addresses` (keyed `host:port` or `host`), or
- * the endpoint itself. An address without a port keeps the endpoint's.
+ * Where to dial `endpoint`: its entry in `instance_addresses` (keyed `host:port` or `host`, or
+ * what the function answers), or the endpoint itself. An address without a port keeps the endpoint's.
+ * @throws ConfigError `CONFIG_INVALID` when the function answers something that is not an address.
  */
-export function dialAddress(endpoint: Endpoint, addresses: Readonly<Record<string, string>>): Endpoint {
-  const mapped = addresses[`${endpoint.host}:${endpoint.port}`] ?? addresses[endpoint.host];
+export function dialAddress(endpoint: Endpoint, addresses: Readonly<Record<string, string>> | InstanceAddressResolver): Endpoint {
+  const mapped = typeof addresses === 'function' ? addresses(endpoint) : (addresses[`${endpoint.host}:${endpoint.port}`] ?? addresses[endpoint.host]);
   if (mapped === undefined) return endpoint;
+  if (typeof mapped !== 'string' || !/^[A-Za-z0-9_.-]+(:\d{1,5})?$/.test(mapped)) {
+    throw new ConfigError('CONFIG_INVALID', `cluster.instance_addresses answered ${JSON.stringify(mapped)} for ${endpoint.host}:${endpoint.port}: expected host or host:port`);
+  }
   const [host = endpoint.host, port] = mapped.split(':');
   return { host, port: port === undefined ? endpoint.port : Number(port) };
 }

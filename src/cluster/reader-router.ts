@@ -87,19 +87,19 @@ export class ReaderRouter implements Reader {
   async #route<R>(onReader: (pool: DriverPool) => Promise<R>, onWriter: () => Promise<R>, movable: (error: DbModuleError) => boolean): Promise<R> {
     const { readFrom } = this.#options;
     if (readFrom === 'writer') return onWriter();
-    const tried = new Set<InstancePool>();
+    let tried: Set<InstancePool> | undefined;
     let lastError: DbModuleError | undefined;
-    while (tried.size < MAX_READERS_TRIED) {
+    for (let attempt = 0; attempt < MAX_READERS_TRIED; attempt++) {
       const chosen = this.#choose(tried);
       if (!chosen) break;
-      tried.add(chosen);
       chosen.inFlight++;
       try {
-        const { pool } = await chosen.opened;
+        const { pool } = chosen.ready ?? (await chosen.opened);
         return await onReader(pool);
       } catch (error) {
         if (!(error instanceof DbModuleError) || !movable(error)) throw error;
         lastError = error;
+        (tried ??= new Set()).add(chosen);
         this.#options.markUnhealthy(chosen, error);
       } finally {
         chosen.inFlight--;
@@ -132,8 +132,9 @@ export class ReaderRouter implements Reader {
     throw this.#noReader(undefined);
   }
 
-  #choose(tried: ReadonlySet<InstancePool>): InstancePool | undefined {
-    return this.#pick(this.#options.candidates().filter((candidate) => !tried.has(candidate.pool)));
+  #choose(tried: ReadonlySet<InstancePool> | undefined): InstancePool | undefined {
+    const candidates = this.#options.candidates();
+    return this.#pick(tried ? candidates.filter((candidate) => !tried.has(candidate.pool)) : candidates);
   }
 
   #pick(candidates: readonly ReaderCandidate[]): InstancePool | undefined {

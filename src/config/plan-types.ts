@@ -47,6 +47,12 @@ export interface ConnectionPlan extends DsnPlan {
   readonly database?: string;
   readonly tls: ConnectionTls;
   readonly iam?: IamPlan;
+  /**
+   * The endpoint by name when `cluster.instance_addresses` has it dialled at another address
+   * (`host`/`port`): the name TLS checks and IAM signs for, and the port a cluster's instance
+   * endpoints share.
+   */
+  readonly endpoint?: { readonly host: string; readonly port: number };
   /** What the connection knows of its cluster: topology discovery, replicas, reader routing. */
   readonly cluster?: ClusterPlan;
 }

@@ -12,6 +12,8 @@ export interface ConnectionPlanView {
   target: string;
   /** `host:port` dialled, or the socket path / SQLite file. */
   endpoint: string;
+  /** The endpoint's name, when `cluster.instance_addresses` has it dialled at `endpoint`. */
+  endpointName?: string;
   user?: string;
   database?: string;
   /** The DSN's non-TLS parameters; secret-looking ones are redacted. */
@@ -27,7 +29,8 @@ export interface ConnectionPlanView {
     readFrom: string;
     readerSelection: string;
     maxReplicaLag: string;
-    instanceAddresses: Record<string, string>;
+    /** The mapping, or `function` when the code gave one. */
+    instanceAddresses: Record<string, string> | 'function';
     /** The replicas' targets, redacted. */
     replicas: string[];
   };
@@ -41,6 +44,7 @@ export function planView(plan: ConnectionPlan): ConnectionPlanView {
     driver: plan.driver,
     target: plan.target,
     endpoint: plan.host === undefined ? (plan.dsn.path ?? plan.dsn.database ?? ':memory:') : plan.host.startsWith('/') ? plan.host : `${plan.host}:${plan.port}`,
+    ...(plan.endpoint === undefined ? {} : { endpointName: `${plan.endpoint.host}:${plan.endpoint.port}` }),
     ...(plan.user === undefined ? {} : { user: plan.user }),
     ...(plan.database === undefined ? {} : { database: plan.database }),
     params: Object.fromEntries(Object.entries(plan.params).map(([key, value]) => [key, isSecretParam(key) ? REDACTED : value])),
@@ -82,7 +86,7 @@ export function planView(plan: ConnectionPlan): ConnectionPlanView {
             readFrom: plan.cluster.settings.read_from,
             readerSelection: plan.cluster.settings.reader_selection,
             maxReplicaLag: formatDuration(plan.cluster.settings.max_replica_lag),
-            instanceAddresses: { ...plan.cluster.settings.instance_addresses },
+            instanceAddresses: typeof plan.cluster.settings.instance_addresses === 'function' ? 'function' : { ...plan.cluster.settings.instance_addresses },
             replicas: plan.cluster.replicas.map((replica) => replica.target),
           },
         }

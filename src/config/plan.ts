@@ -5,7 +5,7 @@ import { endpointInvalidError, usernameMissingError } from '../iam/errors.js';
 import { resolveSigningTarget } from '../iam/signing-target.js';
 import { connectionTls } from '../tls/connection-tls.js';
 import { withoutTlsParams } from '../tls/sslmode.js';
-import { defaultInstancePattern, isRdsProxy, rdsEndpointKind, type Endpoint } from '../cluster/endpoints.js';
+import { defaultInstancePattern, dialAddress, isRdsProxy, rdsEndpointKind, type Endpoint } from '../cluster/endpoints.js';
 import { CLUSTER_DEFAULTS, DEFAULTS } from './defaults.js';
 import { planView, type ConnectionPlanView } from './plan-view.js';
 import type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
@@ -56,8 +56,12 @@ function dsnPlanOf(settings: ConnectionConfig, parsed: ParsedDsn): DsnPlan {
  */
 export function planConnection(from: ConnectionConfig | DsnPlan): ConnectionPlan {
   const base = 'settings' in from ? from : planDsn(from);
-  const cluster = planCluster(base);
-  return finishPlan(base, cluster);
+  const plan = finishPlan(base, planCluster(base));
+  if (base.host === undefined || base.port === undefined) return plan;
+  // a tunnel or a local cluster: the DSN names the endpoint, instance_addresses says where it is
+  const endpoint = { host: base.host, port: base.port };
+  const address = dialAddress(endpoint, base.settings.cluster?.instance_addresses ?? {});
+  return address === endpoint ? plan : planEndpoint(plan, endpoint, address);
 }
 
 /**
@@ -66,9 +70,17 @@ export function planConnection(from: ConnectionConfig | DsnPlan): ConnectionPlan
  * IAM signing for it, whatever `signing_host` says for the connection's own host.
  */
 export function planEndpoint(plan: ConnectionPlan, endpoint: Endpoint, address: Endpoint = endpoint): ConnectionPlan {
-  const settings = forEndpoint(plan.settings, endpoint);
+  const { endpoint: ownEndpoint, ...rest } = plan;
+  const own = ownEndpoint ?? { host: plan.host, port: plan.port };
+  const isOwn = own.host === endpoint.host && own.port === endpoint.port;
+  // another endpoint signs for itself; the connection's own keeps a configured signing_host
+  const settings = forEndpoint(plan.settings, endpoint, isOwn);
   const dsn: ParsedDsn = { ...plan.dsn, host: address.host, port: address.port };
-  const derived = finishPlan({ ...plan, settings, dsn, target: describeDsn(dsn), host: address.host, port: address.port }, undefined);
+  const moved = address.host !== endpoint.host || address.port !== endpoint.port;
+  const derived = finishPlan(
+    { ...rest, settings, dsn, target: describeDsn(dsn), host: address.host, port: address.port, ...(moved ? { endpoint } : {}) },
+    isOwn ? plan.cluster : undefined,
+  );
   if (address.host === endpoint.host || derived.tls.servername === undefined && derived.tls.mode !== 'verify-full') return derived;
   // dialled by address: the certificate must still name the endpoint
   const options = derived.tls.options === false ? false : { ...derived.tls.options, servername: endpoint.host };
@@ -115,10 +127,13 @@ export function usesIam(plan: ConnectionPlan): plan is IamConnectionPlan {
 
 // --- internal ---
 
-/** IAM signs for the endpoint dialled (its name, not the address), never the connection's signing_host. */
-function forEndpoint(settings: ConnectionConfig, endpoint: Endpoint): ConnectionConfig {
-  if (!settings.aws_iam_auth.enabled) return settings;
-  return { ...settings, aws_iam_auth: { ...settings.aws_iam_auth, signing_host: endpoint.host, signing_port: endpoint.port } };
+/** IAM signs for the endpoint by name (not the address it is dialled at); for the connection's own endpoint a configured signing_host wins. */
+function forEndpoint(settings: ConnectionConfig, endpoint: Endpoint, keepConfigured: boolean): ConnectionConfig {
+  const iam = settings.aws_iam_auth;
+  if (!iam.enabled) return settings;
+  const host = keepConfigured ? (iam.signing_host ?? endpoint.host) : endpoint.host;
+  const port = keepConfigured ? (iam.signing_port ?? endpoint.port) : endpoint.port;
+  return { ...settings, aws_iam_auth: { ...iam, signing_host: host, signing_port: port } };
 }
 
 function planCluster(base: DsnPlan): ClusterPlan | undefined {

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import type { DriverName } from './types.js';
+import type { DriverName, InstanceAddressResolver } from './types.js';
 import { booleanResult } from './boolean.js';
 import { describeReceived, quote } from './describe.js';
 import { durationResult } from './duration.js';
@@ -136,7 +136,8 @@ function hostPatternResult(value: unknown): Parsed<string> {
  * `instance_addresses`: a mapping of instance endpoint to the address dialled for it, or (from
  * the environment) the same as `endpoint=address` pairs separated by commas.
  */
-function instanceAddressesResult(value: unknown): Parsed<Readonly<Record<string, string>>> {
+function instanceAddressesResult(value: unknown): Parsed<Readonly<Record<string, string>> | InstanceAddressResolver> {
+  if (typeof value === 'function') return ok(value as InstanceAddressResolver);
   let entries: [string, unknown][];
   if (typeof value === 'string') {
     entries = [];
@@ -148,7 +149,7 @@ function instanceAddressesResult(value: unknown): Parsed<Readonly<Record<string,
   } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     entries = Object.entries(value);
   } else {
-    return fail(`expected a mapping of instance endpoint to address, received ${describeReceived(value)}`);
+    return fail(`expected a mapping of instance endpoint to address (or, in code, a function), received ${describeReceived(value)}`);
   }
   const addresses: Record<string, string> = {};
   for (const [endpoint, address] of entries) {

@@ -41,9 +41,19 @@ export interface ClusterConfig {
   readonly reader_selection: ReaderSelection;
   /** Readers lagging more are skipped; 0 = no limit. */
   readonly max_replica_lag: number;
-  /** Instance endpoint (`host` or `host:port`) to the address dialled for it (`127.0.0.2:5432`): tunnels, port-forwards, local clusters. */
-  readonly instance_addresses: Readonly<Record<string, string>>;
+  /**
+   * Instance endpoint (`host` or `host:port`) to the address dialled for it (`127.0.0.2:5432`):
+   * tunnels, port-forwards, local clusters. In code also a function, for addresses that change
+   * while the connection is open (instances added to a local cluster).
+   */
+  readonly instance_addresses: Readonly<Record<string, string>> | InstanceAddressResolver;
 }
+
+/**
+ * Where to dial an endpoint (`host:port` or `host`), or undefined to dial it by its name.
+ * @public
+ */
+export type InstanceAddressResolver = (endpoint: { readonly host: string; readonly port: number }) => string | undefined;
 
 /**
  * One validated connection. Durations are milliseconds in the resolved config

@@ -26,6 +26,8 @@ export interface AuthAttempt {
   readonly detail: string;
   readonly remoteAddress: string;
   readonly tls: boolean;
+  /** On a cluster: the endpoint dialled (an instance's, the cluster's or its reader endpoint's name). */
+  readonly endpoint?: string;
 }
 
 /**

@@ -3,6 +3,7 @@ import { DbModuleError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logging.js';
 import { MemoryAuthLog, type AuthLog } from './auth-log.js';
 import { prepareTls, type TlsMaterial } from './certificates.js';
+import { startCluster, type EmulatedCluster } from './cluster.js';
 import { ShiftableClock } from './clock.js';
 import { KeyRegistry } from './key-registry.js';
 import { handleMysqlConnection } from './mysql-frontend.js';
@@ -31,6 +32,8 @@ export interface EmulatorEndpoint {
 export interface Emulator {
   readonly postgres?: EmulatorEndpoint;
   readonly mysql?: EmulatorEndpoint;
+  /** The emulated Aurora cluster, when `cluster` was given. */
+  readonly cluster?: EmulatedCluster;
   /** The CA certificate file clients must trust (verify-full against the configured hostnames). */
   readonly caFile: string;
   /** The same CA, PEM. */
@@ -68,6 +71,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const mysqlTarget = resolved.mysql?.upstream ? parseUpstreamUrl(resolved.mysql.upstream, 'mysql') : undefined;
   const logger = options.logger ?? silentLogger;
   const sockets = new SocketSet();
+  const socketSets = new Set([sockets]);
   const keys = new KeyRegistry(resolved.credentials);
   const clock = new ShiftableClock(resolved.clock);
   const authLog = new MemoryAuthLog();
@@ -79,7 +83,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const close = (): Promise<void> => {
     closing ??= (async () => {
       const stopped = Promise.all(servers.map(closeServer));
-      sockets.destroyAll();
+      for (const set of socketSets) set.destroyAll();
       await stopped;
       await postgresBackend?.close().catch(() => {});
       await tls?.cleanup().catch(() => {});
@@ -121,10 +125,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       mysql = { host: resolved.listen, port, advertisedPort, backend: mysqlTarget.redacted };
     }
     for (const server of servers) server.on('error', (error) => logger.error('emulator: listener error', { reason: messageOf(error) }));
+    // after the loop above: the cluster's listeners have their own error handlers
+    const cluster = resolved.cluster && (await startCluster(resolved.cluster, { session: context, listen: resolved.listen, socketSets, servers }));
     const material = tls;
     return {
       ...(postgres ? { postgres } : {}),
       ...(mysql ? { mysql } : {}),
+      ...(cluster ? { cluster } : {}),
       caFile: material.caFile,
       caPem: material.caPem,
       region: resolved.region,

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { Transform } from 'node:stream';
 import { messageOf } from '../errors.js';
 import type { AuthAttempt } from './auth-log.js';
 import {
@@ -21,6 +22,7 @@ import { endWith } from './postgres-frontend.js';
 import { relay, withTimeout } from './relay.js';
 import { clientConnection, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type ClientConnection, type SessionContext } from './session-context.js';
 import { SocketReader } from './socket-reader.js';
+import { mysqlStatementRewriter, type SqlRewrite } from './statement-rewriter.js';
 
 let nextConnectionId = 1;
 
@@ -29,7 +31,8 @@ let nextConnectionId = 1;
  * then for IAM users a switch to mysql_clear_password and token verification (RDS's error 1045
  * on failure); other users are authenticated by the upstream itself. Never throws.
  */
-export async function handleMysqlConnection(raw: Socket, context: SessionContext, upstream: MysqlUpstream, advertisedPort: number): Promise<void> {
+export async function handleMysqlConnection(raw: Socket, context: SessionContext, upstream: MysqlUpstream, advertisedPort: number, rewrite?: SqlRewrite): Promise<void> {
+  const rewriter = () => rewrite && mysqlStatementRewriter(rewrite);
   context.sockets.track(raw);
   raw.setNoDelay(true);
   const connection: Connection = { ...clientConnection(raw), seq: 0 };
@@ -41,7 +44,7 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
       recordAttempt(context, { protocol: 'mysql', user: response.user, remoteAddress: connection.remoteAddress, tls: connection.tls, ...attempt });
     if (!context.isIamUser(response.user)) {
       record({ accessKeyId: undefined, signedHost: undefined, decision: 'passthrough', reason: 'PASSTHROUGH', detail: 'not an IAM user: the upstream checks the password' });
-      await passthrough(connection, response, upstream, context.handshakeTimeoutMillis, clearDeadline);
+      await passthrough(connection, response, upstream, context.handshakeTimeoutMillis, clearDeadline, rewriter);
       return;
     }
     if (!connection.tls) {
@@ -58,7 +61,7 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
       return;
     }
     record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, tokenId, decision: 'allow', reason: 'OK', detail: 'token verified' });
-    await serveIamSession(connection, response, context, upstream, clearDeadline);
+    await serveIamSession(connection, response, context, upstream, clearDeadline, rewriter);
   } catch (error) {
     context.logger.debug('emulator: mysql connection closed', { remote: connection.remoteAddress, reason: messageOf(error) });
     connection.socket.destroy();
@@ -69,6 +72,9 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
 }
 
 // --- internal ---
+
+/** A new statement rewriter for a session's command phase, when the endpoint rewrites. */
+type Rewriter = () => Transform | undefined;
 
 interface Connection extends ClientConnection {
   /** The sequence id of the next packet the emulator sends. */
@@ -118,7 +124,7 @@ function accessDenied(connection: Connection, user: string, usingPassword: boole
 }
 
 /** Logs in to the upstream with its own credentials, answers the client with the upstream's OK, and relays. */
-async function serveIamSession(connection: Connection, response: HandshakeResponse, context: SessionContext, upstream: MysqlUpstream, clearDeadline: () => void): Promise<void> {
+async function serveIamSession(connection: Connection, response: HandshakeResponse, context: SessionContext, upstream: MysqlUpstream, clearDeadline: () => void, rewriter: Rewriter): Promise<void> {
   let login;
   try {
     login = await upstream.login(response, response.user);
@@ -132,14 +138,14 @@ async function serveIamSession(connection: Connection, response: HandshakeRespon
     return;
   }
   clearDeadline();
-  await relay(connection.socket, login.socket, { toClient: Buffer.concat([packet(connection.seq, login.okPayload), login.pending]), toUpstream: connection.reader.detach() });
+  await relay(connection.socket, login.socket, { toClient: Buffer.concat([packet(connection.seq, login.okPayload), login.pending]), toUpstream: connection.reader.detach() }, rewriter());
 }
 
 /**
  * A user who is not an IAM user logs in to the upstream with their own password: the client is
  * asked to answer the upstream's scramble, and the remaining auth exchange is relayed.
  */
-async function passthrough(connection: Connection, response: HandshakeResponse, upstream: MysqlUpstream, timeoutMillis: number, clearDeadline: () => void): Promise<void> {
+async function passthrough(connection: Connection, response: HandshakeResponse, upstream: MysqlUpstream, timeoutMillis: number, clearDeadline: () => void, rewriter: Rewriter): Promise<void> {
   const { socket: client, reader: clientReader } = connection;
   let seq = connection.seq;
   let opened;
@@ -164,7 +170,7 @@ async function passthrough(connection: Connection, response: HandshakeResponse, 
       const marker = fromServer.payload[0];
       if (marker === 0x00) {
         clearDeadline();
-        await relay(client, server, { toClient: Buffer.concat([packet(seq, fromServer.payload), serverReader.detach()]), toUpstream: clientReader.detach() });
+        await relay(client, server, { toClient: Buffer.concat([packet(seq, fromServer.payload), serverReader.detach()]), toUpstream: clientReader.detach() }, rewriter());
         return;
       }
       client.write(packet(seq, fromServer.payload));

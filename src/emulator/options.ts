@@ -37,6 +37,35 @@ export interface EmulatorTlsOptions {
   readonly ca?: string;
 }
 
+/** One instance of an emulated cluster. @public */
+export interface EmulatorClusterInstanceOptions {
+  /** The instance id (`db-1`): its endpoint is `<id>.<clusterId>.<region>.rds.amazonaws.com`. */
+  readonly id: string;
+  /** The real server behind it (a primary for the writer, a replica for a reader). */
+  readonly upstream: string;
+  /** The writer. Default: the first instance. */
+  readonly writer?: boolean;
+  /** The replica lag the topology reports for it, in milliseconds. Default: 0. */
+  readonly lagMs?: number;
+}
+
+/**
+ * An Aurora-shaped cluster in front of real servers: an endpoint per instance, the cluster
+ * (writer) endpoint and the `cluster-ro` (reader) endpoint, each accepting only IAM tokens signed
+ * for its own name, and every session answering Aurora's topology queries from the emulator's state.
+ * @public
+ */
+export interface EmulatorClusterOptions {
+  readonly engine: 'postgres' | 'mysql';
+  /** The cluster's name: `<name>.cluster-<clusterId>.<region>.rds.amazonaws.com`. Default: `mydb`. */
+  readonly name?: string;
+  /** The account-and-region id in every endpoint name. Default: `abc123def456`. */
+  readonly clusterId?: string;
+  /** The port tokens are signed for on every endpoint, as in production. Default: 5432 or 3306. */
+  readonly port?: number;
+  readonly instances: readonly EmulatorClusterInstanceOptions[];
+}
+
 /** Options of {@link startEmulator}. @public */
 export interface EmulatorOptions {
   /** The region tokens must be signed for. Default: `us-east-1`. */
@@ -54,6 +83,8 @@ export interface EmulatorOptions {
   readonly postgres?: EmulatorEndpointOptions | false;
   /** The MySQL endpoint (needs `upstream`), or `false`. Default: disabled. */
   readonly mysql?: EmulatorEndpointOptions | false;
+  /** An emulated Aurora cluster (the single `postgres` endpoint is then off unless configured). */
+  readonly cluster?: EmulatorClusterOptions;
   /** Which database users authenticate with IAM; the others are passed to the upstream with their own password. Default: every user. */
   readonly iamUsers?: readonly string[] | ((user: string) => boolean);
   /** Static keys. Default: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from `env`, when set. */
@@ -80,12 +111,21 @@ export interface ResolvedEndpoint {
   readonly upstream: string | undefined;
 }
 
+export interface ResolvedCluster {
+  readonly engine: 'postgres' | 'mysql';
+  readonly name: string;
+  readonly clusterId: string;
+  readonly port: number;
+  readonly instances: ReadonlyArray<Required<Omit<EmulatorClusterInstanceOptions, 'writer'>> & { readonly writer: boolean }>;
+}
+
 export interface ResolvedEmulatorOptions {
   readonly region: string;
   readonly hostnames: readonly string[];
   readonly listen: string;
   readonly postgres: ResolvedEndpoint | undefined;
   readonly mysql: ResolvedEndpoint | undefined;
+  readonly cluster: ResolvedCluster | undefined;
   readonly isIamUser: (user: string) => boolean;
   readonly credentials: readonly EmulatorCredentials[];
   readonly tls: EmulatorTlsOptions | undefined;
@@ -105,6 +145,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     if (value) rejectUnknown(`${name}.`, value, ENDPOINT_KEYS);
   }
   if (options.tls) rejectUnknown('tls.', options.tls, TLS_KEYS);
+  const cluster = options.cluster === undefined ? undefined : resolveCluster(options.cluster);
   const region = options.region ?? 'us-east-1';
   if (!REGION.test(region)) throw invalid('region', `"${region}" is not an AWS region name (like us-east-1)`);
   const hostnames = options.hostnames ?? ['localhost', `**.${region}.rds.amazonaws.com`];
@@ -112,10 +153,10 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
   for (const name of hostnames) {
     if (!/^(\*\*?\.)?[A-Za-z0-9.:-]+$/.test(name)) throw invalid('hostnames', `"${name}" is not a hostname`);
   }
-  const postgres = options.postgres === false ? undefined : endpoint('postgres', options.postgres ?? {});
+  const postgres = options.postgres === false || (cluster && options.postgres === undefined) ? undefined : endpoint('postgres', options.postgres ?? {});
   const mysql = options.mysql === false || options.mysql === undefined ? undefined : endpoint('mysql', options.mysql);
   if (mysql && !mysql.upstream) throw invalid('mysql.upstream', 'the MySQL endpoint needs an upstream server URL (mysql://user:password@host:3306/db)');
-  if (!postgres && !mysql) throw invalid('postgres', 'both endpoints are disabled: enable postgres or mysql');
+  if (!postgres && !mysql && !cluster) throw invalid('postgres', 'both endpoints are disabled: enable postgres or mysql');
   const handshakeTimeoutMillis = options.handshakeTimeoutMillis ?? 10_000;
   if (!(handshakeTimeoutMillis > 0)) throw invalid('handshakeTimeoutMillis', 'must be a positive number of milliseconds');
   const clockSkewSeconds = options.clockSkewSeconds ?? 300;
@@ -127,6 +168,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     listen: options.listen ?? '127.0.0.1',
     postgres,
     mysql,
+    cluster,
     isIamUser: iamUserPredicate(options.iamUsers),
     credentials: options.credentials ? [...options.credentials] : credentialsFromEnv(options.env ?? process.env),
     tls: options.tls,
@@ -139,9 +181,41 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
 
 // --- internal ---
 
-const OPTION_KEYS = ['region', 'hostnames', 'listen', 'postgres', 'mysql', 'iamUsers', 'credentials', 'tls', 'caFile', 'clock', 'handshakeTimeoutMillis', 'clockSkewSeconds', 'env', 'logger'] as const satisfies ReadonlyArray<keyof EmulatorOptions>;
+const OPTION_KEYS = ['region', 'hostnames', 'listen', 'postgres', 'mysql', 'cluster', 'iamUsers', 'credentials', 'tls', 'caFile', 'clock', 'handshakeTimeoutMillis', 'clockSkewSeconds', 'env', 'logger'] as const satisfies ReadonlyArray<keyof EmulatorOptions>;
 const ENDPOINT_KEYS = ['port', 'advertisedPort', 'upstream'] as const satisfies ReadonlyArray<keyof EmulatorEndpointOptions>;
 const TLS_KEYS = ['cert', 'key', 'ca'] as const satisfies ReadonlyArray<keyof EmulatorTlsOptions>;
+const CLUSTER_KEYS = ['engine', 'name', 'clusterId', 'port', 'instances'] as const satisfies ReadonlyArray<keyof EmulatorClusterOptions>;
+const INSTANCE_KEYS = ['id', 'upstream', 'writer', 'lagMs'] as const satisfies ReadonlyArray<keyof EmulatorClusterInstanceOptions>;
+const LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
+
+function resolveCluster(options: EmulatorClusterOptions): ResolvedCluster {
+  rejectUnknown('cluster.', options, CLUSTER_KEYS);
+  if (options.engine !== 'postgres' && options.engine !== 'mysql') throw invalid('cluster.engine', `${JSON.stringify(options.engine)} is not postgres or mysql`);
+  const name = options.name ?? 'mydb';
+  const clusterId = options.clusterId ?? 'abc123def456';
+  if (!LABEL.test(name)) throw invalid('cluster.name', `"${name}" is not a DNS label`);
+  if (!LABEL.test(clusterId)) throw invalid('cluster.clusterId', `"${clusterId}" is not a DNS label`);
+  const port = options.port ?? (options.engine === 'postgres' ? 5432 : 3306);
+  if (!isPort(port, false)) throw invalid('cluster.port', `${String(port)} is not a port number`);
+  if (!Array.isArray(options.instances) || options.instances.length === 0) throw invalid('cluster.instances', 'at least one instance (the writer) is needed');
+  const instances = options.instances.map((instance, index) => resolveInstance(instance, `cluster.instances[${index}]`));
+  const ids = instances.map((instance) => instance.id);
+  const repeated = ids.find((id, index) => ids.indexOf(id) !== index);
+  if (repeated !== undefined) throw invalid('cluster.instances', `instance id "${repeated}" is used twice`);
+  const writers = instances.filter((instance) => instance.writer);
+  if (writers.length > 1) throw invalid('cluster.instances', `one writer at a time: ${writers.map((writer) => writer.id).join(' and ')} are both marked writer`);
+  return { engine: options.engine, name, clusterId, port, instances: instances.map((instance, index) => ({ ...instance, writer: writers.length === 0 ? index === 0 : instance.writer })) };
+}
+
+/** One instance of `cluster.instances` (also `addInstance`), validated. */
+export function resolveInstance(instance: EmulatorClusterInstanceOptions, key: string): ResolvedCluster['instances'][number] {
+  rejectUnknown(`${key}.`, instance, INSTANCE_KEYS);
+  if (typeof instance.id !== 'string' || !LABEL.test(instance.id)) throw invalid(`${key}.id`, `${JSON.stringify(instance.id)} is not a DNS label (the instance endpoint starts with it)`);
+  if (typeof instance.upstream !== 'string' || instance.upstream === '') throw invalid(`${key}.upstream`, 'the real server behind the instance is needed (a DSN)');
+  const lagMs = instance.lagMs ?? 0;
+  if (!(lagMs >= 0)) throw invalid(`${key}.lagMs`, 'must be zero or more milliseconds');
+  return { id: instance.id, upstream: instance.upstream, writer: instance.writer === true, lagMs };
+}
 
 /** An option the emulator does not know is an error naming it and the known ones, never ignored. */
 function rejectUnknown(prefix: string, given: object, known: readonly string[]): void {

@@ -4,6 +4,7 @@ import type { Logger } from '../logging.js';
 import { endWith, reject, type PostgresBackend, type PostgresLogin } from './postgres-frontend.js';
 import { connectPostgresUpstream, loginPostgresUpstream, relayCancel } from './postgres-upstream.js';
 import { relay, type SocketSet } from './relay.js';
+import { postgresStatementRewriter, type SqlRewrite } from './statement-rewriter.js';
 import type { UpstreamTarget } from './upstream-url.js';
 
 /**
@@ -17,7 +18,11 @@ export class PostgresRelayBackend implements PostgresBackend {
   readonly #timeoutMillis: number;
   readonly #logger: Logger;
 
-  constructor(target: UpstreamTarget, sockets: SocketSet, timeoutMillis: number, logger: Logger) {
+  readonly #rewrite: SqlRewrite | undefined;
+
+  /** `rewrite`: the statements of every session pass through it (a cluster instance's topology answers). */
+  constructor(target: UpstreamTarget, sockets: SocketSet, timeoutMillis: number, logger: Logger, rewrite?: SqlRewrite) {
+    this.#rewrite = rewrite;
     this.#target = target;
     this.#sockets = sockets;
     this.#timeoutMillis = timeoutMillis;
@@ -47,7 +52,7 @@ export class PostgresRelayBackend implements PostgresBackend {
       await reject(client, { severity: 'FATAL', code: '08001', message: `emulator: cannot reach the upstream server ${this.#target.host}:${this.#target.port}: ${messageOf(error)}` });
       return;
     }
-    await relay(client, upstream, { toClient: greeting, toUpstream: pending });
+    await relay(client, upstream, { toClient: greeting, toUpstream: pending }, this.#rewrite && postgresStatementRewriter(this.#rewrite));
   }
 
   async cancel(packet: Buffer): Promise<void> {

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Server, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform } from 'node:stream';
 
 /**
  * Every socket the emulator holds (clients, TLS wrappers, upstreams), so `close()` can end them
@@ -24,8 +24,14 @@ export class SocketSet {
     return this.#sockets.size;
   }
 
+  /** Ends every socket and every later one. */
   destroyAll(): void {
     this.#closed = true;
+    this.resetAll();
+  }
+
+  /** Ends every socket held now; later ones are tracked as usual (an instance that went down and comes back). */
+  resetAll(): void {
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
   }
@@ -33,9 +39,10 @@ export class SocketSet {
 
 /**
  * Joins an authenticated client to its server: bytes already read on either side are written
- * first, then everything passes through untouched until one side goes away.
+ * first, then everything passes through untouched until one side goes away, the client's through
+ * `rewriter` when there is one (a cluster instance answering Aurora's topology statements).
  */
-export function relay(client: Duplex, upstream: Duplex, pending: { toUpstream?: Buffer; toClient?: Buffer } = {}): Promise<void> {
+export function relay(client: Duplex, upstream: Duplex, pending: { toUpstream?: Buffer; toClient?: Buffer } = {}, rewriter?: Transform): Promise<void> {
   return new Promise((resolve) => {
     let open = 2;
     const finish = (): void => {
@@ -43,8 +50,13 @@ export function relay(client: Duplex, upstream: Duplex, pending: { toUpstream?: 
       if (open === 0) resolve();
     };
     if (pending.toClient && pending.toClient.length > 0) client.write(pending.toClient);
-    if (pending.toUpstream && pending.toUpstream.length > 0) upstream.write(pending.toUpstream);
-    client.pipe(upstream);
+    const toUpstream = rewriter ?? upstream;
+    if (rewriter) {
+      rewriter.on('error', () => (client.destroy(), upstream.destroy()));
+      rewriter.pipe(upstream);
+    }
+    if (pending.toUpstream && pending.toUpstream.length > 0) toUpstream.write(pending.toUpstream);
+    client.pipe(toUpstream);
     upstream.pipe(client);
     for (const [side, other] of [
       [client, upstream],

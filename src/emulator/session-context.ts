@@ -24,6 +24,8 @@ export interface SessionContext {
   readonly handshakeTimeoutMillis: number;
   readonly tls: TlsServerIdentity;
   readonly logger: Logger;
+  /** The endpoint's name, on a cluster's endpoints (each accepts only tokens signed for itself). */
+  readonly endpoint?: string;
 }
 
 /** Verifies a token presented on an endpoint whose tokens are signed for `advertisedPort`. */
@@ -45,7 +47,7 @@ export function tokenFingerprint(token: string): string {
 
 /** Records a decision in the auth log, stamped with emulator time. */
 export function recordAttempt(context: SessionContext, attempt: Omit<AuthAttempt, 'time'>): void {
-  context.authLog.record({ time: new Date(context.clock.now()), ...attempt });
+  context.authLog.record({ time: new Date(context.clock.now()), ...(context.endpoint === undefined ? {} : { endpoint: context.endpoint }), ...attempt });
 }
 
 /** The client's address as a server would print it (no IPv4-mapped prefix). */

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { AuthPlugin, PoolOptions, SslOptions } from 'mysql2';
 import { ConfigError } from '../../errors.js';
@@ -110,11 +111,7 @@ function toMysqlSsl(tls: TlsConnectionOptions): SslOptions {
 function resolveSsl(options: DriverPoolOptions): SslOptions | undefined {
   const tls = options.plan.tls.options;
   if (tls === false) return undefined;
-  for (const unsupported of ['servername', 'crl'] as const) {
-    if (tls[unsupported] !== undefined) {
-      options.logger.warn('Ignoring a TLS option mysql2 cannot apply', { connection: options.plan.name, option: unsupported });
-    }
-  }
+  if (tls.crl !== undefined) options.logger.warn('Ignoring a TLS option mysql2 cannot apply', { connection: options.plan.name, option: 'crl' });
   return toMysqlSsl(tls);
 }
 
@@ -169,6 +166,17 @@ export function buildPoolOptions(options: DriverPoolOptions, mysql: Mysql2Module
 
   const ssl = resolveSsl(options);
   if (ssl) target.ssl = ssl;
+  const servername = plan.tls.servername;
+  if (ssl && servername !== undefined && servername !== target.host) {
+    // mysql2 checks the certificate against `host` only: it gets the name, and a socket to the address dialled
+    const address = { host: target.host ?? 'localhost', port: target.port ?? 3306 };
+    target.host = servername;
+    target.stream = () => {
+      const socket = connect(address);
+      socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
+      return socket;
+    };
+  }
   if (options.password) {
     // RDS IAM users authenticate with mysql_clear_password, which mysql2 >= 3.22 disables by default.
     target.enableCleartextPlugin = true;

@@ -6,11 +6,13 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { DbModuleError } from '../../src/errors.js';
 import { createDatabase, type Database } from '../../src/index.js';
 import type { Queryable } from '../../src/transaction.js';
 import { startMariadbReplication, startPostgresReplication, type MariadbReplication, type PostgresReplication } from '../support/cluster/replication.js';
 import { credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
 import { captureLogger } from '../support/logger.js';
+import { rejectionOf } from '../support/rejection.js';
 import { waitFor } from '../support/wait.js';
 
 const IAM_USER = 'app_user';
@@ -236,6 +238,30 @@ describe('an emulated Aurora MySQL cluster', () => {
     }
     await waitFor(() => database.connection().topology()?.readers[0]?.healthy === true, 10_000, 'db-2 to answer again');
     expect(await readOnly(database.connection().reader())).toBe(true);
+  });
+
+  it('dialled at a mapped address, mysql2 still checks the certificate against the endpoint name (VERIFY_IDENTITY)', async () => {
+    const cluster = setup.emulator.cluster!;
+    const address = cluster.addressOf({ host: cluster.clusterEndpoint, port: 3306 })!;
+    const error = await rejectionOf(
+      () =>
+        createDatabase(
+          {
+            connections: {
+              app: {
+                driver: 'mysql',
+                dsn: `mysql://${IAM_USER}@elsewhere.example.test:3306/dbmodule_test?ssl-mode=VERIFY_IDENTITY&ssl-ca=${setup.emulator.caFile}`,
+                aws_iam_auth: { enabled: true, region: 'us-east-1' },
+                cluster: { enabled: false, instance_addresses: { 'elsewhere.example.test:3306': address } },
+              },
+            },
+          },
+          { logger: captureLogger().logger, credentials: setup.credentials.provider },
+        ),
+      DbModuleError,
+    );
+    expect(error.code).toBe('TLS_FAILED');
+    expect(error.message).toContain('elsewhere.example.test');
   });
 
   it('a plain mysql2 client sees the same answers through the cluster endpoint', async () => {

@@ -90,4 +90,39 @@ describe('the cluster part of a plan', () => {
     ]);
     expect(instance.tls.options === false ? undefined : instance.tls.options.servername).toBe('db-2.abc123.us-east-1.rds.amazonaws.com');
   });
+
+  it('the DSN may name its endpoint while instance_addresses says where it listens (a tunnel): TLS checks and IAM signs for the name', () => {
+    const name = 'mydb.cluster-abc123.us-east-1.rds.amazonaws.com';
+    const plan = planOf({
+      dsn: `postgresql://app@${name}:5432/app?sslmode=verify-full`,
+      aws_iam_auth: { enabled: true },
+      cluster: { instance_addresses: { [`${name}:5432`]: '127.0.0.1:15432' } },
+    });
+    expect([plan.host, plan.port, plan.endpoint, plan.iam?.signingHost, plan.iam?.signingPort, plan.tls.servername]).toEqual(['127.0.0.1', 15432, { host: name, port: 5432 }, name, 5432, name]);
+    expect(plan.cluster?.topology).toBe('auto');
+    expect(JSON.parse(JSON.stringify(plan))).toMatchObject({ endpoint: '127.0.0.1:15432', endpointName: `${name}:5432` });
+  });
+
+  it('a configured signing_host still wins for the DSN endpoint dialled elsewhere', () => {
+    const plan = planOf({
+      dsn: 'postgresql://app@db.internal:5432/app?sslmode=verify-full',
+      aws_iam_auth: { enabled: true, region: 'us-east-1', signing_host: 'mydb.cluster-abc123.us-east-1.rds.amazonaws.com' },
+      cluster: { enabled: false, instance_addresses: { 'db.internal': '127.0.0.1:15432' } },
+    });
+    expect([plan.host, plan.port, plan.iam?.signingHost, plan.tls.servername]).toEqual(['127.0.0.1', 15432, 'mydb.cluster-abc123.us-east-1.rds.amazonaws.com', 'db.internal']);
+  });
+
+  it('instance_addresses may be a function (addresses that change); an answer that is not an address names the setting', () => {
+    const asked: string[] = [];
+    const resolve = (endpoint: { host: string; port: number }) => {
+      asked.push(`${endpoint.host}:${endpoint.port}`);
+      return endpoint.host.startsWith('db-2.') ? '127.0.0.9:6000' : undefined;
+    };
+    expect(dialAddress({ host: 'db-2.abc.rds.amazonaws.com', port: 5432 }, resolve)).toEqual({ host: '127.0.0.9', port: 6000 });
+    expect(dialAddress({ host: 'db-3.abc.rds.amazonaws.com', port: 5432 }, resolve)).toEqual({ host: 'db-3.abc.rds.amazonaws.com', port: 5432 });
+    expect(asked).toEqual(['db-2.abc.rds.amazonaws.com:5432', 'db-3.abc.rds.amazonaws.com:5432']);
+    expect(() => dialAddress({ host: 'db-2.abc.rds.amazonaws.com', port: 5432 }, () => 'not an address')).toThrow(/cluster\.instance_addresses answered "not an address" for db-2\.abc\.rds\.amazonaws\.com:5432/);
+    const plan = planOf({ dsn: 'postgresql://app@db.example.com/app', cluster: { enabled: true, instance_host_pattern: '?.example.com', instance_addresses: resolve } });
+    expect(JSON.parse(JSON.stringify(plan)).cluster.instanceAddresses).toBe('function');
+  });
 });

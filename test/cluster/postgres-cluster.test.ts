@@ -257,3 +257,51 @@ describe('plain replication (replicas:)', () => {
     expect(await standbyAnswers(db)).toBe(false);
   });
 });
+
+describe('RDS Multi-AZ DB cluster, PostgreSQL (rds_tools)', () => {
+  // the rds_tools functions as RDS answers them, in a database of their own (the one above is Aurora's)
+  const ids = { writer: 'db-ABCDEFGHIJKL', reader: 'db-MNOPQRSTUVWX' };
+  const dsnOf = (dsn: string) => dsn.replace('/dbmodule_test', '/multiaz');
+  const multiAzAddresses = () => ({
+    [`${endpoint('writer-1')}:5432`]: `127.0.0.1:${servers.primary.port}`,
+    [`${endpoint('reader-1')}:5432`]: `127.0.0.1:${servers.standbys[0]!.port}`,
+  });
+
+  beforeAll(async () => {
+    await admin.query('CREATE DATABASE multiaz');
+    const client = new pg.Client({ connectionString: dsnOf(servers.primary.dsn) });
+    await client.connect();
+    try {
+      await client.query(`
+        CREATE SCHEMA rds_tools;
+        CREATE TABLE rds_tools.topology_rows (id text PRIMARY KEY, endpoint text NOT NULL, port int NOT NULL);
+        INSERT INTO rds_tools.topology_rows VALUES ('${ids.writer}', '${endpoint('writer-1')}', 5432), ('${ids.reader}', '${endpoint('reader-1')}', 5432);
+        CREATE FUNCTION rds_tools.show_topology(client text) RETURNS TABLE (id text, endpoint text, port int)
+          LANGUAGE sql STABLE AS $$ SELECT id, endpoint, port FROM rds_tools.topology_rows $$;
+        CREATE FUNCTION rds_tools.dbi_resource_id() RETURNS text LANGUAGE sql
+          AS $$ SELECT CASE WHEN pg_is_in_recovery() THEN '${ids.reader}' ELSE '${ids.writer}' END $$;
+        CREATE FUNCTION rds_tools.multi_az_db_cluster_source_dbi_resource_id() RETURNS text LANGUAGE sql
+          AS $$ SELECT CASE WHEN pg_is_in_recovery() THEN '${ids.writer}' ELSE NULL END $$;`);
+    } finally {
+      await client.end();
+    }
+    await servers.waitForReplay();
+  });
+
+  // an instance is named by its endpoint's first label (as the AWS wrapper does), not its dbi resource id
+  it('is discovered from the writer: endpoints from show_topology, the writer by its dbi resource id', async () => {
+    db = await createDatabase({ connections: { app: { dsn: dsnOf(servers.primary.dsn), cluster: { enabled: true, instance_addresses: multiAzAddresses() } } } }, { logger: captureLogger().logger });
+    const topology = db.connection().topology();
+    expect(topology?.source).toBe('multi-az-postgresql');
+    expect(topology?.writer).toMatchObject({ id: 'writer-1', host: endpoint('writer-1'), port: 5432, role: 'writer' });
+    expect(topology?.readers).toMatchObject([{ id: 'reader-1', host: endpoint('reader-1'), port: 5432, role: 'reader', healthy: true }]);
+    expect(await standbyAnswers(db)).toBe(true);
+    expect(await inRecovery(db.connection())).toBe(false);
+  });
+
+  it('asked on the reader, multi_az_db_cluster_source_dbi_resource_id() names the writer', async () => {
+    db = await createDatabase({ connections: { app: { dsn: dsnOf(servers.standbys[0]!.dsn), cluster: { enabled: true, instance_addresses: multiAzAddresses() } } } }, { logger: captureLogger().logger });
+    expect(db.connection().topology()?.writer?.id).toBe('writer-1');
+    expect(db.connection().topology()?.readers.map((reader) => reader.id)).toEqual(['reader-1']);
+  });
+});

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, messageOf } from '../errors.js';
 import { createLogfmtLogger } from '../logging.js';
 import type { AuthAttempt } from './auth-log.js';
+import type { EmulatedCluster } from './cluster.js';
 import { startEmulator, type Emulator } from './emulator.js';
 import type { EmulatorCredentials, EmulatorOptions, EmulatorTlsOptions } from './options.js';
 
@@ -38,6 +39,13 @@ Options:
   --tls-cert FILE --tls-key FILE certificate to present instead of a generated one
   --tls-ca FILE                  the CA of --tls-cert (written to the CA file)
   --ca-file PATH                 where to write the CA clients must trust (default: a temp file)
+  --cluster ENGINE               an Aurora cluster (postgres or mysql): an endpoint per instance plus
+                                 the cluster and cluster-ro endpoints, answering Aurora's topology
+  --instance ID=URL              a cluster instance and the real server behind it (repeatable;
+                                 the first is the writer)
+  --cluster-name NAME            <NAME>.cluster-<ID>.<region>.rds.amazonaws.com (default: mydb)
+  --cluster-id ID                (default: abc123def456)
+  --cluster-port N               port tokens are signed for on every endpoint (default: 5432 / 3306)
   --verbose                      print every authentication attempt
   -h, --help                     this text
 `;
@@ -58,7 +66,8 @@ export async function runEmulateCommand(argv: string[], io: EmulateIo): Promise<
     region: values.region,
     hostnames: values.hostname,
     listen: values.listen,
-    postgres: values['no-postgres'] ? false : { port: port(values['postgres-port'], '--postgres-port'), advertisedPort: port(values['postgres-advertised-port'], '--postgres-advertised-port'), upstream: values['postgres-upstream'] },
+    ...clusterOption(values),
+    postgres: values['no-postgres'] || (values.cluster && !values['postgres-upstream']) ? false : { port: port(values['postgres-port'], '--postgres-port'), advertisedPort: port(values['postgres-advertised-port'], '--postgres-advertised-port'), upstream: values['postgres-upstream'] },
     mysql: values['mysql-upstream'] ? { port: port(values['mysql-port'], '--mysql-port'), advertisedPort: port(values['mysql-advertised-port'], '--mysql-advertised-port'), upstream: values['mysql-upstream'] } : false,
     iamUsers: values['iam-user'],
     credentials: credentials(values, env),
@@ -84,6 +93,7 @@ export function formatAttempt(attempt: AuthAttempt): string {
     `user=${attempt.user}`,
     `key=${key}`,
     `host=${attempt.signedHost ?? '-'}`,
+    ...(attempt.endpoint === undefined ? [] : [`endpoint=${attempt.endpoint}`]),
     `from=${attempt.remoteAddress}`,
     `tls=${attempt.tls ? 'yes' : 'no'}`,
     `reason=${attempt.reason}`,
@@ -112,6 +122,11 @@ const FLAGS = {
   'tls-key': { type: 'string' },
   'tls-ca': { type: 'string' },
   'ca-file': { type: 'string' },
+  cluster: { type: 'string' },
+  instance: { type: 'string', multiple: true },
+  'cluster-name': { type: 'string' },
+  'cluster-id': { type: 'string' },
+  'cluster-port': { type: 'string' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -122,6 +137,31 @@ function port(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d{1,5}$/.test(value)) throw new ConfigError('CONFIG_INVALID', `${flag}: "${value}" is not a port number`);
   return Number(value);
+}
+
+function clusterOption(values: Values): Pick<EmulatorOptions, 'cluster'> {
+  const engine = values.cluster;
+  if (engine === undefined) {
+    const stray = (['instance', 'cluster-name', 'cluster-id', 'cluster-port'] as const).find((flag) => values[flag] !== undefined);
+    if (stray) throw new ConfigError('CONFIG_INVALID', `--${stray} needs --cluster postgres|mysql`);
+    return {};
+  }
+  if (engine !== 'postgres' && engine !== 'mysql') throw new ConfigError('CONFIG_INVALID', `--cluster: "${engine}" is not postgres or mysql`);
+  const instances = (values.instance ?? []).map((value) => {
+    const at = value.indexOf('=');
+    if (at <= 0) throw new ConfigError('CONFIG_INVALID', '--instance: expected ID=URL (db-1=postgresql://postgres@127.0.0.1:5433/app)');
+    return { id: value.slice(0, at), upstream: value.slice(at + 1) };
+  });
+  const clusterPort = port(values['cluster-port'], '--cluster-port');
+  return {
+    cluster: {
+      engine,
+      instances,
+      ...(values['cluster-name'] ? { name: values['cluster-name'] } : {}),
+      ...(values['cluster-id'] ? { clusterId: values['cluster-id'] } : {}),
+      ...(clusterPort === undefined ? {} : { port: clusterPort }),
+    },
+  };
 }
 
 function credentials(values: Values, env: Record<string, string | undefined>): EmulatorCredentials[] {
@@ -155,6 +195,23 @@ async function tlsFiles(values: Values): Promise<EmulatorTlsOptions | undefined>
   };
 }
 
+/** The cluster's endpoints, and the instance_addresses that make a client dial them by name. */
+function describeCluster(cluster: EmulatedCluster): string[] {
+  const addresses = cluster.addresses();
+  const at = (endpoint: string) => addresses[`${endpoint}:${cluster.port}`];
+  const lines = [
+    `  cluster    ${cluster.engine}, tokens signed for each endpoint's name and port ${cluster.port}`,
+    `             writer  ${cluster.clusterEndpoint} at ${at(cluster.clusterEndpoint)}`,
+    `             reader  ${cluster.readerEndpoint} at ${at(cluster.readerEndpoint)}`,
+    ...cluster.instances().map((instance) => `             ${instance.id.padEnd(7)} ${instance.endpoint} at ${instance.address} (${instance.role}) -> ${instance.upstream}`),
+    '  dial the endpoints by name: in the connection\'s cluster block',
+    '             instance_addresses:',
+    ...Object.entries(addresses).map(([endpoint, address]) => `               "${endpoint}": "${address}"`),
+    `             or DB_<NAME>_CLUSTER_INSTANCE_ADDRESSES=${Object.entries(addresses).map(([endpoint, address]) => `${endpoint}=${address}`).join(',')}`,
+  ];
+  return lines;
+}
+
 function maskKey(accessKeyId: string): string {
   return accessKeyId.length <= 8 ? '****' : `${accessKeyId.slice(0, 4)}…${accessKeyId.slice(-4)}`;
 }
@@ -170,6 +227,7 @@ function describe(emulator: Emulator, options: EmulatorOptions): string {
     const m = emulator.mysql;
     lines.push(`  mysql      ${m.host}:${m.port} -> ${m.backend}`, `             tokens signed for ${signedFor(m.advertisedPort)}`);
   }
+  if (emulator.cluster) lines.push(...describeCluster(emulator.cluster));
   lines.push(
     `  CA file    ${emulator.caFile}`,
     `             trust it: sslmode=verify-full&sslrootcert=${emulator.caFile} (PostgreSQL), ssl.ca (mysql2), --ssl-ca (mysql)`,

@@ -91,3 +91,49 @@ describe('dbmodule emulate', () => {
     await handle.close();
   });
 });
+
+describe('dbmodule emulate --cluster', () => {
+  it('prints the endpoints and the instance_addresses to use, and a connection configured from them finds the cluster', async () => {
+    const { out, io } = capture();
+    const handle = await runEmulateCommand(['--cluster', 'postgres', '--instance', `db-1=${PG_UPSTREAM}`, '--instance', `db-2=${PG_UPSTREAM}`, '--cluster-name', 'orders', '--cluster-id', 'xyz789'], io);
+    try {
+      const text = out.join('');
+      expect(text).toContain('writer  orders.cluster-xyz789.us-east-1.rds.amazonaws.com at 127.0.0.1:');
+      expect(text).toContain('reader  orders.cluster-ro-xyz789.us-east-1.rds.amazonaws.com at 127.0.0.1:');
+      expect(text).toMatch(/db-2 {4}db-2\.xyz789\.us-east-1\.rds\.amazonaws\.com at 127\.0\.0\.1:\d+ \(reader\)/);
+      expect(text).not.toMatch(/^ {2}postgres {3}/m);
+      const mapping = /DB_<NAME>_CLUSTER_INSTANCE_ADDRESSES=(\S+)/.exec(text)?.[1] ?? '';
+      const caFile = /CA file\s+(\S+)/.exec(text)?.[1] ?? '';
+      const { createDatabase } = await import('../../src/index.js');
+      const db = await createDatabase(
+        {
+          connections: {
+            app: {
+              dsn: `postgresql://${IAM_USER}@orders.cluster-xyz789.us-east-1.rds.amazonaws.com:5432/dbmodule_test?sslmode=verify-full&sslrootcert=${caFile}`,
+              aws_iam_auth: { enabled: true },
+              cluster: { instance_addresses: mapping },
+            },
+          },
+        },
+        { credentials: KEY },
+      );
+      try {
+        expect(db.connection().topology()).toMatchObject({ source: 'aurora-postgresql', writer: { id: 'db-1' }, readers: [{ id: 'db-2', host: 'db-2.xyz789.us-east-1.rds.amazonaws.com', port: 5432 }] });
+        const { rows } = await db.connection().reader().query<{ id: string }>('SELECT aurora_db_instance_identifier() AS id');
+        expect(rows[0]?.id).toBe('db-2');
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('names the flag at fault', async () => {
+    const { io } = capture();
+    expect((await rejectionOf(() => runEmulateCommand(['--instance', `db-1=${PG_UPSTREAM}`], io), Error)).message).toBe('--instance needs --cluster postgres|mysql');
+    expect((await rejectionOf(() => runEmulateCommand(['--cluster', 'oracle'], io), Error)).message).toBe('--cluster: "oracle" is not postgres or mysql');
+    expect((await rejectionOf(() => runEmulateCommand(['--cluster', 'postgres', '--instance', 'db-1'], io), Error)).message).toContain('--instance: expected ID=URL');
+    expect((await rejectionOf(() => runEmulateCommand(['--cluster', 'postgres'], io), Error)).message).toContain('cluster.instances: at least one instance');
+  });
+});

@@ -7,6 +7,7 @@ import { loadDriver } from './drivers/index.js';
 import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
+import { SharedTokenProviders } from './iam/shared-providers.js';
 import type { IamConnectionAuth } from './iam-connection.js';
 import type { Topology } from './cluster/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
@@ -136,8 +137,9 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   const events = new DatabaseEventEmitter((error, event) => logger.error('Event listener threw', { event, error: messageOf(error) }));
   for (const warning of resolved.warnings) logger.warn(warning);
 
+  const tokenProviders = new SharedTokenProviders();
   const opening = Object.values(resolved.connections).map((connection) =>
-    openConnection(connection, { logger, clock, events, signal: options.signal, credentials: options.credentials }),
+    openConnection(connection, { logger, clock, events, signal: options.signal, credentials: options.credentials, tokenProviders }),
   );
   const settled = await Promise.allSettled(opening);
   const opened = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -164,6 +166,8 @@ export interface OpenContext {
   events: DatabaseEventEmitter;
   signal: AbortSignal | undefined;
   credentials: CreateDatabaseOptions['credentials'];
+  /** The Database's IAM token providers, one per signing endpoint and user. */
+  tokenProviders?: SharedTokenProviders;
 }
 
 /**
@@ -249,6 +253,7 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
         clock: context.clock,
         emit: (event, payload) => context.events.emit(event, payload),
         ...(context.credentials ? { credentials: context.credentials } : {}),
+        ...(context.tokenProviders ? { shared: context.tokenProviders } : {}),
       })
     : undefined;
   try {

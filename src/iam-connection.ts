@@ -8,7 +8,8 @@ import { backoffDelay } from './iam/backoff.js';
 import { iamAuthFailedError } from './iam/errors.js';
 import { endpointRateLimiter } from './iam/rate-limit.js';
 import { createIamTokenProvider } from './iam/token-provider.js';
-import type { AwsCredentialIdentity, AwsCredentialProvider, IamTokenProvider, TokenState } from './iam/types.js';
+import { sharedProviderKey, type HeldProvider, type SharedTokenProviders } from './iam/shared-providers.js';
+import type { AwsCredentialIdentity, AwsCredentialProvider, IamTokenProvider, TokenProviderEvent, TokenState } from './iam/types.js';
 import type { Logger } from './logging.js';
 
 /** What an IAM connection adds to its driver pool: a token per new session and recovery. */
@@ -32,6 +33,8 @@ export interface IamConnectionAuthOptions {
   readonly credentials?: Credentials;
   /** Random source for retry jitter; default Math.random. */
   readonly random?: () => number;
+  /** The Database's providers, shared by every pool signing for the same endpoint; default: a provider of its own. */
+  readonly shared?: SharedTokenProviders;
 }
 
 /** Retries of one session opening after an IAM authentication failure, at most (each re-signs). */
@@ -94,9 +97,15 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   const { iam, name: connection } = plan;
   const endpoint = `${iam.signingHost}:${iam.signingPort}`;
   logger.info('Creating AWS RDS credential store', { connection, endpoint, region: iam.region, username: iam.user });
-  let provider: IamTokenProvider;
-  try {
-    provider = createIamTokenProvider({
+  const onEvent = (event: TokenProviderEvent): void => {
+    if (event.type === 'token.refreshed') {
+      options.emit('token.refreshed', { connection, expiresAt: event.expiresAt, credentialSource: event.credentialSource, accessKeyIdSuffix: event.accessKeyIdSuffix });
+    } else {
+      options.emit('token.refresh_failed', { connection, code: event.code, message: event.message, attempt: event.attempt });
+    }
+  };
+  const create = (listener: (event: TokenProviderEvent) => void): IamTokenProvider =>
+    createIamTokenProvider({
       host: iam.signingHost,
       port: iam.signingPort,
       user: iam.user,
@@ -105,18 +114,16 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
       clock: options.clock,
       logger,
       ...(options.random ? { random: options.random } : {}),
-      onEvent: (event) => {
-        if (event.type === 'token.refreshed') {
-          options.emit('token.refreshed', { connection, expiresAt: event.expiresAt, credentialSource: event.credentialSource, accessKeyIdSuffix: event.accessKeyIdSuffix });
-        } else {
-          options.emit('token.refresh_failed', { connection, code: event.code, message: event.message, attempt: event.attempt });
-        }
-      },
+      onEvent: listener,
     });
+  let held: HeldProvider;
+  try {
+    held = options.shared ? options.shared.acquire(sharedProviderKey(iam), create, onEvent) : ownProvider(create(onEvent));
   } catch (error) {
     logger.error('Failed to create AWS RDS credential store', { connection, error: messageOf(error), endpoint, username: iam.user, possible_causes: 'Invalid endpoint, missing region, or missing username' });
     throw forConnection(error, connection);
   }
+  const { provider } = held;
   logger.debug('AWS RDS credential store created successfully', { connection, region: provider.state().region });
 
   const limiter = endpointRateLimiter(endpoint, iam.maxConnectsPerSecond);
@@ -126,7 +133,7 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   return {
     provider,
     state: () => provider.state(),
-    close: () => provider.close(),
+    close: () => held.release(),
     password: async () => {
       await limiter.acquire();
       try {
@@ -155,6 +162,10 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
 }
 
 // --- internal ---
+
+function ownProvider(provider: IamTokenProvider): HeldProvider {
+  return { provider, release: () => provider.close() };
+}
 
 function logFailure(error: unknown, connection: string, base: DsnPlan | undefined, logger: Logger): void {
   const code = error instanceof DbModuleError ? error.code : undefined;

@@ -171,6 +171,27 @@ describe('an emulated Aurora PostgreSQL cluster', () => {
     }
   });
 
+  it('two connections to one cluster share one token per endpoint (one cache and one signing per endpoint)', async () => {
+    const { emulator } = setup;
+    const cluster = emulator.cluster!;
+    const since = emulator.authLog.entries().length;
+    const connection = {
+      dsn: `postgresql://${IAM_USER}@${cluster.clusterEndpoint}:5432/dbmodule_test?sslmode=verify-full&sslrootcert=${emulator.caFile}`,
+      aws_iam_auth: { enabled: true },
+      cluster: { instance_addresses: cluster.addressOf },
+    };
+    db = await createDatabase({ default: 'a', connections: { a: connection, b: { ...connection, max_open_connections: 3 } } }, { logger: captureLogger().logger, credentials: setup.credentials.provider });
+    await Promise.all(['a', 'b'].map((name) => db!.connection(name).reader().query('SELECT 1')));
+    const tokensPerEndpoint = new Map<string, Set<string>>();
+    for (const attempt of emulator.authLog.entries().slice(since).filter((entry) => entry.decision === 'allow')) {
+      tokensPerEndpoint.set(attempt.endpoint!, (tokensPerEndpoint.get(attempt.endpoint!) ?? new Set()).add(attempt.tokenId!));
+    }
+    expect([...tokensPerEndpoint.keys()].sort()).toEqual([cluster.clusterEndpoint, cluster.instancePattern.replace('?', 'db-2')].sort());
+    for (const tokens of tokensPerEndpoint.values()) expect(tokens.size).toBe(1);
+    expect(db.connection('a').tokenState()?.signCount).toBe(1);
+    expect(db.connection('b').tokenState()).toEqual(db.connection('a').tokenState());
+  });
+
   it('over every test above, each token the emulator accepted was signed for the endpoint dialled', () => {
     const cluster = setup.emulator.cluster!;
     const instance = (id: string) => cluster.instancePattern.replace('?', id);

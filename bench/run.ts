@@ -23,6 +23,7 @@ interface Planned {
 const PLAN: readonly Planned[] = [
   { name: 'query-path-postgres', script: 'query-path', args: ['postgres'] },
   { name: 'query-path-mysql', script: 'query-path', args: ['mysql'] },
+  { name: 'cluster-reads', script: 'cluster-reads', args: [] },
   { name: 'iam-storm', script: 'iam-storm', args: [] },
   { name: 'token-path', script: 'token-path', args: [] },
   { name: 'cold-start', script: 'cold-start', args: [] },

@@ -23,7 +23,7 @@ export interface DbmoduleOptions {
 /** The connection's configuration object, as a user would write it. */
 export function dbmoduleConfig(engine: Engine, route: Route, options: DbmoduleOptions = {}): Record<string, unknown> {
   const common = { driver: engine, max_open_connections: options.maxOpen ?? POOL_SIZE, ...options.extra };
-  if (route.kind === 'direct') return { connections: { bench: { ...common, dsn: engine === 'postgres' ? PG_URL : MYSQL_URL } } };
+  if (route.kind === 'direct') return { connections: { bench: { ...common, ...route.connection, dsn: route.url ?? (engine === 'postgres' ? PG_URL : MYSQL_URL) } } };
   const scheme = engine === 'postgres' ? 'postgresql' : 'mysql';
   const database = serverAddress(engine).database;
   return {
@@ -72,4 +72,16 @@ export async function dbmodulePool(engine: Engine, route: Route): Promise<QueryT
       ? ((pool: PgPool) => (sql: string, params?: readonly unknown[]) => pool.query(sql, params as unknown[] | undefined))(connection.pool as PgPool)
       : ((pool: MysqlPool) => (sql: string, params?: readonly unknown[]) => mysqlQuery(pool, sql, params))(connection.pool as MysqlPool);
   return { name: 'dbmodule-pool', label: 'dbmodule connection.pool', run, close: () => db.close() };
+}
+
+/** `connection.reader().query(sql, params)`: reads routed to a reader by the connection's topology. */
+export async function dbmoduleReader(engine: Engine, route: Route): Promise<QueryTarget> {
+  const db = await openDbmodule(engine, route);
+  const reader = db.connection().reader();
+  return {
+    name: 'dbmodule-reader',
+    label: 'dbmodule reader().query',
+    run: (sql, params) => reader.query(sql, params),
+    close: () => db.close(),
+  };
 }

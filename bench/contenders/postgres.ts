@@ -2,7 +2,7 @@
 
 import type { PoolConfig } from 'pg';
 import { BENCH_CREDENTIALS, BENCH_REGION, rdsSigner } from '../lib/aws.js';
-import { serverAddress } from '../lib/databases.js';
+import { addressOf, serverAddress } from '../lib/databases.js';
 import { POOL_SIZE, type QueryTarget, type Route } from './target.js';
 
 /** `pg.Pool` as its README shows it; over IAM its password function asks @aws-sdk/rds-signer for each new session. */
@@ -22,7 +22,7 @@ export async function barePgPool(route: Route, max = POOL_SIZE): Promise<QueryTa
 /** Connection fields for pg: the server itself, or the IAM endpoint with a token signed by rds-signer per session. */
 export async function pgEndpoint(route: Route): Promise<PoolConfig> {
   if (route.kind === 'direct') {
-    const a = serverAddress('postgres');
+    const a = route.url ? addressOf(route.url) : serverAddress('postgres');
     return { host: a.host, port: a.port, user: a.user, password: a.password, database: a.database };
   }
   const signer = await rdsSigner(route);

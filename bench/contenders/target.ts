@@ -12,7 +12,13 @@ export interface QueryTarget {
  * endpoint with TLS (verify-full against the endpoint's CA) and an IAM token per new session.
  */
 export type Route =
-  | { readonly kind: 'direct' }
+  | {
+      readonly kind: 'direct';
+      /** The server, when not the suite's default one (a standby, a private primary). */
+      readonly url?: string;
+      /** Extra keys of dbmodule's connection (a `cluster` block, `replicas`). */
+      readonly connection?: Readonly<Record<string, unknown>>;
+    }
   | {
       readonly kind: 'iam';
       /** Where the emulator listens. */

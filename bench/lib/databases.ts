@@ -19,10 +19,15 @@ export interface ServerAddress {
 }
 
 export function serverAddress(engine: Engine): ServerAddress {
-  const url = new URL(engine === 'postgres' ? PG_URL : MYSQL_URL);
+  return addressOf(engine === 'postgres' ? PG_URL : MYSQL_URL);
+}
+
+/** Connection fields of any server URL (postgresql:// or mysql://). */
+export function addressOf(serverUrl: string): ServerAddress {
+  const url = new URL(serverUrl);
   return {
     host: url.hostname,
-    port: Number(url.port) || (engine === 'postgres' ? 5432 : 3306),
+    port: Number(url.port) || (url.protocol.startsWith('mysql') ? 3306 : 5432),
     user: decodeURIComponent(url.username),
     password: url.password ? decodeURIComponent(url.password) : undefined,
     database: url.pathname.slice(1),
@@ -42,14 +47,13 @@ export function lookupSql(engine: Engine): string {
 }
 
 /** Creates and fills the lookup table if needed; throws unless it holds exactly ids 1..10000. */
-export async function ensureBenchTable(engine: Engine): Promise<void> {
-  if (engine === 'postgres') await ensurePostgres();
+export async function ensureBenchTable(engine: Engine, url?: string): Promise<void> {
+  if (engine === 'postgres') await ensurePostgres(url ? addressOf(url) : serverAddress('postgres'));
   else await ensureMysql();
 }
 
-async function ensurePostgres(): Promise<void> {
+async function ensurePostgres(a: ServerAddress): Promise<void> {
   const { default: pg } = await import('pg');
-  const a = serverAddress('postgres');
   const client = new pg.Client({ host: a.host, port: a.port, user: a.user, password: a.password, database: a.database });
   await client.connect();
   try {

@@ -10,7 +10,7 @@
  * turn with the others so that machine noise hits them alike.
  */
 
-import { dbmodulePool, dbmoduleQuery } from '../contenders/dbmodule.js';
+import { dbmodulePool, dbmoduleQuery, dbmoduleReader } from '../contenders/dbmodule.js';
 import { bareMysqlPool, wrapperMysqlPool } from '../contenders/mysql.js';
 import { barePgPool, wrapperPgPool } from '../contenders/postgres.js';
 import type { QueryTarget, Route } from '../contenders/target.js';
@@ -58,6 +58,8 @@ function open(engine: Engine, route: Route, kind: ContenderKind): Promise<QueryT
       return dbmoduleQuery(engine, route);
     case 'dbmodule-pool':
       return dbmodulePool(engine, route);
+    case 'dbmodule-reader':
+      return dbmoduleReader(engine, route);
     case 'wrapper':
       return engine === 'postgres' ? wrapperPgPool(route) : wrapperMysqlPool(route);
   }

@@ -4,7 +4,7 @@ import { ConfigError, DbModuleError, messageOf } from '../errors.js';
 import type { DatabaseEventEmitter } from '../events.js';
 import type { Logger } from '../logging.js';
 import type { Queryable } from '../transaction.js';
-import { dialAddress, instanceEndpoint, type Endpoint } from './endpoints.js';
+import { dialAddress, instanceEndpoint, type Endpoint } from '../config/endpoints.js';
 import { InstancePools, type InstancePool, type InstancePoolOpener } from './instance-pools.js';
 import { acquireMonitor, TopologyMonitor, type InstanceInfo, type TopologyRead, type TopologySnapshot } from './monitor.js';
 import { ReaderRouter, type PoolRunner, type Reader, type ReaderCandidate } from './reader-router.js';

@@ -1,7 +1,7 @@
 import type { Clock } from '../drivers/types.js';
 import { DbModuleError, messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
-import type { Endpoint } from './endpoints.js';
+import type { Endpoint } from '../config/endpoints.js';
 import type { TopologySource } from './types.js';
 
 /** One instance as a refresh found it: its id, the endpoint it is opened for, and its role. */

@@ -5,7 +5,7 @@ import { endpointInvalidError, usernameMissingError } from '../iam/errors.js';
 import { resolveSigningTarget } from '../iam/signing-target.js';
 import { connectionTls } from '../tls/connection-tls.js';
 import { withoutTlsParams } from '../tls/sslmode.js';
-import { defaultInstancePattern, dialAddress, isRdsProxy, rdsEndpointKind, type Endpoint } from '../cluster/endpoints.js';
+import { defaultInstancePattern, dialAddress, isRdsProxy, rdsEndpointKind, type Endpoint } from './endpoints.js';
 import { CLUSTER_DEFAULTS, DEFAULTS } from './defaults.js';
 import { planView, type ConnectionPlanView } from './plan-view.js';
 import type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';

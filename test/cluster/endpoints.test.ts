@@ -1,6 +1,6 @@
 // RDS endpoint names: kinds, the instance pattern a cluster endpoint implies, and dial addresses.
 import { describe, expect, it } from 'vitest';
-import { defaultInstancePattern, dialAddress, instanceEndpoint, isRdsProxy, rdsEndpointKind } from '../../src/cluster/endpoints.js';
+import { defaultInstancePattern, dialAddress, instanceEndpoint, isRdsProxy, rdsEndpointKind } from '../../src/config/endpoints.js';
 import { planConnection, planEndpoint } from '../../src/config/plan.js';
 import { validateConfig } from '../../src/config/index.js';
 

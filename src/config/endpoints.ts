@@ -3,7 +3,7 @@
  * and the address actually dialled for an endpoint (tunnels, port-forwards, local clusters).
  */
 
-import type { InstanceAddressResolver } from '../config/types.js';
+import type { InstanceAddressResolver } from './types.js';
 import { ConfigError } from '../errors.js';
 
 /** What an RDS host name is. `custom` is an Aurora custom endpoint; undefined: not an RDS name. */

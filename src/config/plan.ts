@@ -65,12 +65,13 @@ export function planConnection(from: ConnectionConfig | DsnPlan): ConnectionPlan
 }
 
 /**
- * The plan of one endpoint of a connection's cluster (an instance, or a reader endpoint): the
- * connection's plan dialling `address` for `endpoint`, with TLS checking the endpoint's name and
- * IAM signing for it, whatever `signing_host` says for the connection's own host.
+ * The plan of one endpoint of a connection's cluster (an instance, or a reader endpoint), or of
+ * its own endpoint dialled elsewhere: the connection's plan dialling `address` for `endpoint`, with
+ * TLS checking the endpoint's name and IAM signing for it (another endpoint's whatever
+ * `signing_host` says; the connection's own keeps a configured one, and its cluster).
  */
 export function planEndpoint(plan: ConnectionPlan, endpoint: Endpoint, address: Endpoint = endpoint): ConnectionPlan {
-  const { endpoint: ownEndpoint, ...rest } = plan;
+  const { endpoint: ownEndpoint, cluster, ...rest } = plan;
   const own = ownEndpoint ?? { host: plan.host, port: plan.port };
   const isOwn = own.host === endpoint.host && own.port === endpoint.port;
   // another endpoint signs for itself; the connection's own keeps a configured signing_host
@@ -79,7 +80,7 @@ export function planEndpoint(plan: ConnectionPlan, endpoint: Endpoint, address: 
   const moved = address.host !== endpoint.host || address.port !== endpoint.port;
   const derived = finishPlan(
     { ...rest, settings, dsn, target: describeDsn(dsn), host: address.host, port: address.port, ...(moved ? { endpoint } : {}) },
-    isOwn ? plan.cluster : undefined,
+    isOwn ? cluster : undefined,
   );
   if (address.host === endpoint.host || derived.tls.servername === undefined && derived.tls.mode !== 'verify-full') return derived;
   // dialled by address: the certificate must still name the endpoint

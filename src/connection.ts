@@ -7,6 +7,7 @@ import type { IamConnectionAuth } from './iam-connection.js';
 import type { TokenState } from './iam/types.js';
 import { isTerminable } from './drivers/termination.js';
 import type { ClusterRouting } from './cluster/cluster.js';
+import type { WriterFailover } from './cluster/writer-failover.js';
 import type { Topology } from './cluster/types.js';
 import type { Reader } from './cluster/reader-router.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
@@ -40,6 +41,8 @@ export class Connection implements Queryable {
 
   readonly #iam: IamConnectionAuth | undefined;
   #cluster: ClusterRouting | undefined;
+  /** Where writes go when the cluster's writer can fail over; undefined otherwise (writes go to `#pool`). */
+  #writer: WriterFailover | undefined;
 
   /** @internal Created by `createDatabase`. */
   constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
@@ -53,14 +56,19 @@ export class Connection implements Queryable {
     this.#events = events;
   }
 
-  /** The driver's native pool (pg.Pool, mysql2 Pool, SQLite handle pool); cast it to the driver's type. */
+  /**
+   * The driver's native pool (pg.Pool, mysql2 Pool, SQLite handle pool); cast it to the driver's
+   * type. On an Aurora or Multi-AZ cluster, a pool of that shape whose every checkout goes to the
+   * writer of the moment, so an ORM holding it follows a failover.
+   */
   get pool(): unknown {
-    return this.#pool.native;
+    return this.#cluster?.writerNative ?? this.#pool.native;
   }
 
   /** @internal Set by `createDatabase` once the cluster's topology is known. */
   attachCluster(cluster: ClusterRouting): void {
     this.#cluster = cluster;
+    this.#writer = cluster.writer();
   }
 
   /**
@@ -92,7 +100,7 @@ export class Connection implements Queryable {
   }
 
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    return this.queryOn(this.#pool, sql, params);
+    return this.#writer ? this.#writer.query<T>(sql, params) : this.queryOn(this.#pool, sql, params);
   }
 
   /** @internal A statement on `pool` (this connection's, or one of its readers'), with its events and accounting. */
@@ -118,7 +126,7 @@ export class Connection implements Queryable {
 
   /** Runs `fn` in a transaction: commits when it returns, rolls back and rethrows when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
-    return this.transactionOn(this.#pool, fn, options);
+    return this.#writer ? this.#writer.transaction(fn, options) : this.transactionOn(this.#pool, fn, options);
   }
 
   /** @internal A transaction on one session of `pool`. */
@@ -140,7 +148,7 @@ export class Connection implements Queryable {
   async ping(): Promise<void> {
     this.#enter();
     try {
-      await this.#pool.ping();
+      await this.#writerPool().ping();
     } catch (error) {
       this.#recordFailure(error);
       throw error;
@@ -150,7 +158,11 @@ export class Connection implements Queryable {
   }
 
   stats(): PoolStats {
-    return this.#pool.stats();
+    return this.#writerPool().stats();
+  }
+
+  #writerPool(): DriverPool {
+    return this.#writer?.pool ?? this.#pool;
   }
 
   /**
@@ -170,11 +182,13 @@ export class Connection implements Queryable {
     try {
       await this.#cluster?.close();
       this.#iam?.close();
-      const closing = this.#pool.close();
+      // after a failover the writer's pool is another than the connection's own (closed by then)
+      const pool = this.#writerPool();
+      const closing = this.#writer ? Promise.all([this.#writer.closeWriter(), this.#pool.close()]).then(() => {}) : this.#pool.close();
       if (!(await settlesBy(closing, deadline))) {
-        const { inUse, waiting } = this.#pool.stats();
-        if (inUse + waiting > 0 && isTerminable(this.#pool)) {
-          const ended = this.#pool.terminate();
+        const { inUse, waiting } = pool.stats();
+        if (inUse + waiting > 0 && isTerminable(pool)) {
+          const ended = pool.terminate();
           this.#events.emit('connection.error', {
             connection: this.name,
             driver: this.driver,

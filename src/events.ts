@@ -22,10 +22,18 @@ export interface DatabaseEvents {
   /** The cluster's instances or roles changed (ids; never an address that came from a secret). */
   'topology.changed': { connection: string; source: string; writer?: string; readers: string[]; added: string[]; removed: string[] };
   'topology.refresh_failed': { connection: string; source: string; code: string; message: string };
+  /** The writer stopped answering as one: `reason` is `network`, `read-only` or `topology`; `from` its instance id. */
+  'failover.started': { connection: string; from: string; reason: FailoverReason; code?: string };
+  /** Writes go to `to` (an instance id; `from` when the writer came back as one). */
+  'failover.completed': { connection: string; from: string; to: string; durationMs: number };
+  'failover.failed': { connection: string; from: string; durationMs: number; message: string };
   'migration.started': { connection: string; id: string; version: string };
   'migration.completed': { connection: string; id: string; version: string; durationMs: number };
   'migration.failed': { connection: string; id: string; version: string; durationMs: number; message: string };
 }
+
+/** What started a failover: a network error on the writer, a read-only error on a write, or a topology naming another writer. @public */
+export type FailoverReason = 'network' | 'read-only' | 'topology';
 
 /** @public */
 export type DatabaseEventName = keyof DatabaseEvents;

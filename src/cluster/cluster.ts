@@ -7,6 +7,7 @@ import type { Queryable } from '../transaction.js';
 import { dialAddress, instanceEndpoint, type Endpoint } from '../config/endpoints.js';
 import { InstancePools, type InstancePool, type InstancePoolOpener } from './instance-pools.js';
 import { acquireMonitor, TopologyMonitor, type InstanceInfo, type TopologyRead, type TopologySnapshot } from './monitor.js';
+import { WriterFailover } from './writer-failover.js';
 import { ReaderRouter, type PoolRunner, type Reader, type ReaderCandidate } from './reader-router.js';
 import { detectTopologySource, readerRoleQuery, replicaLagMs, truthy, type RowsQuery } from './sources.js';
 import type { Topology, TopologyHost } from './types.js';
@@ -36,6 +37,9 @@ export class ClusterRouting {
   readonly #unsubscribe: () => void;
   readonly #pools: InstancePools;
   readonly #reader: ReaderRouter;
+  #writer: WriterFailover | undefined;
+  #writerNative: unknown;
+  #removeSource: () => void = () => {};
   #closed = false;
 
   private constructor(context: ClusterOpenContext, pools: InstancePools, held: { monitor: TopologyMonitor; release: () => void }) {
@@ -54,7 +58,7 @@ export class ClusterRouting {
       selection: plan.cluster.settings.reader_selection,
       candidates: () => this.#candidates(),
       writer: context.writer,
-      writerNative: context.writerPool.native,
+      writerNative: () => this.#writerPool().native,
       routingPool: context.routingPool,
       runner: context.runner,
       markUnhealthy: (pool, error) => this.#markUnhealthy(pool, error),
@@ -70,52 +74,89 @@ export class ClusterRouting {
     const { plan, writerPool } = context;
     const cluster = plan.cluster;
     const pools = new InstancePools(context.openPool);
+    if (cluster.replicas.length > 0) {
+      const monitor = new TopologyMonitor({ source: 'replicas', refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name });
+      monitor.addSource(replicaRead(plan, pools));
+      return ClusterRouting.#start(new ClusterRouting(context, pools, { monitor, release: () => monitor.stop() }));
+    }
+    if (cluster.topology === false) return undefined;
+    const source = await detectTopologySource(plan.driver, async (sql) => (await writerPool.query<Record<string, unknown>>(sql)).rows);
+    if (!source) {
+      if (cluster.topology === 'auto') {
+        context.logger.debug('No cluster topology reported; a plain connection', { connection: plan.name });
+        return undefined;
+      }
+      throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}": cluster.enabled is true, but ${plan.target} reports no Aurora or Multi-AZ DB cluster topology`, {
+        connection: plan.name,
+        solutions: ['Set cluster.enabled: auto (or remove it) to use the connection without topology', 'For plain read replicas, list their DSNs under replicas'],
+      });
+    }
+    const pattern = cluster.instancePattern;
+    if (pattern === undefined && !source.name.startsWith('multi-az')) {
+      throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}": the ${source.name} topology names instances by id, and their endpoints cannot be derived from ${plan.host}; set cluster.instance_host_pattern (for example ?.abc123.us-east-1.rds.amazonaws.com)`, { connection: plan.name });
+    }
     // the endpoint by name, also when instance_addresses has it dialled elsewhere
     const own = plan.endpoint ?? { host: plan.host, port: plan.port };
-    const writerRows: RowsQuery = async (sql) => (await writerPool.query<Record<string, unknown>>(sql)).rows;
-    let held: { monitor: TopologyMonitor; release: () => void };
-    if (cluster.replicas.length > 0) {
-      const monitor = new TopologyMonitor({ source: 'replicas', read: replicaRead(plan, pools), refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name });
-      held = { monitor, release: () => monitor.stop() };
-    } else {
-      if (cluster.topology === false) return undefined;
-      const source = await detectTopologySource(plan.driver, writerRows);
-      if (!source) {
-        if (cluster.topology === 'auto') {
-          context.logger.debug('No cluster topology reported; a plain connection', { connection: plan.name });
-          return undefined;
-        }
-        throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}": cluster.enabled is true, but ${plan.target} reports no Aurora or Multi-AZ DB cluster topology`, {
-          connection: plan.name,
-          solutions: ['Set cluster.enabled: auto (or remove it) to use the connection without topology', 'For plain read replicas, list their DSNs under replicas'],
-        });
-      }
-      const pattern = cluster.instancePattern;
-      if (pattern === undefined && !source.name.startsWith('multi-az')) {
-        throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}": the ${source.name} topology names instances by id, and their endpoints cannot be derived from ${plan.host}; set cluster.instance_host_pattern (for example ?.abc123.us-east-1.rds.amazonaws.com)`, { connection: plan.name });
-      }
-      const read: TopologyRead = async () =>
-        (await source.read(writerRows)).map((found) => ({
-          id: found.id,
-          endpoint: found.endpoint ?? instanceEndpoint(pattern ?? '?', found.id, own.port ?? 0),
-          role: found.writer ? 'writer' : 'reader',
-          ...(found.lagMs === undefined ? {} : { lagMs: found.lagMs }),
-        }));
-      const key = JSON.stringify([source.name, plan.driver, own.host, own.port, plan.user, plan.database]);
-      held = acquireMonitor(key, () => new TopologyMonitor({ source: source.name, read, refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name }));
-    }
+    const key = JSON.stringify([source.name, plan.driver, own.host, own.port, plan.user, plan.database]);
+    const held = acquireMonitor(key, () => new TopologyMonitor({ source: source.name, refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name }));
     const routing = new ClusterRouting(context, pools, held);
+    routing.#removeSource = held.monitor.addSource(async () =>
+      (await source.read((sql) => routing.#topologyRows(sql))).map((found) => ({
+        id: found.id,
+        endpoint: found.endpoint ?? instanceEndpoint(pattern ?? '?', found.id, own.port ?? 0),
+        role: found.writer ? 'writer' : 'reader',
+        ...(found.lagMs === undefined ? {} : { lagMs: found.lagMs }),
+      })),
+    );
+    return ClusterRouting.#start(routing, own.host ?? plan.name);
+  }
+
+  /** The first topology, the readers' pools, and (for a topology the server reports) the writer's failover. */
+  static async #start(routing: ClusterRouting, ownName?: string): Promise<ClusterRouting> {
+    const context = routing.#context;
+    const monitor = routing.#monitor;
     try {
-      const snapshot = held.monitor.snapshot ?? (await held.monitor.refresh());
+      const snapshot = monitor.snapshot ?? (await monitor.refresh());
       routing.#onRefresh(snapshot, undefined);
+      if (ownName !== undefined) routing.#followWriter(snapshot, ownName);
       // the readers' pools exist before the first read (sessions open on demand)
       await Promise.allSettled(routing.#candidates().map((candidate) => candidate.pool.opened));
     } catch (error) {
       await routing.close();
       throw error;
     }
-    held.monitor.start();
+    monitor.start();
     return routing;
+  }
+
+  #followWriter(snapshot: TopologySnapshot, ownName: string): void {
+    const { plan, writerPool, runner, events, logger, routingPool } = this.#context;
+    const { settings } = plan.cluster;
+    const roleQuery = readerRoleQuery(plan.driver);
+    const writer = new WriterFailover({
+      connection: plan.name,
+      initial: { id: snapshot.instances.find((instance) => instance.role === 'writer')?.id ?? ownName, pool: writerPool },
+      monitor: this.#monitor,
+      openWriter: (instance) => this.#context.openPool(this.#planOf(instance)),
+      answersAsWriter: async (pool) => !truthy((await pool.query<Record<string, unknown>>(roleQuery)).rows[0]?.reader),
+      runner,
+      refreshMs: settings.failover_refresh,
+      timeoutMs: settings.failover_timeout,
+      events,
+      logger,
+    });
+    this.#writer = writer;
+    this.#writerNative = routingPool(() => writer.pool.native);
+  }
+
+  /** Writes: the writer and its failover, for a topology the server reports (undefined for plain replicas). */
+  writer(): WriterFailover | undefined {
+    return this.#writer;
+  }
+
+  /** For ORMs: a native pool whose every checkout goes to the writer of the moment; undefined without a failover. */
+  get writerNative(): unknown {
+    return this.#writerNative;
   }
 
   reader(): Reader {
@@ -142,12 +183,40 @@ export class ClusterRouting {
     return this.topology();
   }
 
+  /** Stops following the cluster and closes the readers' pools; the writer's pool is the connection's to close. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
+    this.#removeSource();
     this.#release();
+    await this.#writer?.close();
     await this.#pools.close();
+  }
+
+  #writerPool(): DriverPool {
+    return this.#writer?.pool ?? this.#context.writerPool;
+  }
+
+  /**
+   * Runs a topology statement on the writer, or on a reader when the writer does not answer (Aurora
+   * and Multi-AZ clusters report their topology on every instance). While a failover runs the
+   * readers are asked first: the old writer may not answer at all.
+   */
+  async #topologyRows(sql: string): Promise<readonly Record<string, unknown>[]> {
+    const readers = [...this.#pools.values()].flatMap((entry) => (entry.healthy && entry.ready ? [entry.ready.pool] : []));
+    const writer = this.#writerPool();
+    const pools = this.#writer?.inProgress ? [...readers, writer] : [writer, ...readers];
+    let failure: unknown;
+    for (const pool of pools) {
+      try {
+        return (await pool.query<Record<string, unknown>>(sql)).rows;
+      } catch (error) {
+        if (!(error instanceof DbModuleError) || !UNREACHED.has(error.code)) throw error;
+        failure = error;
+      }
+    }
+    throw failure;
   }
 
   #host(instance: InstanceInfo): TopologyHost {
@@ -231,6 +300,9 @@ export class ClusterRouting {
     }
   }
 }
+
+/** The instance asked did not answer: another may. */
+const UNREACHED: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'CONNECT_TIMEOUT', 'CONNECTION_LOST', 'TLS_FAILED', 'POOL_TIMEOUT', 'DATABASE_CLOSED']);
 
 function endpointKey(endpoint: Endpoint): string {
   return `${endpoint.host}:${endpoint.port}`;

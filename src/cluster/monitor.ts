@@ -24,7 +24,6 @@ export type TopologyRead = () => Promise<readonly InstanceInfo[]>;
 
 export interface TopologyMonitorOptions {
   readonly source: TopologySource;
-  readonly read: TopologyRead;
   readonly refreshMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -36,12 +35,14 @@ type Listener = (snapshot: TopologySnapshot, previous: TopologySnapshot | undefi
 type FailureListener = (error: DbModuleError) => void;
 
 /**
- * Keeps one cluster's topology fresh: reads it every `refreshMs` (and on demand, single flight),
- * keeps the last good topology when a refresh fails and says so, and tells its subscribers.
- * One per cluster, shared by every connection pointing at it ({@link acquireMonitor}).
+ * Keeps one cluster's topology fresh: reads it every `refreshMs` (and on demand, single flight:
+ * a failover reads it every `failover_refresh`) through the first of its sources that
+ * answers, keeps the last good topology when no source does and says so, and tells its
+ * subscribers. One per cluster, shared by every connection pointing at it ({@link acquireMonitor}).
  */
 export class TopologyMonitor {
   readonly #options: TopologyMonitorOptions;
+  readonly #sources: TopologyRead[] = [];
   readonly #listeners = new Set<Listener>();
   readonly #failureListeners = new Set<FailureListener>();
   #snapshot: TopologySnapshot | undefined;
@@ -83,6 +84,15 @@ export class TopologyMonitor {
     return this.#refreshing;
   }
 
+  /** Adds a way to read the topology (each connection's sessions); removing it leaves the others. */
+  addSource(read: TopologyRead): () => void {
+    this.#sources.push(read);
+    return () => {
+      const index = this.#sources.indexOf(read);
+      if (index >= 0) this.#sources.splice(index, 1);
+    };
+  }
+
   /** Starts the periodic refresh (the timer never keeps the process alive). */
   start(): void {
     if (this.#timer || this.#stopped) return;
@@ -109,11 +119,24 @@ export class TopologyMonitor {
     this.#timer.unref();
   }
 
+  /** The first source that answers; the last failure when none does. */
+  async #readSources(): Promise<readonly InstanceInfo[]> {
+    let failure: unknown = new DbModuleError('TOPOLOGY_FAILED', 'no session is left to read the topology through', { retryable: true });
+    for (const read of [...this.#sources]) {
+      try {
+        return await read();
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
+  }
+
   async #read(): Promise<TopologySnapshot> {
-    const { read, clock, source, logger, label } = this.#options;
+    const { clock, source, logger, label } = this.#options;
     let instances: readonly InstanceInfo[];
     try {
-      instances = await read();
+      instances = await this.#readSources();
     } catch (error) {
       const failure = error instanceof DbModuleError ? error : new DbModuleError('TOPOLOGY_FAILED', `reading the ${source} topology failed: ${messageOf(error)}`, { cause: error, retryable: true });
       this.#failure = { error: failure, at: clock.now() };

@@ -32,8 +32,8 @@ export interface ReaderRouterOptions {
   /** The readers eligible now: healthy and within max_replica_lag. */
   readonly candidates: () => readonly ReaderCandidate[];
   readonly writer: Queryable;
-  /** The writer's native pool, for `pool` checkouts that go to the writer. */
-  readonly writerNative: unknown;
+  /** The writer's native pool now, for `pool` checkouts that go to the writer. */
+  readonly writerNative: () => unknown;
   /** Builds the driver's routing native pool over a chooser. */
   readonly routingPool: (choose: () => unknown) => unknown;
   readonly runner: PoolRunner;
@@ -125,10 +125,10 @@ export class ReaderRouter implements Reader {
   /** For the routing native pool: a reader whose pool is open now, else the writer's as `read_from` allows. */
   #chooseNative(): unknown {
     const { readFrom } = this.#options;
-    if (readFrom === 'writer') return this.#options.writerNative;
+    if (readFrom === 'writer') return this.#options.writerNative();
     const chosen = this.#pick(this.#options.candidates().filter((candidate) => candidate.pool.ready !== undefined));
     if (chosen?.ready) return chosen.ready.pool.native;
-    if (readFrom === 'readers-or-writer') return this.#options.writerNative;
+    if (readFrom === 'readers-or-writer') return this.#options.writerNative();
     throw this.#noReader(undefined);
   }
 

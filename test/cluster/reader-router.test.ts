@@ -31,7 +31,7 @@ function router(candidates: ReaderCandidate[], options: { readFrom?: ReadFrom; s
     selection: options.selection ?? 'random',
     candidates: () => candidates.filter((candidate) => candidate.pool.healthy),
     writer,
-    writerNative: { key: 'writer' },
+    writerNative: () => ({ key: 'writer' }),
     routingPool: (choose) => ({ choose }),
     runner: { queryOn: (pool, sql, params) => pool.query(sql, params), transactionOn: async () => 'reader' as never },
     markUnhealthy: (pool) => {

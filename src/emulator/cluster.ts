@@ -60,6 +60,32 @@ export interface EmulatedCluster {
   addInstance(instance: EmulatorClusterInstanceOptions): Promise<EmulatedInstance>;
   /** Removes instance `id`: its endpoint stops listening, its sessions end, it leaves the topology. */
   removeInstance(id: string): Promise<void>;
+  /**
+   * Fails the writer over to reader `to`, as Aurora does: the writer stops (its sessions end, it
+   * refuses connections), `promote` makes the real server behind `to` writable, the topology names
+   * `to` as the writer, `demote` makes the old writer's server a read-only replica, and it comes
+   * back as a reader. The cluster endpoint keeps resolving to the old writer for `staleDnsMs`.
+   */
+  failover(options: EmulatedFailoverOptions): Promise<EmulatedFailover>;
+}
+
+/** @public */
+export interface EmulatedFailoverOptions {
+  readonly to: string;
+  /** Makes the server behind `to` accept writes (pg_promote, read_only = 0), after the old writer stopped. */
+  readonly promote?: () => Promise<void>;
+  /** Makes the old writer's server a read-only replica of the new one, before it comes back. */
+  readonly demote?: () => Promise<void>;
+  /** How long the cluster endpoint keeps resolving to the old writer; 0 by default. */
+  readonly staleDnsMs?: number;
+}
+
+/** @public */
+export interface EmulatedFailover {
+  readonly from: string;
+  readonly to: string;
+  /** When the topology first named `to` as the writer (epoch ms). */
+  readonly switchedAt: number;
 }
 
 /** What the cluster shares with the rest of the emulator. */
@@ -107,6 +133,7 @@ class ClusterEndpoints implements EmulatedCluster {
   readonly #shared: ClusterContext;
   readonly #instances = new Map<string, Instance>();
   readonly #routers: Array<{ endpoint: string; port: number }> = [];
+  #stale: { instance: Instance; until: number } | undefined;
 
   constructor(options: ResolvedCluster, shared: ClusterContext) {
     const region = shared.session.region;
@@ -122,7 +149,7 @@ class ClusterEndpoints implements EmulatedCluster {
   async start(): Promise<void> {
     for (const instance of this.#options.instances) await this.#add(instance);
     for (const [endpoint, pick] of [
-      [this.clusterEndpoint, () => this.#writer()],
+      [this.clusterEndpoint, () => this.#clusterTarget()],
       [this.readerEndpoint, () => this.#reader()],
     ] as const) {
       const port = await this.#listen(this.#newServer(endpoint, this.#socketSet(), pick), 0, endpoint);
@@ -185,6 +212,21 @@ class ClusterEndpoints implements EmulatedCluster {
     await instance.postgres?.close();
   }
 
+  async failover(options: EmulatedFailoverOptions): Promise<EmulatedFailover> {
+    const from = this.#writerInstance();
+    const to = this.#get(options.to);
+    if (to === from) throw new ConfigError('CONFIG_INVALID', `emulator cluster: ${to.id} is the writer already`);
+    await this.setHealthy(from.id, false);
+    await options.promote?.();
+    this.#stale = { instance: from, until: Date.now() + (options.staleDnsMs ?? 0) };
+    from.writer = false;
+    to.writer = true;
+    const switchedAt = Date.now();
+    await options.demote?.();
+    await this.setHealthy(from.id, true);
+    return { from: from.id, to: to.id, switchedAt };
+  }
+
   /** Sessions on instance `self` see the cluster as it is when each statement arrives. */
   #view(self: Instance): TopologyView {
     const now = Date.now();
@@ -227,6 +269,19 @@ class ClusterEndpoints implements EmulatedCluster {
 
   #writer(): Instance | undefined {
     return [...this.#instances.values()].find((instance) => instance.writer && instance.healthy);
+  }
+
+  /** What the cluster endpoint resolves to: the writer, or the old one while its DNS record is stale. */
+  #clusterTarget(): Instance | undefined {
+    const stale = this.#stale;
+    if (stale && Date.now() < stale.until && this.#instances.get(stale.instance.id) === stale.instance) return stale.instance.healthy ? stale.instance : undefined;
+    return this.#writer();
+  }
+
+  #writerInstance(): Instance {
+    const writer = [...this.#instances.values()].find((instance) => instance.writer);
+    if (!writer) throw new ConfigError('CONFIG_INVALID', 'emulator cluster: there is no writer to fail over');
+    return writer;
   }
 
   /** A healthy reader at random, as the reader endpoint's DNS answers; the writer when there is none. */

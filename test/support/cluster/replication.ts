@@ -133,6 +133,41 @@ async function withPostgres<T>(dsn: string, use: (client: pg.Client) => Promise<
   }
 }
 
+/**
+ * A failover from `from` (the primary) to `to` (its standby), nothing committed lost: `promote`
+ * waits for the old primary's sessions to end and `to` to replay all it wrote, then promotes it;
+ * `demote` rebuilds the old primary as a streaming standby of the new one (pg_basebackup -R).
+ */
+export function postgresFailover(from: ReplicatedServer, to: ReplicatedServer): { promote(): Promise<void>; demote(): Promise<void> } {
+  return {
+    promote: async () => {
+      const target = await withPostgres(from.dsn, async (client) => {
+        await waitUntil(
+          async () => (await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'dbmodule_test' AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).rows[0]!.n === 0,
+          30_000,
+          `the sessions of port ${from.port} to end`,
+          () => false,
+        );
+        return (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+      });
+      await waitUntil(
+        () => withPostgres(to.dsn, async (client) => (await client.query<{ done: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done', [target])).rows[0]!.done),
+        30_000,
+        `port ${to.port} to replay ${target}`,
+        () => false,
+      );
+      await pgTool('pg_ctl', ['-D', (to as ReplicatedServer & { data: string }).data, '-w', '-t', '30', 'promote']);
+    },
+    demote: async () => {
+      const data = (from as ReplicatedServer & { data: string }).data;
+      await from.stop();
+      rmSync(data, { recursive: true, force: true });
+      await pgTool('pg_basebackup', ['-h', '127.0.0.1', '-p', String(to.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+      await from.start();
+    },
+  };
+}
+
 // ---- MariaDB ---------------------------------------------------------------------------------
 
 async function mariadbServer(serverId: number, readOnly: boolean): Promise<ReplicatedServer> {

@@ -1,13 +1,14 @@
-// The failover drill (issue 13): an emulated Aurora PostgreSQL cluster in front of a real primary
-// and streaming standby, 16 writers inserting numbered rows (no unique key) and 16 readers, IAM
+// The failover drill (issue 13): an emulated Aurora cluster in front of a real PostgreSQL primary
+// and streaming standby, or a real MariaDB primary and binlog replica; 16 writers inserting numbered rows (no unique key) and 16 readers, IAM
 // on. The writer fails over to the standby and back; nothing acknowledged may be lost or doubled.
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { DbModuleError } from '../../src/errors.js';
 import type { DatabaseEvents } from '../../src/events.js';
 import { createDatabase, type Database } from '../../src/index.js';
-import { postgresFailover, startPostgresReplication, type PostgresReplication, type ReplicatedServer } from '../support/cluster/replication.js';
+import { mariadbFailover, postgresFailover, startMariadbReplication, startPostgresReplication, type ReplicatedServer } from '../support/cluster/replication.js';
 import { credentialsSource } from '../support/iam-e2e/credentials.js';
 import { captureLogger } from '../support/logger.js';
 import { waitFor } from '../support/wait.js';
@@ -23,8 +24,65 @@ interface Outcome {
   readonly failed: Map<string, number>;
 }
 
-describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
-  let servers: PostgresReplication;
+interface Engine {
+  readonly name: 'postgres' | 'mysql';
+  /** The primary and its replica, with the upstream URL the emulator logs in with (a user read_only binds). */
+  start(): Promise<{ primary: ReplicatedServer; replica: ReplicatedServer; upstream: (server: ReplicatedServer) => string; remove(): Promise<void> }>;
+  failover(from: ReplicatedServer, to: ReplicatedServer): { promote(): Promise<void>; demote(): Promise<void> };
+  rows(server: ReplicatedServer): Promise<Array<{ writer: number; seq: number }>>;
+  readonly insert: string;
+  readonly tls: (caFile: string) => string;
+}
+
+const ENGINES: Engine[] = [
+  {
+    name: 'postgres',
+    start: async () => {
+      const servers = await startPostgresReplication({ standbys: 1 });
+      return { primary: servers.primary, replica: servers.standbys[0]!, upstream: (server) => server.dsn.replace('?sslmode=disable', ''), remove: () => servers.remove() };
+    },
+    failover: postgresFailover,
+    rows: async (server) => {
+      const client = new pg.Client({ connectionString: server.dsn });
+      await client.connect();
+      try {
+        return (await client.query<{ writer: number; seq: number }>('SELECT writer, seq FROM drill')).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    insert: 'INSERT INTO drill (writer, seq) VALUES ($1, $2)',
+    tls: (caFile) => `sslmode=verify-full&sslrootcert=${caFile}`,
+  },
+  {
+    name: 'mysql',
+    start: async () => {
+      const servers = await startMariadbReplication({ replicas: 1 });
+      // root would write through read_only (READ_ONLY ADMIN): the emulator logs in as a plain user
+      const admin = await mysql.createConnection({ host: '127.0.0.1', port: servers.primary.port, user: 'root' });
+      await admin.query("CREATE USER 'drill'@'%'");
+      await admin.query("GRANT ALL ON dbmodule_test.* TO 'drill'@'%'");
+      await admin.end();
+      await servers.waitForReplay();
+      return { primary: servers.primary, replica: servers.replicas[0]!, upstream: (server) => `mysql://drill@127.0.0.1:${server.port}/dbmodule_test`, remove: () => servers.remove() };
+    },
+    failover: (from, to) => mariadbFailover(from, to, 'drill'),
+    rows: async (server) => {
+      const connection = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root', database: 'dbmodule_test' });
+      try {
+        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT writer, seq FROM drill');
+        return rows.map((row) => ({ writer: Number(row.writer), seq: Number(row.seq) }));
+      } finally {
+        await connection.end();
+      }
+    },
+    insert: 'INSERT INTO drill (writer, seq) VALUES (?, ?)',
+    tls: (caFile) => `ssl-mode=VERIFY_IDENTITY&ssl-ca=${caFile}`,
+  },
+];
+
+describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on', (engine) => {
+  let servers: Awaited<ReturnType<Engine['start']>>;
   let emulator: Emulator;
   let db: Database;
   const crashes: unknown[] = [];
@@ -33,14 +91,14 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
   beforeAll(async () => {
     process.on('uncaughtException', onCrash);
     process.on('unhandledRejection', onCrash);
-    servers = await startPostgresReplication({ standbys: 1 });
+    servers = await engine.start();
     emulator = await startEmulator({
       credentials: [],
       cluster: {
-        engine: 'postgres',
+        engine: engine.name,
         instances: [
-          { id: 'db-1', upstream: servers.primary.dsn.replace('?sslmode=disable', '') },
-          { id: 'db-2', upstream: servers.standbys[0]!.dsn.replace('?sslmode=disable', '') },
+          { id: 'db-1', upstream: servers.upstream(servers.primary) },
+          { id: 'db-2', upstream: servers.upstream(servers.replica) },
         ],
       },
     });
@@ -49,8 +107,8 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
       {
         connections: {
           app: {
-            driver: 'postgres',
-            dsn: `postgresql://app_user@${cluster.clusterEndpoint}:${cluster.port}/dbmodule_test?sslmode=verify-full&sslrootcert=${emulator.caFile}`,
+            driver: engine.name,
+            dsn: `${engine.name === 'postgres' ? 'postgresql' : 'mysql'}://app_user@${cluster.clusterEndpoint}:${cluster.port}/dbmodule_test?${engine.tls(emulator.caFile)}`,
             aws_iam_auth: { enabled: true, max_connects_per_second: 1000 },
             max_open_connections: 20,
             connection_timeout: '3s',
@@ -85,7 +143,7 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
       for (let seq = base; running; seq++) {
         const row = `${id}:${seq}`;
         try {
-          await connection.query('INSERT INTO drill (writer, seq) VALUES ($1, $2)', [id, seq]);
+          await connection.query(engine.insert, [id, seq]);
           outcome.acknowledged.add(row);
           outcome.ackedAt.push(Date.now());
         } catch (error) {
@@ -113,7 +171,7 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
       let switchedAt = 0;
       const drill = (async () => {
         await new Promise((resolve) => setTimeout(resolve, 300));
-        ({ switchedAt } = await emulator.cluster!.failover({ to: toId, staleDnsMs: 2_000, ...postgresFailover(from, to) }));
+        ({ switchedAt } = await emulator.cluster!.failover({ to: toId, staleDnsMs: 2_000, ...engine.failover(from, to) }));
         await waitFor(() => completed.length > 0, 30_000);
         // load goes on after the new writer took over
         await new Promise((resolve) => setTimeout(resolve, 500));
@@ -129,16 +187,9 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
   }
 
   async function rowsOn(server: ReplicatedServer): Promise<Map<string, number>> {
-    const client = new pg.Client({ connectionString: server.dsn });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ writer: number; seq: number }>('SELECT writer, seq FROM drill');
-      const counts = new Map<string, number>();
-      for (const row of rows) counts.set(`${row.writer}:${row.seq}`, (counts.get(`${row.writer}:${row.seq}`) ?? 0) + 1);
-      return counts;
-    } finally {
-      await client.end();
-    }
+    const counts = new Map<string, number>();
+    for (const row of await engine.rows(server)) counts.set(`${row.writer}:${row.seq}`, (counts.get(`${row.writer}:${row.seq}`) ?? 0) + 1);
+    return counts;
   }
 
   function expectNothingLost(rows: Map<string, number>, outcome: Outcome): void {
@@ -151,8 +202,7 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
   }
 
   it('fails over to the standby under load: every acknowledged row once, one failover.completed, no crash; and back again', async () => {
-    const primary = servers.primary;
-    const standby = servers.standbys[0]!;
+    const { primary, replica: standby } = servers;
     const first = await failOver(primary, standby, 'db-2');
     expect(first.completed).toHaveLength(1);
     expect(first.completed[0]).toMatchObject({ connection: 'app', from: 'db-1', to: 'db-2' });
@@ -170,6 +220,6 @@ describe('writer failover drill: Aurora PostgreSQL (emulated), IAM on', () => {
     };
     expectNothingLost(await rowsOn(primary), all);
     expect(crashes).toEqual([]);
-    console.log('[failover] drill', JSON.stringify({ first: { durationMs: first.completed[0]!.durationMs, recoveryMs: first.recoveryMs, failed: Object.fromEntries(first.outcome.failed) }, second: { durationMs: second.completed[0]!.durationMs, recoveryMs: second.recoveryMs, failed: Object.fromEntries(second.outcome.failed) } }));
+    console.log(`[failover] drill ${engine.name}`, JSON.stringify({ first: { durationMs: first.completed[0]!.durationMs, recoveryMs: first.recoveryMs, failed: Object.fromEntries(first.outcome.failed) }, second: { durationMs: second.completed[0]!.durationMs, recoveryMs: second.recoveryMs, failed: Object.fromEntries(second.outcome.failed) } }));
   }, 180_000);
 });

@@ -282,6 +282,37 @@ export async function startMariadbReplication(options: { replicas?: number } = {
   }
 }
 
+/**
+ * The same failover on MariaDB: `promote` ends what is left of the old primary's sessions, waits
+ * for `to` to apply all it wrote, stops replication there and makes it writable; `demote` makes
+ * the old primary read only and a GTID replica of the new one.
+ */
+export function mariadbFailover(from: ReplicatedServer, to: ReplicatedServer, user: string): { promote(): Promise<void>; demote(): Promise<void> } {
+  return {
+    promote: async () => {
+      const position = await withMariadb(from.port, undefined, async (connection) => {
+        const [threads] = await connection.query<mysql.RowDataPacket[]>('SELECT id FROM information_schema.processlist WHERE user = ?', [user]);
+        for (const thread of threads) await connection.query(`KILL ${Number(thread.id)}`).catch(() => {});
+        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
+        return String(rows[0]!.pos);
+      });
+      await withMariadb(to.port, undefined, async (connection) => {
+        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, 30) AS waited', [position]);
+        if (Number(rows[0]!.waited) !== 0) throw new Error(`port ${to.port} did not reach ${position}`);
+        await connection.query('STOP SLAVE');
+        await connection.query('RESET SLAVE ALL');
+        await connection.query('SET GLOBAL read_only = 0');
+      });
+    },
+    demote: () =>
+      withMariadb(from.port, undefined, async (connection) => {
+        await connection.query('SET GLOBAL read_only = 1');
+        await connection.query(`CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${to.port}, MASTER_USER = 'root', MASTER_USE_GTID = current_pos`);
+        await connection.query('START SLAVE');
+      }),
+  };
+}
+
 async function withMariadb<T>(port: number, database: string | undefined, use: (connection: mysql.Connection) => Promise<T>): Promise<T> {
   const connection = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', ...(database ? { database } : {}), connectTimeout: 5_000 });
   try {

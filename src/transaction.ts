@@ -1,7 +1,7 @@
 import type { Dialect, DriverSession, IsolationLevel, QueryResult } from './drivers/types.js';
-import { DbModuleError, QueryError, messageOf } from './errors.js';
+import { DbModuleError, QueryError, TransactionError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
-import { markSessionBroken } from './drivers/session-health.js';
+import { diedBeforeRunning, markSessionBroken } from './drivers/session-health.js';
 
 /** @public */
 export interface TransactionOptions {
@@ -102,38 +102,68 @@ async function runScope<T>(context: TransactionContext, depth: number, fn: (tx: 
   for (const sql of statements.begin) await session.query(sql);
   events.emit('transaction.started', { connection, isolation: statements.isolation, depth });
   const scope = new TransactionScope(context, depth);
+  const rolledBack = async (error: unknown): Promise<never> => {
+    await rollback(context, statements.rollback, error);
+    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: messageOf(error) });
+    throw error;
+  };
 
   let result: T;
   try {
     result = await fn(scope);
   } catch (error) {
     scope.finish();
-    await rollback(context, statements.rollback, error);
-    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: messageOf(error) });
-    throw error;
+    return rolledBack(depth === 0 ? lostBeforeCommit(connection, error) : error);
   }
 
   const poisoned = scope.finish();
   if (poisoned !== undefined) {
-    const error = new QueryError(
-      'TRANSACTION_FAILED',
-      `connection "${connection}": the transaction was rolled back because a statement in it failed (${messageOf(poisoned)}); rethrow the error from the callback, or use a nested transaction to recover from it`,
-      { connection, cause: poisoned },
+    const lost = isLost(poisoned);
+    return rolledBack(
+      new TransactionError(
+        `connection "${connection}": the transaction was rolled back because a statement in it failed (${messageOf(poisoned)}); rethrow the error from the callback, or use a nested transaction to recover from it`,
+        { connection, cause: poisoned, outcome: 'rolled-back', retryable: lost || (poisoned instanceof DbModuleError && poisoned.retryable) },
+      ),
     );
-    await rollback(context, statements.rollback, error);
-    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: error.message });
-    throw error;
   }
 
   try {
     await session.query(statements.commit);
   } catch (error) {
-    await rollback(context, statements.rollback, error);
-    events.emit('transaction.rolled_back', { connection, durationMs: performance.now() - started, depth, reason: messageOf(error) });
-    throw error;
+    return rolledBack(depth === 0 ? lostAtCommit(connection, error) : error);
   }
   events.emit('transaction.committed', { connection, durationMs: performance.now() - started, depth });
   return result;
+}
+
+function isLost(error: unknown): error is DbModuleError {
+  return error instanceof DbModuleError && error.code === 'CONNECTION_LOST';
+}
+
+/**
+ * The session was lost while the callback ran: the server never got a COMMIT, so it rolled the
+ * transaction back (MySQL's implicitly committing statements, DDL among them, excepted).
+ */
+function lostBeforeCommit(connection: string, error: unknown): unknown {
+  if (!isLost(error)) return error;
+  const message = `connection "${connection}": the transaction's session was lost before COMMIT (${error.message}); nothing of it was committed, so it is safe to run again`;
+  return markSessionBroken(new TransactionError(message, { connection, cause: error, outcome: 'rolled-back', retryable: true }));
+}
+
+/**
+ * The session was lost (or timed out) at COMMIT. Unless COMMIT provably never left the client,
+ * it may have been applied: even PostgreSQL's "terminating connection" can follow a COMMIT that
+ * committed locally while waiting for a synchronous standby.
+ */
+function lostAtCommit(connection: string, error: unknown): unknown {
+  if (!(isLost(error) || (error instanceof DbModuleError && error.code === 'QUERY_TIMEOUT'))) return error;
+  const options = { connection, cause: error };
+  if (diedBeforeRunning(error)) {
+    const message = `connection "${connection}": the transaction's session was found dead before COMMIT was sent (${error.message}); nothing of it was committed, so it is safe to run again`;
+    return markSessionBroken(new TransactionError(message, { ...options, outcome: 'rolled-back', retryable: true }));
+  }
+  const message = `connection "${connection}": the session was lost while COMMIT was in flight (${error.message}): the transaction may or may not have been committed; check before running it again`;
+  return markSessionBroken(new TransactionError(message, { ...options, outcome: 'unknown', retryable: false }));
 }
 
 /** Best-effort rollback: a failed ROLLBACK (dead session) must not hide the error that caused it. */
@@ -145,7 +175,7 @@ async function rollback(context: TransactionContext, sql: string, original: unkn
       Object.defineProperty(original, 'rollbackError', { value: rollbackError, enumerable: false });
     }
     // The session may still be inside the transaction: the pool must destroy it, not reuse it.
-    throw markSessionBroken(original);
+    markSessionBroken(original);
   }
 }
 

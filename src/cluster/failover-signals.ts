@@ -1,5 +1,5 @@
 import { diedBeforeRunning } from '../drivers/session-health.js';
-import { DbModuleError, QueryError } from '../errors.js';
+import { DbModuleError, QueryError, TransactionError } from '../errors.js';
 import type { FailoverReason } from '../events.js';
 
 /** The writer was not reached: its instance may be down. */
@@ -11,8 +11,9 @@ const NETWORK_CODES: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'CONNECT_T
  */
 const READ_ONLY_CODES: ReadonlySet<string> = new Set(['25006', 'ER_OPTION_PREVENTS_STATEMENT', 'ER_READ_ONLY_MODE', '1290', '1836']);
 
-/** Why `error`, from the writer, may mean the writer moved; undefined when it cannot. */
+/** Why `error`, from the writer, may mean the writer moved; undefined when it cannot. A failed transaction tells by what failed it. */
 export function failoverReasonOf(error: unknown): Extract<FailoverReason, 'network' | 'read-only'> | undefined {
+  if (error instanceof TransactionError) return failoverReasonOf(error.cause);
   if (!(error instanceof DbModuleError)) return undefined;
   if (isReadOnlyError(error)) return 'read-only';
   return NETWORK_CODES.has(error.code) ? 'network' : undefined;

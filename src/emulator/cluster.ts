@@ -67,6 +67,17 @@ export interface EmulatedCluster {
    * back as a reader. The cluster endpoint keeps resolving to the old writer for `staleDnsMs`.
    */
   failover(options: EmulatedFailoverOptions): Promise<EmulatedFailover>;
+  /**
+   * Calls `listener` with every statement an instance receives (through its own endpoint or the
+   * cluster's and reader's), as it arrives; returns what stops it. Tests see where work landed.
+   */
+  onStatement(listener: (statement: EmulatedStatement) => void): () => void;
+}
+
+/** A statement as it reached an instance: its SQL text as the client sent it. @public */
+export interface EmulatedStatement {
+  readonly instance: string;
+  readonly sql: string;
 }
 
 /** @public */
@@ -134,6 +145,7 @@ class ClusterEndpoints implements EmulatedCluster {
   readonly #instances = new Map<string, Instance>();
   readonly #routers: Array<{ endpoint: string; port: number }> = [];
   #stale: { instance: Instance; until: number } | undefined;
+  readonly #statementListeners = new Set<(statement: EmulatedStatement) => void>();
 
   constructor(options: ResolvedCluster, shared: ClusterContext) {
     const region = shared.session.region;
@@ -227,6 +239,11 @@ class ClusterEndpoints implements EmulatedCluster {
     return { from: from.id, to: to.id, switchedAt };
   }
 
+  onStatement(listener: (statement: EmulatedStatement) => void): () => void {
+    this.#statementListeners.add(listener);
+    return () => this.#statementListeners.delete(listener);
+  }
+
   /** Sessions on instance `self` see the cluster as it is when each statement arrives. */
   #view(self: Instance): TopologyView {
     const now = Date.now();
@@ -247,7 +264,10 @@ class ClusterEndpoints implements EmulatedCluster {
     const sockets = this.#socketSet();
     const endpoint = this.instancePattern.replace('?', options.id);
     const { handshakeTimeoutMillis, logger } = this.#shared.session;
-    const rewrite: SqlRewrite = (sql) => rewriteTopologySql(engine, sql, () => this.#view(instance));
+    const rewrite: SqlRewrite = (sql) => {
+      for (const listener of this.#statementListeners) listener({ instance: options.id, sql });
+      return rewriteTopologySql(engine, sql, () => this.#view(instance));
+    };
     const instance: Instance = {
       id: options.id,
       writer: options.writer,

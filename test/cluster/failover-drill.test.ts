@@ -1,11 +1,12 @@
 // The failover drill (issue 13): an emulated Aurora cluster in front of a real PostgreSQL primary
 // and streaming standby, or a real MariaDB primary and binlog replica; 16 writers inserting numbered rows (no unique key) and 16 readers, IAM
-// on. The writer fails over to the standby and back; nothing acknowledged may be lost or doubled.
+// on; every fourth writer inserts its rows in pairs, in a transaction. The writer fails over to the
+// standby and back; nothing acknowledged may be lost or doubled, and no transaction half applied.
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { DbModuleError } from '../../src/errors.js';
+import { DbModuleError, TransactionError } from '../../src/errors.js';
 import type { DatabaseEvents } from '../../src/events.js';
 import { createDatabase, type Database } from '../../src/index.js';
 import { mariadbFailover, postgresFailover, startMariadbReplication, startPostgresReplication, type ReplicatedServer } from '../support/cluster/replication.js';
@@ -22,6 +23,8 @@ interface Outcome {
   readonly acknowledged: Set<string>;
   readonly unknown: Set<string>;
   readonly failed: Map<string, number>;
+  /** The row pairs of transactions whose outcome was reported unknown: each must be all there or not at all. */
+  readonly unknownTransactions: Array<readonly [string, string]>;
 }
 
 interface Engine {
@@ -29,7 +32,7 @@ interface Engine {
   /** The primary and its replica, with the upstream URL the emulator logs in with (a user read_only binds). */
   start(): Promise<{ primary: ReplicatedServer; replica: ReplicatedServer; upstream: (server: ReplicatedServer) => string; remove(): Promise<void> }>;
   failover(from: ReplicatedServer, to: ReplicatedServer): { promote(): Promise<void>; demote(): Promise<void> };
-  rows(server: ReplicatedServer): Promise<Array<{ writer: number; seq: number }>>;
+  rows(server: ReplicatedServer): Promise<Array<{ writer: number; seq: number; part: number }>>;
   readonly insert: string;
   readonly tls: (caFile: string) => string;
 }
@@ -46,12 +49,12 @@ const ENGINES: Engine[] = [
       const client = new pg.Client({ connectionString: server.dsn });
       await client.connect();
       try {
-        return (await client.query<{ writer: number; seq: number }>('SELECT writer, seq FROM drill')).rows;
+        return (await client.query<{ writer: number; seq: number; part: number }>('SELECT writer, seq, part FROM drill')).rows;
       } finally {
         await client.end();
       }
     },
-    insert: 'INSERT INTO drill (writer, seq) VALUES ($1, $2)',
+    insert: 'INSERT INTO drill (writer, seq, part) VALUES ($1, $2, $3)',
     tls: (caFile) => `sslmode=verify-full&sslrootcert=${caFile}`,
   },
   {
@@ -70,13 +73,13 @@ const ENGINES: Engine[] = [
     rows: async (server) => {
       const connection = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root', database: 'dbmodule_test' });
       try {
-        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT writer, seq FROM drill');
-        return rows.map((row) => ({ writer: Number(row.writer), seq: Number(row.seq) }));
+        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT writer, seq, part FROM drill');
+        return rows.map((row) => ({ writer: Number(row.writer), seq: Number(row.seq), part: Number(row.part) }));
       } finally {
         await connection.end();
       }
     },
-    insert: 'INSERT INTO drill (writer, seq) VALUES (?, ?)',
+    insert: 'INSERT INTO drill (writer, seq, part) VALUES (?, ?, ?)',
     tls: (caFile) => `ssl-mode=VERIFY_IDENTITY&ssl-ca=${caFile}`,
   },
 ];
@@ -118,7 +121,7 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
       },
       { logger: captureLogger().logger, credentials: credentialsSource(emulator, { now: () => Date.now() }).provider },
     );
-    await db.connection().query('CREATE TABLE drill (writer int NOT NULL, seq int NOT NULL)');
+    await db.connection().query('CREATE TABLE drill (writer int NOT NULL, seq int NOT NULL, part int NOT NULL)');
   }, 180_000);
 
   afterAll(async () => {
@@ -132,25 +135,60 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
   let round = 0;
 
   /** Writers and readers run until `stop` resolves; each insert is acknowledged, failed (not applied) or unknown. */
-  async function underLoad(stop: Promise<unknown>): Promise<Outcome & { reads: number; ackedAt: number[] }> {
+  /** The insert of `row`, tagged so the emulator can tell which instance each row's statement reached. */
+  const insertOf = (row: string) => `/* drill ${row} */ ${engine.insert}`;
+
+  /**
+   * Writers and readers run until `stop` resolves; each insert is acknowledged, failed (not
+   * applied) or unknown. `startedAfter` collects the rows whose statement (or transaction) was
+   * issued once `issuedAfter()` became true.
+   */
+  async function underLoad(stop: Promise<unknown>, issuedAfter: () => boolean = () => false, startedAfter = new Set<string>()): Promise<Outcome & { reads: number; ackedAt: number[] }> {
     const base = round++ * 1_000_000;
     const connection = db.connection();
-    const outcome = { acknowledged: new Set<string>(), unknown: new Set<string>(), failed: new Map<string, number>(), ackedAt: [] as number[] };
+    const outcome = { acknowledged: new Set<string>(), unknown: new Set<string>(), failed: new Map<string, number>(), unknownTransactions: [] as Array<readonly [string, string]>, ackedAt: [] as number[] };
     let running = true;
     void stop.finally(() => (running = false));
     let reads = 0;
+    const acknowledge = (...rows: string[]) => {
+      for (const row of rows) outcome.acknowledged.add(row);
+      outcome.ackedAt.push(Date.now());
+    };
+    const fail = (error: unknown) => {
+      const code = error instanceof TransactionError ? `${error.code} (${error.outcome})` : error instanceof DbModuleError ? error.code : 'UNKNOWN';
+      outcome.failed.set(code, (outcome.failed.get(code) ?? 0) + 1);
+    };
     const writer = async (id: number) => {
       for (let seq = base; running; seq++) {
-        const row = `${id}:${seq}`;
+        const row = `${id}:${seq}:0`;
+        if (issuedAfter()) startedAfter.add(row);
         try {
-          await connection.query(engine.insert, [id, seq]);
-          outcome.acknowledged.add(row);
-          outcome.ackedAt.push(Date.now());
+          await connection.query(insertOf(row), [id, seq, 0]);
+          acknowledge(row);
         } catch (error) {
-          const code = error instanceof DbModuleError ? error.code : 'UNKNOWN';
           // an insert in flight when the writer went away may or may not have been applied; any other failure was not
-          if (code === 'CONNECTION_LOST' && !(error as DbModuleError).retryable) outcome.unknown.add(row);
-          outcome.failed.set(code, (outcome.failed.get(code) ?? 0) + 1);
+          if (error instanceof DbModuleError && error.code === 'CONNECTION_LOST' && !error.retryable) outcome.unknown.add(row);
+          fail(error);
+        }
+      }
+    };
+    const transactionWriter = async (id: number) => {
+      for (let seq = base; running; seq++) {
+        const pair = [`${id}:${seq}:1`, `${id}:${seq}:2`] as const;
+        if (issuedAfter()) for (const row of pair) startedAfter.add(row);
+        try {
+          await connection.transaction(async (tx) => {
+            await tx.query(insertOf(pair[0]), [id, seq, 1]);
+            await tx.query(insertOf(pair[1]), [id, seq, 2]);
+          });
+          acknowledge(...pair);
+        } catch (error) {
+          // only a COMMIT in flight leaves the outcome open; a transaction that failed otherwise was rolled back
+          if (error instanceof TransactionError && error.outcome === 'unknown') {
+            for (const row of pair) outcome.unknown.add(row);
+            outcome.unknownTransactions.push(pair);
+          }
+          fail(error);
         }
       }
     };
@@ -159,14 +197,29 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
         await connection.reader().query('SELECT count(*) FROM drill').then(() => reads++, () => {});
       }
     };
-    await Promise.all([...Array.from({ length: WRITERS }, (_, i) => writer(i)), ...Array.from({ length: READERS }, reader)]);
+    await Promise.all([...Array.from({ length: WRITERS }, (_, i) => (i % 4 === 0 ? transactionWriter(i) : writer(i))), ...Array.from({ length: READERS }, reader)]);
     return { ...outcome, reads };
   }
 
-  async function failOver(from: ReplicatedServer, to: ReplicatedServer, toId: string): Promise<{ completed: DatabaseEvents['failover.completed'][]; outcome: Outcome & { reads: number; ackedAt: number[] }; recoveryMs: number }> {
+  interface Drill {
+    completed: DatabaseEvents['failover.completed'][];
+    outcome: Outcome & { reads: number; ackedAt: number[] };
+    recoveryMs: number;
+    /** Rows whose insert was issued after failover.completed, and the rows whose insert reached the old writer. */
+    issuedAfter: Set<string>;
+    onOldWriter: Set<string>;
+  }
+
+  async function failOver(from: ReplicatedServer, to: ReplicatedServer, toId: string): Promise<Drill> {
+    const fromId = db.connection().topology()!.writer!.id;
     const completed: DatabaseEvents['failover.completed'][] = [];
     const onCompleted = (event: DatabaseEvents['failover.completed']) => completed.push(event);
     db.on('failover.completed', onCompleted);
+    const onOldWriter = new Set<string>();
+    const stopWatching = emulator.cluster!.onStatement(({ instance, sql }) => {
+      const row = /^\/\* drill (\S+) \*\//.exec(sql)?.[1];
+      if (row && instance === fromId) onOldWriter.add(row);
+    });
     try {
       let switchedAt = 0;
       const drill = (async () => {
@@ -176,19 +229,31 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
         // load goes on after the new writer took over
         await new Promise((resolve) => setTimeout(resolve, 500));
       })();
-      const outcome = await underLoad(drill);
+      const issuedAfter = new Set<string>();
+      const outcome = await underLoad(drill, () => completed.length > 0, issuedAfter);
       await drill;
       // from the topology naming the promoted writer to the first write it acknowledged
       const recoveryMs = Math.min(...outcome.ackedAt.filter((at) => at >= switchedAt)) - switchedAt;
-      return { completed, outcome, recoveryMs };
+      return { completed, outcome, recoveryMs, issuedAfter, onOldWriter };
     } finally {
+      stopWatching();
       db.off('failover.completed', onCompleted);
     }
   }
 
+  /** Writes issued after failover.completed all went to the new writer (and the watcher did see writes on the old one before). */
+  function expectNoWriteOnTheOldWriter(drill: Drill): void {
+    expect(drill.onOldWriter.size).toBeGreaterThan(0);
+    expect(drill.issuedAfter.size).toBeGreaterThan(0);
+    expect([...drill.issuedAfter].filter((row) => drill.onOldWriter.has(row))).toEqual([]);
+  }
+
   async function rowsOn(server: ReplicatedServer): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    for (const row of await engine.rows(server)) counts.set(`${row.writer}:${row.seq}`, (counts.get(`${row.writer}:${row.seq}`) ?? 0) + 1);
+    for (const { writer, seq, part } of await engine.rows(server)) {
+      const row = `${writer}:${seq}:${part}`;
+      counts.set(row, (counts.get(row) ?? 0) + 1);
+    }
     return counts;
   }
 
@@ -199,11 +264,13 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
       expect(count, `row ${row} present once`).toBe(1);
       expect(outcome.acknowledged.has(row) || outcome.unknown.has(row), `row ${row} was acknowledged or reported unknown`).toBe(true);
     }
+    for (const [first, second] of outcome.unknownTransactions) expect(rows.has(first), `transaction ${first} applied whole or not at all`).toBe(rows.has(second));
   }
 
   it('fails over to the standby under load: every acknowledged row once, one failover.completed, no crash; and back again', async () => {
     const { primary, replica: standby } = servers;
     const first = await failOver(primary, standby, 'db-2');
+    expectNoWriteOnTheOldWriter(first);
     expect(first.completed).toHaveLength(1);
     expect(first.completed[0]).toMatchObject({ connection: 'app', from: 'db-1', to: 'db-2' });
     expect(db.connection().topology()?.writer?.id).toBe('db-2');
@@ -213,10 +280,12 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
     const second = await failOver(standby, primary, 'db-1');
     expect(second.completed).toHaveLength(1);
     expect(second.completed[0]).toMatchObject({ from: 'db-2', to: 'db-1' });
+    expectNoWriteOnTheOldWriter(second);
     const all: Outcome = {
       acknowledged: new Set([...first.outcome.acknowledged, ...second.outcome.acknowledged]),
       unknown: new Set([...first.outcome.unknown, ...second.outcome.unknown]),
       failed: new Map(),
+      unknownTransactions: [...first.outcome.unknownTransactions, ...second.outcome.unknownTransactions],
     };
     expectNothingLost(await rowsOn(primary), all);
     expect(crashes).toEqual([]);

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { QueryResult } from '../../src/index.js';
-import { DbModuleError } from '../../src/errors.js';
+import { DbModuleError, TransactionError } from '../../src/errors.js';
 import { startFaultProxy, type DropMode } from '../support/fault-proxy.js';
 import { waitFor } from '../support/wait.js';
 import {
@@ -101,8 +101,8 @@ describe.each(NET_DRIVERS)('%s: connections that die', (driver) => {
         () => undefined,
         (error: unknown) => error,
       );
-    expect(failure).toBeInstanceOf(DbModuleError);
-    expect((failure as DbModuleError).code, describeFailure(failure)).toBe('CONNECTION_LOST');
+    expect(failure).toBeInstanceOf(TransactionError);
+    expect(failure, describeFailure(failure)).toMatchObject({ code: 'TRANSACTION_FAILED', outcome: 'rolled-back', cause: { code: 'CONNECTION_LOST', retryable: true } });
     // the statement never reached a server: safe to run the transaction again
     expect((failure as DbModuleError).retryable, describeFailure(failure)).toBe(true);
     expect(await sessionOf(db, driver)).toBeGreaterThan(0);

@@ -9,6 +9,9 @@ export interface ProxyTarget {
 /** How `dropAll` ends the connections: a FIN (`end`) or a TCP reset (`reset`). */
 export type DropMode = 'end' | 'reset';
 
+/** Which way a partition holds data: both ways, or only the server's answers (what the client sent still arrives). */
+export type Partition = 'both' | 'answers';
+
 /**
  * A loopback TCP proxy between a client and a database server whose faults are switched at
  * run time. Every fault applies to connections already open and to new ones.
@@ -29,10 +32,13 @@ export interface FaultProxy {
   /** Delays every chunk, both directions, by `ms` (order kept). 0 removes the delay. */
   setLatency(ms: number): void;
   /**
-   * A network partition: connections are still accepted, but nothing crosses either way, not
-   * even a FIN or a reset; data is held, as a stalled network holds it.
+   * A network partition: connections are still accepted, but nothing crosses either way (or,
+   * with `'answers'`, nothing comes back from the server), not even a FIN or a reset; data is
+   * held, as a stalled network holds it.
    */
-  blackhole(): void;
+  blackhole(partition?: Partition): void;
+  /** Chunks held by the partition now: sent by clients, and answered by the server. */
+  readonly held: { readonly fromClients: number; readonly fromServer: number };
   /** Ends a blackhole: what was held goes through, in order (latency stays as set). */
   restore(): void;
   /** Drops everything and stops listening for good. */
@@ -41,7 +47,14 @@ export interface FaultProxy {
 
 interface Faults {
   latencyMs: number;
-  blackholed: boolean;
+  partition: Partition | undefined;
+}
+
+/** The lane carrying what clients send (0) or what the server answers (1). */
+type Direction = 0 | 1;
+
+function holds(faults: Faults, direction: Direction): boolean {
+  return faults.partition === 'both' || (faults.partition === 'answers' && direction === 1);
 }
 
 type Item = { kind: 'data'; chunk: Buffer; due: number } | { kind: 'end'; due: number };
@@ -50,12 +63,18 @@ type Item = { kind: 'data'; chunk: Buffer; due: number } | { kind: 'end'; due: n
 class Lane {
   readonly #to: net.Socket;
   readonly #faults: Faults;
+  readonly #direction: Direction;
   readonly #queue: Item[] = [];
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(to: net.Socket, faults: Faults) {
+  constructor(to: net.Socket, faults: Faults, direction: Direction) {
     this.#to = to;
     this.#faults = faults;
+    this.#direction = direction;
+  }
+
+  get held(): number {
+    return holds(this.#faults, this.#direction) ? this.#queue.length : 0;
   }
 
   push(chunk: Buffer): void {
@@ -69,7 +88,7 @@ class Lane {
   }
 
   flush(): void {
-    if (this.#faults.blackholed || this.#timer) return;
+    if (holds(this.#faults, this.#direction) || this.#timer) return;
     while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       const wait = head.due - Date.now();
@@ -108,7 +127,7 @@ class Pipe {
     this.#faults = faults;
     this.upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
     const upstream = this.upstream;
-    this.#lanes = [new Lane(upstream, faults), new Lane(client, faults)];
+    this.#lanes = [new Lane(upstream, faults, 0), new Lane(client, faults, 1)];
     this.closed = Promise.all([closedOf(client), closedOf(upstream)]).then(() => {});
     client.setNoDelay(true);
     upstream.setNoDelay(true);
@@ -119,6 +138,10 @@ class Pipe {
     const lost = () => this.#lost();
     client.on('error', lost).on('close', lost);
     upstream.on('error', lost).on('close', lost);
+  }
+
+  heldOn(direction: Direction): number {
+    return this.#lanes[direction].held;
   }
 
   /** Lets held data (and held teardowns) through. */
@@ -137,7 +160,7 @@ class Pipe {
   #lost(): void {
     // one side gone: the other follows, as with a server (or a client) that went away; a
     // partition hides that too
-    if (this.#faults.blackholed) this.#teardownHeld = true;
+    if (this.#faults.partition) this.#teardownHeld = true;
     else this.destroy();
   }
 }
@@ -147,7 +170,7 @@ class Pipe {
  * Server-side faults (terminating backends, restarting a server) are the test's own business.
  */
 export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> {
-  const faults: Faults = { latencyMs: 0, blackholed: false };
+  const faults: Faults = { latencyMs: 0, partition: undefined };
   const pipes = new Set<Pipe>();
   let accepted = 0;
   let port = 0;
@@ -207,16 +230,20 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
     setLatency: (ms) => {
       faults.latencyMs = Math.max(0, ms);
     },
-    blackhole: () => {
-      faults.blackholed = true;
+    get held() {
+      const count = (direction: Direction) => [...pipes].reduce((sum, pipe) => sum + pipe.heldOn(direction), 0);
+      return { fromClients: count(0), fromServer: count(1) };
+    },
+    blackhole: (partition = 'both') => {
+      faults.partition = partition;
     },
     restore: () => {
-      faults.blackholed = false;
+      faults.partition = undefined;
       for (const pipe of pipes) pipe.release();
     },
     close: async () => {
       stopListening();
-      faults.blackholed = false;
+      faults.partition = undefined;
       await dropAll();
     },
   };

@@ -291,8 +291,18 @@ export function mariadbFailover(from: ReplicatedServer, to: ReplicatedServer, us
   return {
     promote: async () => {
       const position = await withMariadb(from.port, undefined, async (connection) => {
-        const [threads] = await connection.query<mysql.RowDataPacket[]>('SELECT id FROM information_schema.processlist WHERE user = ?', [user]);
-        for (const thread of threads) await connection.query(`KILL ${Number(thread.id)}`).catch(() => {});
+        // the writer crashed: its sessions end, and KILL only flags a thread (one committing
+        // finishes first), so the position is read once none is left
+        await waitUntil(
+          async () => {
+            const [threads] = await connection.query<mysql.RowDataPacket[]>('SELECT id FROM information_schema.processlist WHERE user = ?', [user]);
+            for (const thread of threads) await connection.query(`KILL ${Number(thread.id)}`).catch(() => {});
+            return threads.length === 0;
+          },
+          30_000,
+          `the sessions of ${user} on port ${from.port} to end`,
+          () => false,
+        );
         const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
         return String(rows[0]!.pos);
       });

@@ -29,6 +29,7 @@ const PLAN: readonly Planned[] = [
   { name: 'cold-start', script: 'cold-start', args: [] },
   { name: 'memory', script: 'memory', args: [] },
   { name: 'token-refresh', script: 'token-refresh', args: [] },
+  { name: 'failover', script: 'failover', args: [] },
 ];
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

@@ -22,6 +22,8 @@ export interface BenchProfile {
   /** Token refresh: rounds, and the length of each measured window. */
   readonly refreshRounds: number;
   readonly refreshWindowMs: number;
+  /** Failover: rounds per contender, each a failover to the standby and one back. */
+  readonly failoverRounds: number;
 }
 
 const FULL: BenchProfile = {
@@ -38,6 +40,7 @@ const FULL: BenchProfile = {
   memoryRounds: 5,
   refreshRounds: 3,
   refreshWindowMs: 20_000,
+  failoverRounds: 3,
 };
 
 const QUICK: BenchProfile = {
@@ -54,6 +57,7 @@ const QUICK: BenchProfile = {
   memoryRounds: 2,
   refreshRounds: 2,
   refreshWindowMs: 1_500,
+  failoverRounds: 1,
 };
 
 /** The profile named by the command line (`--quick`). */

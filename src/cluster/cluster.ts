@@ -267,8 +267,10 @@ export class ClusterRouting {
 
   #onRefresh(snapshot: TopologySnapshot, previous: TopologySnapshot | undefined): void {
     if (this.#closed) return;
-    const keep = new Set(snapshot.instances.filter((instance) => instance.role === 'reader').map((instance) => endpointKey(instance.endpoint)));
-    void this.#pools.retain(keep);
+    const readers = snapshot.instances.filter((instance) => instance.role === 'reader');
+    void this.#pools.retain(new Set(readers.map((instance) => endpointKey(instance.endpoint))));
+    // every reader has its pool (sessions open on demand): they are where the topology is read when the writer fails
+    for (const instance of readers) this.#poolOf(instance);
     this.#probeUnhealthy();
     const before = new Set(previous?.instances.map(describeInstance));
     const after = new Set(snapshot.instances.map(describeInstance));

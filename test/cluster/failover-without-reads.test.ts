@@ -4,11 +4,13 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
+import { DbModuleError } from '../../src/errors.js';
 import type { DatabaseEvents } from '../../src/events.js';
 import { createDatabase, type Database } from '../../src/index.js';
 import { PG_URL } from '../support/databases.js';
 import { credentialsSource } from '../support/iam-e2e/credentials.js';
 import { captureLogger } from '../support/logger.js';
+import { rejectionOf } from '../support/rejection.js';
 
 let emulator: Emulator;
 let db: Database;
@@ -90,4 +92,39 @@ it('fails over twice with no read ever made, the old writer down until each fail
   expect(await failOverWhileWriting('db-1')).toMatchObject({ from: 'db-2', to: 'db-1' });
   expect(db.connection().topology()?.writer?.id).toBe('db-1');
   expect(await poolLandsOn()).toEqual(['db-1', 'db-1']);
+}, 30_000);
+
+it('no instance answers as the writer within failover_timeout: failover.failed, the waiting write fails FAILOVER_FAILED (retryable), and writes resume once the cluster is back', async () => {
+  const cluster = emulator.cluster!;
+  const quick = await createDatabase(
+    {
+      connections: {
+        quick: {
+          driver: 'postgres',
+          dsn: `postgresql://app_user@${cluster.clusterEndpoint}:${cluster.port}/dbmodule_test?sslmode=verify-full&sslrootcert=${emulator.caFile}`,
+          aws_iam_auth: { enabled: true, max_connects_per_second: 1000 },
+          cluster: { topology_refresh: '1h', failover_refresh: '100ms', failover_timeout: '1s', instance_addresses: cluster.addressOf },
+        },
+      },
+    },
+    { logger: captureLogger().logger, credentials: credentialsSource(emulator, { now: () => Date.now() }).provider },
+  );
+  try {
+    const connection = quick.connection();
+    await connection.query('SELECT 1');
+    const writer = connection.topology()!.writer!.id;
+    const failed: Array<DatabaseEvents['failover.failed']> = [];
+    quick.on('failover.failed', (event) => failed.push(event));
+    for (const instance of cluster.instances()) await cluster.setHealthy(instance.id, false);
+    const error = await rejectionOf(connection.query('SELECT 1'), DbModuleError);
+    expect(error).toMatchObject({ code: 'FAILOVER_FAILED', retryable: true, connection: 'quick' });
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ connection: 'quick', from: writer });
+    // it did not give up before failover_timeout
+    expect(failed[0]!.durationMs).toBeGreaterThanOrEqual(1000);
+    for (const instance of cluster.instances()) await cluster.setHealthy(instance.id, true);
+    await expect(connection.query('SELECT 1 AS one')).resolves.toMatchObject({ rows: [{ one: 1 }] });
+  } finally {
+    await quick.close();
+  }
 }, 30_000);

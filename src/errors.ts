@@ -83,14 +83,14 @@ export class QueryError extends DbModuleError {
 
 /**
  * What is known of a transaction that failed: `rolled-back` (nothing of it was committed: its
- * session was lost before COMMIT was sent, or the server answered the COMMIT with a rollback) or
- * `unknown` (the session was lost while COMMIT was in flight: it may or may not have been
+ * session was lost before COMMIT went out, or a statement in it failed and the callback carried
+ * on) or `unknown` (the session was lost while COMMIT was in flight: it may or may not have been
  * committed).
  * @public
  */
 export type TransactionOutcome = 'rolled-back' | 'unknown';
 
-/** A transaction that did not commit, or whose COMMIT was not answered (`TRANSACTION_FAILED`). @public */
+/** A transaction that was rolled back, or whose COMMIT was not answered (`TRANSACTION_FAILED`). @public */
 export class TransactionError extends QueryError {
   override name = 'TransactionError';
   readonly outcome: TransactionOutcome;

@@ -1,5 +1,5 @@
 import type { Dialect, DriverSession, IsolationLevel, QueryResult } from './drivers/types.js';
-import { DbModuleError, QueryError, TransactionError, messageOf } from './errors.js';
+import { DbModuleError, QueryError, TransactionError, messageOf, type TransactionOutcome } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
 import { diedBeforeRunning, markSessionBroken } from './drivers/session-health.js';
 
@@ -145,9 +145,7 @@ function isLost(error: unknown): error is DbModuleError {
  * transaction back (MySQL's implicitly committing statements, DDL among them, excepted).
  */
 function lostBeforeCommit(connection: string, error: unknown): unknown {
-  if (!isLost(error)) return error;
-  const message = `connection "${connection}": the transaction's session was lost before COMMIT (${error.message}); nothing of it was committed, so it is safe to run again`;
-  return markSessionBroken(new TransactionError(message, { connection, cause: error, outcome: 'rolled-back', retryable: true }));
+  return isLost(error) ? lostTransaction(connection, error, 'rolled-back') : error;
 }
 
 /**
@@ -157,13 +155,15 @@ function lostBeforeCommit(connection: string, error: unknown): unknown {
  */
 function lostAtCommit(connection: string, error: unknown): unknown {
   if (!(isLost(error) || (error instanceof DbModuleError && error.code === 'QUERY_TIMEOUT'))) return error;
-  const options = { connection, cause: error };
-  if (diedBeforeRunning(error)) {
-    const message = `connection "${connection}": the transaction's session was found dead before COMMIT was sent (${error.message}); nothing of it was committed, so it is safe to run again`;
-    return markSessionBroken(new TransactionError(message, { ...options, outcome: 'rolled-back', retryable: true }));
-  }
-  const message = `connection "${connection}": the session was lost while COMMIT was in flight (${error.message}): the transaction may or may not have been committed; check before running it again`;
-  return markSessionBroken(new TransactionError(message, { ...options, outcome: 'unknown', retryable: false }));
+  return lostTransaction(connection, error, diedBeforeRunning(error) ? 'rolled-back' : 'unknown');
+}
+
+function lostTransaction(connection: string, error: DbModuleError, outcome: TransactionOutcome): TransactionError {
+  const what =
+    outcome === 'unknown'
+      ? `the session was lost while COMMIT was in flight (${error.message}): the transaction may or may not have been committed; check before running it again`
+      : `the transaction's session was lost before COMMIT went out (${error.message}): nothing of it was committed, so it is safe to run again`;
+  return markSessionBroken(new TransactionError(`connection "${connection}": ${what}`, { connection, cause: error, outcome, retryable: outcome === 'rolled-back' }));
 }
 
 /** Best-effort rollback: a failed ROLLBACK (dead session) must not hide the error that caused it. */

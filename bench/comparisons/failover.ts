@@ -6,7 +6,7 @@
  * back. Per failover: from the topology naming the promoted writer (it accepts writes from then
  * on) to the first acknowledged write, and to every writer's; and the statements that failed.
  * dbmodule (`connection.query`) against the AWS Advanced NodeJS Wrapper (`AwsPGClient`, plugins
- * `iam,failover2`, one client per writer, as its documentation runs it), one after the other
+ * `iam,failover2`, one client per writer, the client its failover tests use), one after the other
  * against the same cluster.
  */
 

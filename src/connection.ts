@@ -144,6 +144,28 @@ export class Connection implements Queryable {
     }
   }
 
+  /**
+   * @internal One session of the writer, held for as long as `fn` runs (migrations hold their lock
+   * on it), with transactions on it.
+   */
+  async holdSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+    this.#enter();
+    try {
+      return await this.#writerPool().withSession((session) => {
+        const context = { connection: this.name, session, dialect: this.#dialect, events: this.#events };
+        return fn({
+          query: <R>(sql: string, params?: readonly unknown[]) => session.query<R>(sql, params),
+          transaction: (body, options) => runTransaction(context, body, options),
+        });
+      });
+    } catch (error) {
+      this.#recordFailure(error);
+      throw error;
+    } finally {
+      this.#leave();
+    }
+  }
+
   /** Opens (or reuses) a session and runs the dialect's health query, within `connection_timeout`. */
   async ping(): Promise<void> {
     this.#enter();

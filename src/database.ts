@@ -12,6 +12,8 @@ import type { IamConnectionAuth } from './iam-connection.js';
 import type { Topology } from './cluster/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
+import { migrationsConfig } from './config/connection.js';
+import type { Migrator, MigrateOptions, MigrationRun, MigrationStatus, RollbackOptions } from './migrations/migrator.js';
 
 /** @public */
 export interface CreateDatabaseOptions {
@@ -60,15 +62,17 @@ export class Database {
   readonly config: DatabaseConfig;
   readonly #connections: ReadonlyMap<string, Connection>;
   readonly #events: DatabaseEventEmitter;
+  readonly #logger: Logger;
   #closing: Promise<void> | undefined;
 
   /** @internal */
-  constructor(config: DatabaseConfig, connections: ReadonlyMap<string, Connection>, events: DatabaseEventEmitter) {
+  constructor(config: DatabaseConfig, connections: ReadonlyMap<string, Connection>, events: DatabaseEventEmitter, logger: Logger) {
     this.config = config;
     this.names = [...connections.keys()];
     this.defaultName = config.default;
     this.#connections = connections;
     this.#events = events;
+    this.#logger = logger;
   }
 
   /** The named connection, or the default one. Unknown names throw `CONNECTION_NOT_FOUND` listing the known names. */
@@ -91,6 +95,47 @@ export class Database {
       checkedAt: new Date().toISOString(),
       connections: Object.fromEntries(entries.map((entry) => [entry.name, entry])),
     };
+  }
+
+  /**
+   * Applies the pending migrations of connection `name` (default: the default connection) in
+   * version order, up to `to`, under a lock that lets one process at a time migrate (DESIGN §10).
+   */
+  async migrate(name?: string, options: MigrateOptions = {}): Promise<MigrationRun> {
+    return (await this.#migrator(name)).migrate(options);
+  }
+
+  /** Reverts the last `steps` (default 1) applied migrations, newest first, with their down migrations. */
+  async rollback(name?: string, options: RollbackOptions = {}): Promise<MigrationRun> {
+    return (await this.#migrator(name)).rollback(options);
+  }
+
+  /** Every migration of the directory and the history table, applied or pending; takes no lock, changes nothing. */
+  async migrationStatus(name?: string): Promise<MigrationStatus> {
+    return (await this.#migrator(name)).status();
+  }
+
+  /** Like {@link migrationStatus}; fails with `MIGRATION_CHECKSUM` when an applied migration's file changed since. */
+  async verifyMigrations(name?: string): Promise<MigrationStatus> {
+    return (await this.#migrator(name)).verify();
+  }
+
+  /** Marks `version` applied and clean and forgets every version above it, running nothing (after repairing a dirty migration by hand). */
+  async forceMigrationVersion(version: string | number | bigint, name?: string): Promise<MigrationStatus> {
+    return (await this.#migrator(name)).force(version);
+  }
+
+  async #migrator(name?: string): Promise<Migrator> {
+    const connection = this.connection(name);
+    const { Migrator } = await import('./migrations/migrator.js');
+    return new Migrator({
+      connection: connection.name,
+      driver: connection.driver,
+      settings: connection.config.migrations ?? migrationsConfig(undefined, this.config.sources[`connections.${connection.name}.dsn`]),
+      events: this.#events,
+      logger: this.#logger,
+      holdSession: (fn) => connection.holdSession(fn),
+    });
   }
 
   on<E extends DatabaseEventName>(event: E, listener: DatabaseEventListener<E>): this {
@@ -150,13 +195,23 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   }
 
   const connections = new Map(opened.map(({ connection }) => [connection.name, connection]));
+  const database = new Database(resolved, connections, events, logger);
+  for (const connection of connections.values()) {
+    if (!connection.config.migrations?.run_on_start) continue;
+    try {
+      await database.migrate(connection.name);
+    } catch (error) {
+      await database.close({ timeoutMs: 0 });
+      throw error;
+    }
+  }
   setImmediate(() => {
     events.emit('config.loaded', { connection: resolved.default, connections: [...connections.keys()], default: resolved.default });
     for (const { connection, durationMs } of opened) {
       events.emit('connected', { connection: connection.name, driver: connection.driver, durationMs });
     }
   });
-  return new Database(resolved, connections, events);
+  return database;
 }
 
 /** What opening a connection needs besides the connection itself. */

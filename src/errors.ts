@@ -23,7 +23,12 @@ export type ErrorCode =
   | 'TRANSACTION_FAILED'
   | 'DATABASE_CLOSED'
   | 'TOPOLOGY_FAILED'
-  | 'FAILOVER_FAILED';
+  | 'FAILOVER_FAILED'
+  | 'MIGRATION_LOCKED'
+  | 'MIGRATION_DIRTY'
+  | 'MIGRATION_CHECKSUM'
+  | 'MIGRATION_OUT_OF_ORDER'
+  | 'MIGRATION_FAILED';
 
 /** @public */
 export interface DbModuleErrorOptions {

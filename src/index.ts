@@ -10,6 +10,8 @@ export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './da
 export { Connection } from './connection.js';
 export type { LastError } from './connection.js';
 export type { Queryable, TransactionOptions } from './transaction.js';
+export type { MigrateOptions, MigrationRun, MigrationStatus, MigrationStatusEntry, MigrationStepReport, RollbackOptions } from './migrations/migrator.js';
+export type { AppliedMigration } from './migrations/history.js';
 export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/types.js';
 export { defaultPort, describeDsn, formatDsn, parseDsn, redactDsn } from './dsn/index.js';
 export type { FormatDsnOptions } from './dsn/index.js';

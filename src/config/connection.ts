@@ -1,6 +1,7 @@
 import { DbModuleError } from '../errors.js';
-import type { ClusterConfig, ConnectionConfig, DriverName, IamAuthConfig } from './types.js';
-import { CLUSTER_DEFAULTS, DEFAULTS } from './defaults.js';
+import { dirname, resolve } from 'node:path';
+import type { ClusterConfig, ConnectionConfig, DriverName, IamAuthConfig, MigrationsConfig } from './types.js';
+import { CLUSTER_DEFAULTS, DEFAULTS, MIGRATIONS_DEFAULTS } from './defaults.js';
 import { parseConnectionDsn } from './plan.js';
 import { isPlainObject } from './describe.js';
 import { envVariable } from './env.js';
@@ -16,6 +17,7 @@ import {
   unknownKeys,
   type RawCluster,
   type RawConnection,
+  type RawMigrations,
 } from './schema.js';
 import { suggest } from './suggest.js';
 
@@ -208,6 +210,8 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
   for (const key of Object.keys(aws_iam_auth)) record(`aws_iam_auth.${key}`, sourceOf(`aws_iam_auth.${key}`));
   if (cluster) for (const key of Object.keys(cluster)) record(`cluster.${key}`, sourceOf(`cluster.${key}`));
   if (replicas) record('replicas', sourceOf('replicas'));
+  const migrations = data.migrations === undefined ? undefined : migrationsConfig(data.migrations, sources.get(`connections.${name}.migrations.directory`) ?? sources.get(`connections.${name}`));
+  if (migrations) for (const key of Object.keys(migrations)) record(`migrations.${key}`, sourceOf(`migrations.${key}`));
 
   if (problems.length > 0 || driver === undefined || dsn === undefined) return { sources: leafSources, problems, warnings };
   return {
@@ -224,6 +228,7 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
       aws_iam_auth,
       ...(cluster ? { cluster } : {}),
       ...(replicas ? { replicas } : {}),
+      ...(migrations ? { migrations } : {}),
     },
     sources: leafSources,
     problems,
@@ -243,5 +248,21 @@ function clusterConfig(raw: RawCluster): ClusterConfig {
     reader_selection: raw.reader_selection ?? CLUSTER_DEFAULTS.reader_selection,
     max_replica_lag: raw.max_replica_lag ?? CLUSTER_DEFAULTS.max_replica_lag,
     instance_addresses: raw.instance_addresses ?? {},
+  });
+}
+
+/**
+ * A `migrations` block with defaults applied (MIGRATIONS_DEFAULTS); the directory resolved against
+ * the directory of the file that set it (or of the connection's file), else the working directory.
+ * Without a block (`raw` undefined), the defaults alone.
+ */
+export function migrationsConfig(raw: RawMigrations | undefined, source: string | undefined): MigrationsConfig {
+  const base = source?.startsWith('file ') ? dirname(source.slice(5)) : process.cwd();
+  return Object.freeze({
+    directory: resolve(base, raw?.directory ?? MIGRATIONS_DEFAULTS.directory),
+    table: raw?.table ?? MIGRATIONS_DEFAULTS.table,
+    lock_timeout: raw?.lock_timeout ?? MIGRATIONS_DEFAULTS.lock_timeout,
+    allow_out_of_order: raw?.allow_out_of_order ?? MIGRATIONS_DEFAULTS.allow_out_of_order,
+    run_on_start: raw?.run_on_start ?? MIGRATIONS_DEFAULTS.run_on_start,
   });
 }

@@ -22,6 +22,15 @@ export const CLUSTER_DEFAULTS = Object.freeze({
   max_replica_lag: 5_000,
 });
 
+/** Migration settings left unset (DESIGN §10). Durations in milliseconds. @public */
+export const MIGRATIONS_DEFAULTS = Object.freeze({
+  directory: 'migrations',
+  table: 'schema_migrations',
+  lock_timeout: 60_000,
+  allow_out_of_order: false,
+  run_on_start: false,
+});
+
 /** Where the embedded default SQLite database lives, relative to the working directory. */
 export const DEFAULT_SQLITE_PATH = '.dbmodule/default.sqlite';
 

@@ -1,5 +1,5 @@
 import { redactDsn } from '../dsn/index.js';
-import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName } from './types.js';
+import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, MigrationsConfig } from './types.js';
 
 /** A connection as {@link redactConfig} returns it: plain, mutable, DSN redacted. @public */
 export interface RedactedConnectionConfig {
@@ -22,6 +22,7 @@ export interface RedactedConnectionConfig {
   };
   cluster?: ClusterConfig;
   replicas?: string[];
+  migrations?: MigrationsConfig;
 }
 
 /** A JSON-able copy of a resolved config with every DSN redacted. @public */

@@ -175,6 +175,17 @@ const clusterEntries = {
 /** The raw `cluster` block, converted but not cross-checked. */
 export const rawClusterSchema = block(clusterEntries);
 
+const migrationsEntries = {
+  directory: leaf(textResult('a directory path')),
+  table: leaf(textResult('a table name (letters, digits, _; optionally schema.table)', /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/)),
+  lock_timeout: duration,
+  allow_out_of_order: leaf(booleanResult),
+  run_on_start: leaf(booleanResult),
+};
+
+/** The raw `migrations` block, converted but not cross-checked. */
+export const rawMigrationsSchema = block(migrationsEntries);
+
 /**
  * `replicas`: a list of DSNs, or (from the environment) a JSON array, or DSNs separated by
  * commas or newlines (a separator counts only before a `scheme://`, so a comma in a password stays).
@@ -216,6 +227,7 @@ export const connectionEntries = {
   aws_iam_auth: nested(rawIamSchema),
   cluster: nested(rawClusterSchema),
   replicas: leaf(replicasResult),
+  migrations: nested(rawMigrationsSchema),
   token_refresh_interval: deprecated,
   connection_close_grace_period: deprecated,
 };
@@ -238,6 +250,8 @@ export type RawConnection = v.InferOutput<typeof rawConnectionSchema>;
 export type RawIam = v.InferOutput<typeof rawIamSchema>;
 /** A `cluster` block as it leaves {@link rawClusterSchema}. */
 export type RawCluster = v.InferOutput<typeof rawClusterSchema>;
+/** A `migrations` block as it leaves {@link rawMigrationsSchema}. */
+export type RawMigrations = v.InferOutput<typeof rawMigrationsSchema>;
 
 /** Keys accepted in a connection, in schema order. */
 export const CONNECTION_KEYS: readonly string[] = Object.keys(connectionEntries);
@@ -245,8 +259,10 @@ export const CONNECTION_KEYS: readonly string[] = Object.keys(connectionEntries)
 export const IAM_KEYS: readonly string[] = Object.keys(iamEntries);
 /** Keys accepted under `cluster`. */
 export const CLUSTER_KEYS: readonly string[] = Object.keys(clusterEntries);
+/** Keys accepted under `migrations`. */
+export const MIGRATIONS_KEYS: readonly string[] = Object.keys(migrationsEntries);
 /** The connection keys that are blocks of their own, and the keys each accepts. */
-export const NESTED_BLOCKS: Readonly<Record<string, readonly string[]>> = { aws_iam_auth: IAM_KEYS, cluster: CLUSTER_KEYS };
+export const NESTED_BLOCKS: Readonly<Record<string, readonly string[]>> = { aws_iam_auth: IAM_KEYS, cluster: CLUSTER_KEYS, migrations: MIGRATIONS_KEYS };
 /** Keys accepted in the `database` section. */
 export const SECTION_KEYS: readonly string[] = Object.keys(sectionEntries);
 

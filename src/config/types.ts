@@ -50,6 +50,23 @@ export interface ClusterConfig {
 }
 
 /**
+ * A connection's migrations (DESIGN §10), durations in milliseconds.
+ * @public
+ */
+export interface MigrationsConfig {
+  /** Absolute: resolved against the config file's directory (the working directory without one). Default `migrations`. */
+  readonly directory: string;
+  /** The history table. Default `schema_migrations`. */
+  readonly table: string;
+  /** How long a run waits for another migrator's lock before MIGRATION_LOCKED. Default 60000. */
+  readonly lock_timeout: number;
+  /** Apply a migration whose version is below the last applied one instead of refusing. Default false. */
+  readonly allow_out_of_order: boolean;
+  /** Run pending migrations in `createDatabase`. Default false. */
+  readonly run_on_start: boolean;
+}
+
+/**
  * Where to dial an endpoint (`host:port` or `host`), or undefined to dial it by its name.
  * @public
  */
@@ -82,6 +99,8 @@ export interface ConnectionConfig {
   readonly cluster?: ClusterConfig;
   /** DSNs of plain read replicas (secret-bearing, like `dsn`); missing parts are the main DSN's. */
   readonly replicas?: readonly string[];
+  /** Migration settings, when the connection has a `migrations` block (the defaults apply without one). */
+  readonly migrations?: MigrationsConfig;
 }
 
 /** Where a resolved value came from: `file <path>`, `env <VARIABLE>`, `object`, or `default`. @public */

@@ -12,7 +12,7 @@ import type { IamConnectionAuth } from './iam-connection.js';
 import type { Topology } from './cluster/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
-import { migrationsConfig } from './config/connection.js';
+import { migrationSettings } from './migrations/settings.js';
 import type { Migrator, MigrateOptions, MigrationRun, MigrationStatus, RollbackOptions } from './migrations/migrator.js';
 
 /** @public */
@@ -131,7 +131,7 @@ export class Database {
     return new Migrator({
       connection: connection.name,
       driver: connection.driver,
-      settings: connection.config.migrations ?? migrationsConfig(undefined, this.config.sources[`connections.${connection.name}.dsn`]),
+      settings: migrationSettings(this.config, connection.name),
       events: this.#events,
       logger: this.#logger,
       holdSession: (fn) => connection.holdSession(fn),

@@ -1,6 +1,6 @@
-export { envVariable, loadConfig, validateConfig, redactConfig } from './config/index.js';
+export { envVariable, loadConfig, validateConfig, redactConfig, selectConnection } from './config/index.js';
 export { formatDuration } from './config/duration.js';
-export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ReadFrom, ReaderSelection, ValueSource } from './config/types.js';
+export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, MigrationsConfig, ReadFrom, ReaderSelection, ValueSource } from './config/types.js';
 export { planConnection, planDsn, type ClusterPlan, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
 export type { Topology, TopologyHost, TopologySource } from './cluster/types.js';
 export type { Reader } from './cluster/reader-router.js';
@@ -12,6 +12,7 @@ export type { LastError } from './connection.js';
 export type { Queryable, TransactionOptions } from './transaction.js';
 export type { MigrateOptions, MigrationRun, MigrationStatus, MigrationStatusEntry, MigrationStepReport, RollbackOptions } from './migrations/migrator.js';
 export type { AppliedMigration } from './migrations/history.js';
+export { migrationSettings } from './migrations/settings.js';
 export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/types.js';
 export { defaultPort, describeDsn, formatDsn, parseDsn, redactDsn } from './dsn/index.js';
 export type { FormatDsnOptions } from './dsn/index.js';

@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   token: async () => (await import('./commands/token.js')).tokenCommand,
   exec: async () => (await import('./commands/exec.js')).execCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
 };
 
 /** Codes that mean the configuration (or a flag) is wrong: exit 2, like bad usage (so does any ConfigError). */
@@ -40,6 +41,9 @@ Commands:
              --hostname HOST --port PORT --username USER [--region REGION], or --connection NAME
   exec       run a tool with the connection in its environment and a fresh IAM token as password:
              dbmodule exec [--connection NAME] -- psql ...   (see dbmodule exec --help)
+  migrate    run the connection's migrations (--connection NAME): up [--to VERSION] [--dry-run],
+             down [--steps N], status, verify (fails when an applied file changed), force VERSION,
+             create NAME; one process at a time across machines
   demo       the whole RDS IAM lifecycle against an embedded emulator; nothing to install
              (--verbose: the library's log lines on stderr)
   emulate    run a local RDS IAM endpoint in front of PostgreSQL / MariaDB

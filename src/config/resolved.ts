@@ -1,3 +1,4 @@
+import { DbModuleError } from '../errors.js';
 import { redactDsn } from '../dsn/index.js';
 import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, MigrationsConfig } from './types.js';
 
@@ -108,4 +109,21 @@ export function freezeConfig(parts: {
   Object.freeze(hideBehind(config, () => redactConfig(config)));
   resolvedConfigs.add(config);
   return config;
+}
+
+/**
+ * A resolved config with only the connection `name` (its sources with it), which is also the
+ * default: to open one connection of a larger configuration (the CLI's `migrate`).
+ * @throws DbModuleError `CONNECTION_NOT_FOUND` listing the known names.
+ * @public
+ */
+export function selectConnection(config: DatabaseConfig, name: string = config.default): DatabaseConfig {
+  const connection = config.connections[name];
+  if (!connection) {
+    const known = Object.keys(config.connections);
+    throw new DbModuleError('CONNECTION_NOT_FOUND', `no connection named "${name}"; known connections: ${known.join(', ')}`, { connection: name, solutions: [`Use one of: ${known.join(', ')}`] });
+  }
+  const prefix = `connections.${name}`;
+  const sources = Object.entries(config.sources).filter(([path]) => path === prefix || path.startsWith(`${prefix}.`));
+  return freezeConfig({ default: name, connections: new Map([[name, connection]]), sources: new Map(sources), warnings: config.warnings });
 }

@@ -37,16 +37,23 @@ export function migrationLock(driver: DriverName, target: LockTarget): Migration
 /** The advisory lock's first key: "dbmo" as an int4. */
 const PG_LOCK_CLASS = 0x64626d6f;
 
+/** The two int4 keys of a history table's advisory lock (pg_locks: classid, objid, objsubid 2). */
+export function postgresLockKey(table: string): readonly [number, number] {
+  return [PG_LOCK_CLASS, hash31(table)];
+}
+
 function postgresLock(target: LockTarget): MigrationLock {
-  const key = [PG_LOCK_CLASS, hash31(target.table)] as const;
+  const key = postgresLockKey(target.table);
   return {
     isTransaction: false,
     async acquire(session) {
       if (target.timeoutMs <= 0) {
+        await watchForClientLoss(session);
         const { rows } = await session.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1, $2) AS got', key);
         if (!rows[0]?.got) throw locked(target, await postgresHolder(session, key));
         return;
       }
+      await watchForClientLoss(session);
       const { rows } = await session.query<{ setting: string }>("SELECT current_setting('lock_timeout') AS setting");
       await session.query("SELECT set_config('lock_timeout', $1, false)", [`${target.timeoutMs}ms`]);
       try {
@@ -63,6 +70,16 @@ function postgresLock(target: LockTarget): MigrationLock {
       await session.query('SELECT pg_advisory_unlock($1, $2)', key);
     },
   };
+}
+
+/**
+ * A backend busy with a long statement notices a vanished client only when it next talks to it:
+ * a migrator killed mid-statement would keep the lock until the statement ends. PostgreSQL 14+
+ * checks the socket every `client_connection_check_interval` and ends such a session; older
+ * servers do not know the setting, and the run goes on without it.
+ */
+async function watchForClientLoss(session: DriverSession): Promise<void> {
+  await session.query("SELECT set_config('client_connection_check_interval', '1000', false)").catch(() => {});
 }
 
 async function postgresHolder(session: DriverSession, key: readonly [number, number]): Promise<string | undefined> {

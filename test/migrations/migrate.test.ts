@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DbModuleError } from '../../src/errors.js';
 import { createDatabase, type Database } from '../../src/index.js';
+import { postgresLockKey } from '../../src/migrations/lock.js';
 import { MYSQL_URL, PG_URL, uniqueName } from '../support/databases.js';
 import { captureLogger } from '../support/logger.js';
 import { rejectionOf } from '../support/rejection.js';
@@ -208,7 +209,8 @@ describe.each(DRIVERS)('%s migrations', (driver) => {
     // the waiting one saw it applied
     expect((await waited).migrations).toEqual([]);
     if (driver === 'postgres') {
-      const { rows } = await first.connection().query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
+      const [classid, objid] = postgresLockKey(s.table);
+      const { rows } = await first.connection().query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${classid} AND objid = ${objid}`);
       expect(rows[0]?.n).toBe(0);
     }
     if (driver === 'mysql') {

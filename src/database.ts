@@ -13,7 +13,8 @@ import type { Topology } from './cluster/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
 import { migrationSettings } from './migrations/settings.js';
-import type { Migrator, MigrateOptions, MigrationRun, MigrationStatus, RollbackOptions } from './migrations/migrator.js';
+import type { Migrator } from './migrations/migrator.js';
+import type { MigrateOptions, MigrationRun, MigrationStatus, RollbackOptions } from './migrations/types.js';
 
 /** @public */
 export interface CreateDatabaseOptions {

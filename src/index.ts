@@ -10,7 +10,7 @@ export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './da
 export { Connection } from './connection.js';
 export type { LastError } from './connection.js';
 export type { Queryable, TransactionOptions } from './transaction.js';
-export type { MigrateOptions, MigrationRun, MigrationStatus, MigrationStatusEntry, MigrationStepReport, RollbackOptions } from './migrations/migrator.js';
+export type { MigrateOptions, MigrationRun, MigrationStatus, MigrationStatusEntry, MigrationStepReport, RollbackOptions } from './migrations/types.js';
 export type { AppliedMigration } from './migrations/history.js';
 export { migrationSettings } from './migrations/settings.js';
 export type { Clock, IsolationLevel, PoolStats, QueryResult } from './drivers/types.js';

@@ -49,7 +49,7 @@ export class History {
       checksum: String(row.checksum),
       appliedAt: row.applied_at instanceof Date ? row.applied_at : new Date(String(row.applied_at)),
       durationMs: Number(row.duration_ms),
-      dirty: row.dirty === true || row.dirty === 1 || row.dirty === '1' || row.dirty === 't',
+      dirty: isTrue(row.dirty),
     }));
   }
 
@@ -78,6 +78,38 @@ export class History {
     await session.query(`DELETE FROM ${this.#table} WHERE version = ${this.#placeholders(1)[0]}`, [String(version)]);
   }
 
+  /**
+   * golang-migrate's table under this name (`version`, `dirty`: one row, the current version):
+   * its version and dirty flag; undefined when the table is ours (or absent).
+   */
+  async golangMigrateState(session: DriverSession): Promise<{ version: bigint | undefined; dirty: boolean } | undefined> {
+    try {
+      await session.query(`SELECT checksum FROM ${this.#table} WHERE 1 = 0`);
+      return undefined;
+    } catch {
+      // no checksum column: not ours
+    }
+    const { rows } = await session.query<{ version: unknown; dirty: unknown }>(`SELECT version, dirty FROM ${this.#table}`);
+    return rows[0] === undefined ? { version: undefined, dirty: false } : { version: BigInt(String(rows[0].version)), dirty: isTrue(rows[0].dirty) };
+  }
+
+  /**
+   * When the table is golang-migrate's, widens it to ours and records every migration up to its
+   * version as applied (that one dirty if it was), with the checksums of the files as they are
+   * now. Returns whether it did.
+   */
+  async adoptGolangMigrate(session: DriverSession, files: readonly { version: bigint; name: string; checksum: string }[]): Promise<boolean> {
+    const state = await this.golangMigrateState(session);
+    if (!state) return false;
+    for (const statement of WIDEN[this.#driver](this.#table)) await session.query(statement);
+    await session.query(`DELETE FROM ${this.#table}`);
+    for (const file of files) {
+      if (state.version === undefined || file.version > state.version) continue;
+      await this.record(session, { version: file.version, name: file.name, checksum: file.checksum, durationMs: 0, dirty: state.dirty && file.version === state.version });
+    }
+    return true;
+  }
+
   /** Placeholders for `count` parameters in this dialect. */
   #placeholders(count: number): string[] {
     return Array.from({ length: count }, (_, index) => (this.#driver === 'postgres' ? `$${index + 1}` : '?'));
@@ -100,3 +132,18 @@ const CREATE: Record<DriverName, (table: string) => string> = {
   sqlite: (table) =>
     `CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), duration_ms INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 0)`,
 };
+
+/** golang-migrate's table widened to ours (SQLite adds one column at a time, with constant defaults). */
+const WIDEN: Record<DriverName, (table: string) => string[]> = {
+  postgres: (table) => [
+    `ALTER TABLE ${table} ADD COLUMN name text NOT NULL DEFAULT '', ADD COLUMN checksum char(64) NOT NULL DEFAULT '', ADD COLUMN applied_at timestamptz NOT NULL DEFAULT now(), ADD COLUMN duration_ms integer NOT NULL DEFAULT 0`,
+  ],
+  mysql: (table) => [
+    `ALTER TABLE ${table} ADD COLUMN name VARCHAR(255) NOT NULL DEFAULT '', ADD COLUMN checksum CHAR(64) NOT NULL DEFAULT '', ADD COLUMN applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), ADD COLUMN duration_ms INT NOT NULL DEFAULT 0`,
+  ],
+  sqlite: (table) => ["name TEXT NOT NULL DEFAULT ''", "checksum TEXT NOT NULL DEFAULT ''", "applied_at TEXT NOT NULL DEFAULT ''", 'duration_ms INTEGER NOT NULL DEFAULT 0'].map((column) => `ALTER TABLE ${table} ADD COLUMN ${column}`),
+};
+
+function isTrue(value: unknown): boolean {
+  return value === true || value === 1 || value === '1' || value === 't' || value === 1n;
+}

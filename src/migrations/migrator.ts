@@ -8,64 +8,9 @@ import { readMigrations, type MigrationFile, type MigrationStep } from './files.
 import { History, type AppliedMigration } from './history.js';
 import { migrationLock, type MigrationLock } from './lock.js';
 import { splitSql } from './split-sql.js';
+import { lastVersion, statusOf } from './status.js';
+import type { MigrateOptions, MigrationRun, MigrationStatus, MigrationStepReport, RollbackOptions } from './types.js';
 import { markSessionBroken } from '../drivers/session-health.js';
-
-/** @public */
-export interface MigrateOptions {
-  /** Apply up to and including this version (default: all). */
-  readonly to?: string | number | bigint;
-  /** Report what would run; change nothing (the lock is still taken, to report a consistent state). */
-  readonly dryRun?: boolean;
-}
-
-/** @public */
-export interface RollbackOptions {
-  /** How many applied migrations to revert, newest first. Default 1. */
-  readonly steps?: number;
-  readonly dryRun?: boolean;
-}
-
-/** One migration in a run's report. @public */
-export interface MigrationStepReport {
-  readonly version: string;
-  readonly name: string;
-  /** 0 in a dry run. */
-  readonly durationMs: number;
-}
-
-/** What `migrate` or `rollback` did (or, with `dryRun`, would do). @public */
-export interface MigrationRun {
-  readonly connection: string;
-  readonly direction: 'up' | 'down';
-  readonly dryRun: boolean;
-  readonly migrations: readonly MigrationStepReport[];
-}
-
-/** One version in `migrationStatus`. @public */
-export interface MigrationStatusEntry {
-  readonly version: string;
-  readonly name: string;
-  /** `missing`: in the history table, not in the directory. */
-  readonly state: 'applied' | 'pending' | 'dirty' | 'missing';
-  readonly appliedAt?: Date;
-  readonly durationMs?: number;
-  /** Applied, and the file differs from what was applied. */
-  readonly changed?: boolean;
-  /** Pending below the last applied version (refused unless allow_out_of_order). */
-  readonly outOfOrder?: boolean;
-}
-
-/** @public */
-export interface MigrationStatus {
-  readonly connection: string;
-  readonly directory: string;
-  readonly table: string;
-  /** The highest applied version. */
-  readonly current?: string;
-  readonly dirty?: string;
-  readonly pending: number;
-  readonly entries: readonly MigrationStatusEntry[];
-}
 
 export interface MigratorContext {
   readonly connection: string;
@@ -100,12 +45,12 @@ export class Migrator {
   async migrate(options: MigrateOptions = {}): Promise<MigrationRun> {
     const files = await readMigrations(this.#context.settings.directory);
     const to = options.to === undefined ? undefined : versionOf(options.to, 'to');
-    return this.#locked(async (session) => {
+    return this.#locked(files, async (session) => {
       const applied = await this.#history.applied(session);
       this.#refuseDirty(applied);
       this.#warnChanged(files, applied);
       const done = new Set(applied.map((entry) => entry.version));
-      const last = applied.reduce((max, entry) => (entry.version > max ? entry.version : max), -1n);
+      const last = lastVersion(applied);
       const pending = files.filter((file) => !done.has(file.version) && (to === undefined || file.version <= to));
       const early = pending.filter((file) => file.version < last);
       if (early.length > 0 && !this.#context.settings.allow_out_of_order) {
@@ -128,7 +73,7 @@ export class Migrator {
     if (!Number.isInteger(steps) || steps < 1) throw new ConfigError('CONFIG_INVALID', `rollback: steps must be a positive integer, received ${String(steps)}`);
     const files = await readMigrations(this.#context.settings.directory);
     const byVersion = new Map(files.map((file) => [file.version, file]));
-    return this.#locked(async (session) => {
+    return this.#locked(files, async (session) => {
       const applied = await this.#history.applied(session);
       this.#refuseDirty(applied);
       const targets = [...applied].reverse().slice(0, steps);
@@ -149,8 +94,8 @@ export class Migrator {
   /** The directory against the history table; takes no lock and changes nothing (no table yet: everything pending). */
   async status(): Promise<MigrationStatus> {
     const files = await readMigrations(this.#context.settings.directory);
-    const applied = await this.#context.holdSession((session) => this.#appliedIfAny(session));
-    return this.#statusOf(files, applied);
+    const applied = await this.#context.holdSession((session) => this.#appliedIfAny(session, files));
+    return statusOf(this.#context.connection, this.#context.settings, files, applied);
   }
 
   /** @throws DbModuleError `MIGRATION_CHECKSUM` when an applied migration's file changed since. */
@@ -173,7 +118,7 @@ export class Migrator {
   async force(version: string | number | bigint): Promise<MigrationStatus> {
     const target = versionOf(version, 'version');
     const files = await readMigrations(this.#context.settings.directory);
-    await this.#locked(async (session) => {
+    await this.#locked(files, async (session) => {
       const applied = await this.#history.applied(session);
       for (const entry of applied) if (entry.version > target) await this.#history.remove(session, entry.version);
       const existing = applied.find((entry) => entry.version === target);
@@ -188,13 +133,19 @@ export class Migrator {
     return this.status();
   }
 
-  /** `fn` on one session under the migration lock, the history table ensured; the lock released on that session. */
-  #locked<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * `fn` on one session under the migration lock, the history table ensured (a golang-migrate
+   * table under its name adopted); the lock released on that session.
+   */
+  #locked<T>(files: readonly MigrationFile[], fn: (session: Queryable) => Promise<T>): Promise<T> {
     return this.#context.holdSession(async (session) => {
       await this.#lock.acquire(session);
       let result: T;
       try {
         await this.#history.ensure(session);
+        if (await this.#history.adoptGolangMigrate(session, files)) {
+          this.#context.logger.info("Adopted golang-migrate's history table: every migration up to its version is recorded applied", { connection: this.#context.connection, table: this.#context.settings.table });
+        }
         result = await fn(session);
       } catch (error) {
         // SQLite: what was applied before the failure stays applied (each migration was a savepoint).
@@ -294,46 +245,21 @@ export class Migrator {
     }
   }
 
-  async #appliedIfAny(session: Queryable): Promise<AppliedMigration[]> {
+  /** The history as it stands: none without a table; golang-migrate's read as every file up to its version. */
+  async #appliedIfAny(session: Queryable, files: readonly MigrationFile[]): Promise<AppliedMigration[]> {
     try {
+      const golang = await this.#history.golangMigrateState(session);
+      if (golang) {
+        const current = golang.version;
+        return files
+          .filter((file) => current !== undefined && file.version <= current)
+          .map((file) => ({ version: file.version, name: file.name, checksum: file.checksum, appliedAt: new Date(0), durationMs: 0, dirty: golang.dirty && file.version === current }));
+      }
       return await this.#history.applied(session);
     } catch (error) {
       if (isMissingTable(error)) return [];
       throw error;
     }
-  }
-
-  #statusOf(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): MigrationStatus {
-    const { connection, settings } = this.#context;
-    const byVersion = new Map(applied.map((entry) => [entry.version, entry]));
-    const last = applied.reduce((max, entry) => (entry.version > max ? entry.version : max), -1n);
-    const entries: MigrationStatusEntry[] = files.map((file) => {
-      const entry = byVersion.get(file.version);
-      if (!entry) return { version: String(file.version), name: file.name, state: 'pending', ...(file.version < last ? { outOfOrder: true } : {}) };
-      return {
-        version: String(file.version),
-        name: file.name,
-        state: entry.dirty ? 'dirty' : 'applied',
-        appliedAt: entry.appliedAt,
-        durationMs: entry.durationMs,
-        ...(entry.checksum !== file.checksum ? { changed: true } : {}),
-      };
-    });
-    const known = new Set(files.map((file) => file.version));
-    for (const entry of applied) {
-      if (!known.has(entry.version)) entries.push({ version: String(entry.version), name: entry.name, state: entry.dirty ? 'dirty' : 'missing', appliedAt: entry.appliedAt, durationMs: entry.durationMs });
-    }
-    entries.sort((a, b) => (BigInt(a.version) < BigInt(b.version) ? -1 : 1));
-    const dirty = applied.find((entry) => entry.dirty);
-    return {
-      connection,
-      directory: settings.directory,
-      table: settings.table,
-      ...(last >= 0n ? { current: String(last) } : {}),
-      ...(dirty ? { dirty: String(dirty.version) } : {}),
-      pending: entries.filter((entry) => entry.state === 'pending').length,
-      entries,
-    };
   }
 }
 

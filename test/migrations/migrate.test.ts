@@ -125,8 +125,12 @@ describe.each(DRIVERS)('%s migrations', (driver) => {
       '2_bad.up.sql': `CREATE TABLE ${s.t('half')} (id int);\nINSERT INTO ${s.t('nope')} VALUES (1);`,
     });
     const db = await s.open();
+    const failed: string[] = [];
+    db.on('migration.failed', (event) => failed.push(`${event.id}: ${event.message}`));
     const error = await rejectionOf(db.migrate(), DbModuleError);
     expect(error).toMatchObject({ code: 'MIGRATION_FAILED', connection: 'app' });
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatch(new RegExp(`^2_bad: .*${s.t('nope')}`));
     expect(error.message).toContain('2_bad');
     const status = await db.migrationStatus();
     if (driver === 'mysql') {
@@ -217,6 +221,34 @@ describe.each(DRIVERS)('%s migrations', (driver) => {
       const { rows } = await first.connection().query<{ holder: number | null }>(`SELECT IS_USED_LOCK(CONCAT('dbmodule_migrate:', DATABASE(), '.${s.table}')) AS holder`);
       expect(rows[0]?.holder).toBeNull();
     }
+  });
+
+  it('run_on_start: createDatabase applies the pending migrations before it returns; a failing one fails createDatabase', async () => {
+    const s = setup(driver);
+    s.write({ '1_a.up.sql': `CREATE TABLE ${s.t('a')} (id int);` });
+    const db = await s.open({ run_on_start: true });
+    expect(await db.migrationStatus()).toMatchObject({ current: '1', pending: 0 });
+    s.write({ '2_bad.up.sql': `INSERT INTO ${s.t('missing')} VALUES (1);` });
+    expect(await rejectionOf(s.open({ run_on_start: true }), DbModuleError)).toMatchObject({ code: 'MIGRATION_FAILED' });
+  });
+
+  it("takes over golang-migrate's history table: what it applied stays applied, the rest runs", async () => {
+    const s = setup(driver);
+    s.write({
+      '1_a.up.sql': `CREATE TABLE ${s.t('a')} (id int);`,
+      '2_b.up.sql': `CREATE TABLE ${s.t('b')} (id int);`,
+      '3_c.up.sql': `CREATE TABLE ${s.t('c')} (id int);`,
+    });
+    const db = await s.open();
+    // as golang-migrate leaves it after applying 1 and 2
+    await db.connection().query(`CREATE TABLE ${s.table} (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)`);
+    await db.connection().query(`INSERT INTO ${s.table} (version, dirty) VALUES (2, ${driver === 'postgres' ? 'false' : '0'})`);
+    const before = await db.migrationStatus();
+    expect(before.entries.map((entry) => `${entry.version} ${entry.state}`)).toEqual(['1 applied', '2 applied', '3 pending']);
+    expect((await db.migrate()).migrations.map((m) => m.version)).toEqual(['3']);
+    const after = await db.migrationStatus();
+    expect(after.entries.map((entry) => `${entry.version} ${entry.state}`)).toEqual(['1 applied', '2 applied', '3 applied']);
+    expect(await db.verifyMigrations()).toMatchObject({ current: '3' });
   });
 
   it('module migrations get the connection’s Queryable, in a transaction unless they export transaction = false', async () => {

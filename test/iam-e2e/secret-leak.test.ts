@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Signer } from '@aws-sdk/rds-signer';
 import type { Pool as MysqlPool } from 'mysql2';
@@ -11,6 +14,7 @@ import { formatLogfmt, type LogFields, type Logger } from '../../src/logging.js'
 import { clockFromNow, credentialsSource } from '../support/iam-e2e/credentials.js';
 import { iamConnection, IAM_USER, RDS_HOST, RDS_PORT, REGION, startRdsEmulator, type TestCredentials } from '../support/iam-e2e/rds.js';
 import { rejectionOf } from '../support/rejection.js';
+import { uniqueName } from '../support/databases.js';
 
 const MINUTE = 60_000;
 const DSN_PASSWORD = 'Sup3r-Secret_pw!42';
@@ -112,9 +116,15 @@ it('no token, secret key, session token or DSN password appears in a log line, e
   const transcript = new Transcript();
   // Sessions live a minute: every clock move below makes the next query open a new one.
   const pool = { connection_max_lifetime: '1m', max_open_connections: 4 };
+  // Migrations on the PostgreSQL connection: one applies, the next fails.
+  const migrations = mkdtempSync(join(tmpdir(), 'dbmodule-leak-mig-'));
+  const migrated = uniqueName('leak');
+  writeFileSync(join(migrations, '1_table.up.sql'), `CREATE TABLE ${migrated} (id int);`);
+  writeFileSync(join(migrations, '1_table.down.sql'), `DROP TABLE ${migrated};`);
+  writeFileSync(join(migrations, '2_broken.up.sql'), `INSERT INTO ${migrated}_missing VALUES (1);`);
   const config = {
     connections: {
-      pg: iamConnection(emulator, 'postgres', { password: DSN_PASSWORD, pool }),
+      pg: { ...iamConnection(emulator, 'postgres', { password: DSN_PASSWORD, pool }), migrations: { directory: migrations, table: `${migrated}_history` } },
       my: iamConnection(emulator, 'mysql', { password: DSN_PASSWORD, pool }),
     },
     default: 'pg',
@@ -136,6 +146,11 @@ it('no token, secret key, session token or DSN password appears in a log line, e
     await transcript.failure(connection.query('SELECT * FROM no_such_table_for_leak_test'));
     await transcript.failure(connection.transaction(async () => Promise.reject(new DbModuleError('QUERY_FAILED', 'rolled back on purpose'))));
   }
+
+  await transcript.failure(db.migrate('pg'));
+  await db.rollback('pg');
+  await pg.query(`DROP TABLE ${migrated}_history`);
+  rmSync(migrations, { recursive: true, force: true });
 
   // Recovery: the key is revoked and rotated while a session is pinned (auth.retried, token.refreshed).
   await pg.transaction(async (tx) => {
@@ -169,7 +184,7 @@ it('no token, secret key, session token or DSN password appears in a log line, e
   // The scenario reached every path it claims to. (connection.error fires only while
   // createDatabase opens, before a listener can be attached, or on close.)
   const said = transcript.texts.join('\n');
-  for (const name of ['config.loaded', 'connected', 'query.executed', 'query.error', 'transaction.committed', 'transaction.rolled_back', 'auth.retried', 'token.refreshed', 'token.refresh_failed', 'disconnected']) {
+  for (const name of ['config.loaded', 'connected', 'query.executed', 'query.error', 'transaction.committed', 'transaction.rolled_back', 'auth.retried', 'token.refreshed', 'token.refresh_failed', 'disconnected', 'migration.started', 'migration.completed', 'migration.failed']) {
     expect(said, name).toContain(`${name} {`);
   }
   expect(said).toContain('AWS_CREDENTIALS_UNAVAILABLE');

@@ -101,6 +101,32 @@ const e = process.env;
     expect(emulator.authLog.entries().filter((attempt) => attempt.protocol === 'mysql' && attempt.decision === 'allow')).toHaveLength(1);
   });
 
+  it('the real mariadb client reaches exactly the configured endpoint over TCP (never the local socket), TLS verified, with the IAM token; so do mysql and mariadb-admin', async () => {
+    const allowed = () => emulator.authLog.entries().filter((attempt) => attempt.protocol === 'mysql' && attempt.decision === 'allow').length;
+    // localhost would send the clients to the local server's socket, as root, if they were left to it
+    const env = iamEnv(emulator, 'mysql', { PATH: process.env.PATH ?? '', MYSQL_HOST: 'localhost', MYSQL_UNIX_PORT: '/run/mysqld/mysqld.sock', USER: 'root' });
+    const before = allowed();
+    const query = await cli(['exec', '--', 'mariadb', '-N', '-B', '-e', 'SELECT DATABASE(), 40 + 2'], env);
+    expect(query.stderr).toBe('');
+    expect(query.code).toBe(0);
+    expect(query.stdout.trim()).toBe('dbmodule_test\t42');
+    expect((await cli(['exec', '--', 'mysql', '-N', '-B', '-e', 'SELECT 1'], env)).stdout.trim()).toBe('1');
+    expect((await cli(['exec', '--', 'mariadb-admin', 'ping'], env)).stdout).toContain('is alive');
+    // each logged in through the emulator with a token it verified
+    expect(allowed()).toBe(before + 3);
+    expect(leaksSecret(query.stdout + query.stderr)).toBe(false);
+  });
+
+  it('the mariadb client verifies the certificate: against the RDS CA bundle (the IAM default) the emulator is refused', async () => {
+    const allowed = () => emulator.authLog.entries().filter((attempt) => attempt.protocol === 'mysql' && attempt.decision === 'allow').length;
+    const env = iamEnv(emulator, 'mysql', { PATH: process.env.PATH ?? '', DB_MAIN_DSN: `mysql://${IAM_USER}@localhost:${emulator.mysql?.port}/dbmodule_test` });
+    const before = allowed();
+    const run = await cli(['exec', '--', 'mariadb', '-N', '-e', 'SELECT 1'], env);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/SSL|TLS|certificate/i);
+    expect(allowed()).toBe(before);
+  });
+
   it('without IAM passes the DSN password, replacing inherited PG* variables', async () => {
     const env = {
       DB_MAIN_DSN: `postgresql://${PASSWORD_USER}:${PASSWORD_USER_SECRET}@127.0.0.1:5432/dbmodule_test?sslmode=disable`,

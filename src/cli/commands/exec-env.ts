@@ -1,6 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { formatDsn, planConnection, rdsCaBundle, ROOT_CERT_PARAM_NAMES, TLS_MODE_PARAM_NAMES, type ConnectionConfig, type ConnectionPlan, type Logger, type ParsedDsn } from '../../index.js';
 import type { CliIo } from '../io.js';
 import { regionFor, signToken, targetOfConnection } from './iam-target.js';
@@ -15,6 +15,13 @@ export const MANAGED_VARIABLES: readonly string[] = [
 /** The child's connection variables, and what to remove once it has exited. */
 export interface ExecEnvironment {
   readonly variables: Record<string, string>;
+  /**
+   * The command line to run: the MySQL and MariaDB clients (`mysql`, `mariadb`, `mysqldump`, ...)
+   * get `--defaults-extra-file` first, an option file that says everything they need (host and
+   * port over TCP, never the local socket; user, password, database, TLS),
+   * because their environment variables cannot (no TLS, no user or database in MariaDB's).
+   */
+  argumentsFor(command: readonly string[]): string[];
   /** Describes the credential for log lines: `IAM token for app@host:5432 ...` or `DSN password`; never the value. */
   readonly credential: string;
   cleanup(): Promise<void>;
@@ -34,22 +41,33 @@ export async function execEnvironment(connection: ConnectionConfig, io: CliIo, l
     await Promise.allSettled(cleanups.map((step) => step()));
   };
   try {
-    if (!plan.iam) {
-      return { variables: variablesFor(plan, plan.dsn.password, rootCertOf(plan)), credential: plan.dsn.password === undefined ? 'no password' : 'the DSN password', cleanup };
-    }
+    let dir: string | undefined;
+    const file = async (name: string, text: string): Promise<string> => {
+      if (!dir) {
+        const created = await mkdtemp(join(tmpdir(), 'dbmodule-exec-'));
+        cleanups.push(() => rm(created, { recursive: true, force: true }));
+        dir = created;
+      }
+      const path = join(dir, name);
+      await writeFile(path, text, { mode: 0o600 });
+      return path;
+    };
     let rootCert = rootCertOf(plan);
-    if (plan.driver === 'postgres' && plan.tls.ca === 'rds-bundle') {
-      const dir = await mkdtemp(join(tmpdir(), 'dbmodule-exec-'));
-      cleanups.push(() => rm(dir, { recursive: true, force: true }));
-      rootCert = join(dir, 'rds-ca-bundle.pem');
-      await writeFile(rootCert, `${rdsCaBundle().join('\n')}\n`, { mode: 0o600 });
+    if (plan.tls.ca === 'rds-bundle') rootCert = await file('rds-ca-bundle.pem', `${rdsCaBundle().join('\n')}\n`);
+    let password = plan.dsn.password;
+    let credential = password === undefined ? 'no password' : 'the DSN password';
+    if (plan.iam) {
+      const target = targetOfConnection(plan);
+      const { token, state } = await signToken({ ...target, region: regionFor(target.host, target.region, io.env) }, io, logger);
+      const until = state.expiresAt === undefined ? '' : `, valid until ${new Date(state.expiresAt).toISOString()}`;
+      password = token;
+      credential = `a fresh IAM token for ${state.user}@${state.signedHost}:${state.signedPort} (key ...${state.accessKeyIdSuffix ?? '?'}${until})`;
     }
-    const target = targetOfConnection(plan);
-    const { token, state } = await signToken({ ...target, region: regionFor(target.host, target.region, io.env) }, io, logger);
-    const until = state.expiresAt === undefined ? '' : `, valid until ${new Date(state.expiresAt).toISOString()}`;
+    const options = plan.driver === 'mysql' ? await file('my.cnf', mysqlOptionFile(plan, password, rootCert)) : undefined;
     return {
-      variables: variablesFor(plan, token, rootCert),
-      credential: `a fresh IAM token for ${state.user}@${state.signedHost}:${state.signedPort} (key ...${state.accessKeyIdSuffix ?? '?'}${until})`,
+      variables: variablesFor(plan, password, rootCert),
+      argumentsFor: (command) => (options && isMysqlClient(command[0]) ? [command[0]!, `--defaults-extra-file=${options}`, ...command.slice(1)] : [...command]),
+      credential,
       cleanup,
     };
   } catch (error) {
@@ -59,6 +77,51 @@ export async function execEnvironment(connection: ConnectionConfig, io: CliIo, l
 }
 
 // --- internal ---
+
+/** The MySQL and MariaDB command-line clients, which read option files. */
+const MYSQL_CLIENTS: ReadonlySet<string> = new Set(
+  ['', '-dump', '-admin', '-check', '-import', '-show', '-binlog', '-slap'].flatMap((suffix) => [`mysql${suffix.replace('-', '')}`, `mariadb${suffix}`]),
+);
+
+function isMysqlClient(command: string | undefined): boolean {
+  return command !== undefined && MYSQL_CLIENTS.has(basename(command));
+}
+
+/**
+ * The option file for the MySQL and MariaDB clients. Certificate checks go to `[client-mariadb]`,
+ * which only MariaDB's clients read (`ssl-verify-server-cert`; MySQL 8's clients verify the CA once
+ * `ssl-ca` is given); `loose-` options are skipped silently by a client that does not know them.
+ * `database` goes to the interactive clients' groups only (mysqldump refuses it).
+ */
+function mysqlOptionFile(plan: ConnectionPlan, password: string | undefined, rootCert: string | undefined): string {
+  const client: string[] = [];
+  const mariadb: string[] = [];
+  const host = plan.host ?? 'localhost';
+  if (host.startsWith('/')) client.push(`socket=${quoted(host)}`, 'protocol=SOCKET');
+  else client.push(`host=${quoted(host)}`, `port=${plan.port ?? 3306}`, 'protocol=TCP');
+  if (plan.user !== undefined) client.push(`user=${quoted(plan.user)}`);
+  if (password !== undefined) client.push(`password=${quoted(password)}`);
+  // the driver's own default says nothing: the client's default applies
+  const mode = sslModeOf(plan);
+  if (mode === 'verify-full' || mode === 'verify-ca') {
+    if (rootCert && rootCert !== 'system') client.push(`ssl-ca=${quoted(rootCert)}`);
+    client.push('loose-ssl');
+    mariadb.push('ssl-verify-server-cert');
+  } else if (mode === 'require' || mode === 'prefer') {
+    client.push('loose-ssl');
+    mariadb.push('disable-ssl-verify-server-cert');
+  } else if (mode === 'disable') {
+    client.push('loose-skip-ssl');
+  }
+  // RDS asks IAM users for mysql_clear_password: MariaDB's clients send it, MySQL's with LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN (set too)
+  const database = plan.database ? [`database=${quoted(plan.database)}`] : [];
+  return ['# written by dbmodule exec; removed when the command exits', '[client]', ...client, '', '[client-mariadb]', ...mariadb, '', '[mysql]', ...database, ''].join('\n');
+}
+
+/** An option value in double quotes, backslashes and quotes escaped as option files read them. */
+function quoted(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
 
 /** The CA libpq should verify with: the plan's CA file, or `system`. */
 function rootCertOf(plan: ConnectionPlan): string | undefined {

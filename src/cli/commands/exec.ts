@@ -14,6 +14,9 @@ Runs COMMAND with the connection's settings in its environment:
   MySQL       MYSQL_HOST MYSQL_TCP_PORT MYSQL_PWD MYSQL_USER MYSQL_DATABASE
               (IAM: LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1)
   all         DATABASE_URL, the password percent-encoded
+The MySQL and MariaDB clients (mysql, mariadb, mysqldump, mariadb-dump, mariadb-admin, ...) also
+get --defaults-extra-file: a temporary option file (removed on exit) with host and port over TCP
+(never the local socket), user, password, database and TLS verification.
 With aws_iam_auth the password is a fresh IAM token (valid 15 minutes for new logins) and TLS is
 verify-full against the RDS CA bundle unless the DSN names its own CA; otherwise the DSN's password.
 The exit code is COMMAND's. Nothing secret is printed.
@@ -54,7 +57,8 @@ export const execCommand: Command = {
     try {
       logger.info('Running a command for a connection', { connection: connection.name, command: command[0], credential: environment.credential });
       const inherited = Object.fromEntries(Object.entries(io.env).filter(([name]) => !MANAGED_VARIABLES.includes(name)));
-      return await runChild(command[0] as string, command.slice(1), { ...inherited, ...environment.variables }, io);
+      const [file, ...args] = environment.argumentsFor(command);
+      return await runChild(file as string, args, { ...inherited, ...environment.variables }, io);
     } finally {
       await environment.cleanup();
     }

@@ -13,6 +13,7 @@ import { describeMachine } from './lib/machine.js';
 import { placeRun } from './lib/placement.js';
 import { renderRun, spliceResults, type BenchRun } from './lib/markdown.js';
 import type { ComparisonResult } from './lib/result.js';
+import { prepareTestDatabases } from '../test/support/test-databases.js';
 
 interface Planned {
   readonly name: string;
@@ -70,6 +71,7 @@ function relevant(stderr: string): string {
 }
 
 const started = performance.now();
+await prepareTestDatabases();
 const machine = await describeMachine();
 const placement = placeRun();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,4 +1,4 @@
-import { DbModuleError, loadConfig, type ConnectionConfig, type DatabaseConfig } from '../../index.js';
+import { loadConfig, selectConnection, type ConnectionConfig, type DatabaseConfig } from '../../index.js';
 import type { CliIo } from '../io.js';
 
 /** Loads the configuration the way every command does: --config, else $DBMODULE_CONFIG, else env, else the default. */
@@ -20,14 +20,6 @@ export const pointAtYourDatabase = `This is dbmodule's embedded default (a local
 
 /** The named connection (default: the configured default), or CONNECTION_NOT_FOUND listing the known names. */
 export function findConnection(config: DatabaseConfig, name: string | undefined): ConnectionConfig {
-  const wanted = name ?? config.default;
-  const connection = config.connections[wanted];
-  if (!connection) {
-    const known = Object.keys(config.connections);
-    throw new DbModuleError('CONNECTION_NOT_FOUND', `no connection named "${wanted}"; known connections: ${known.join(', ')}`, {
-      connection: wanted,
-      solutions: [`Use one of: ${known.join(', ')}`],
-    });
-  }
-  return connection;
+  const selected = selectConnection(config, name);
+  return selected.connections[selected.default]!;
 }

@@ -70,7 +70,7 @@ function report(run: MigrationRun, values: Record<string, unknown>, io: CliIo): 
 
 function status(result: MigrationStatus, values: Record<string, unknown>, io: CliIo): number {
   if (values.json) {
-    io.stdout(`${JSON.stringify(result, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value), 2)}\n`);
+    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
     return EXIT_OK;
   }
   const lines = [`connection "${result.connection}": ${result.directory}, table ${result.table}`];

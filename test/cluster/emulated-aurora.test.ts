@@ -132,7 +132,7 @@ describe('an emulated Aurora PostgreSQL cluster', () => {
     try {
       expect((await changed).added).toEqual(['db-3 (reader)']);
       const { rows } = await database.connection().reader().query<{ id: string; standby: boolean }>('SELECT aurora_db_instance_identifier() AS id, pg_is_in_recovery() AS standby');
-      expect(rows[0]).toEqual({ id: 'db-3', standby: true });
+      expect(rows[0], JSON.stringify(database.connection().topology())).toEqual({ id: 'db-3', standby: true });
     } finally {
       await cluster.removeInstance('db-3');
       cluster.setLag('db-2', 0);

@@ -6,6 +6,7 @@ import type { DatabaseEventEmitter } from './events.js';
 import type { IamConnectionAuth } from './iam-connection.js';
 import type { TokenState } from './iam/types.js';
 import { isTerminable } from './drivers/termination.js';
+import { borrowedPool } from './drivers/borrowed-pool.js';
 import type { ClusterRouting } from './cluster/cluster.js';
 import type { WriterFailover } from './cluster/writer-failover.js';
 import type { Topology } from './cluster/types.js';
@@ -38,6 +39,7 @@ export class Connection implements Queryable {
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #lastError: LastError | undefined;
+  #borrowed: object | undefined;
 
   readonly #iam: IamConnectionAuth | undefined;
   #cluster: ClusterRouting | undefined;
@@ -59,10 +61,12 @@ export class Connection implements Queryable {
   /**
    * The driver's native pool (pg.Pool, mysql2 Pool, SQLite handle pool); cast it to the driver's
    * type. On an Aurora or Multi-AZ cluster, a pool of that shape whose every checkout goes to the
-   * writer of the moment, so an ORM holding it follows a failover.
+   * writer of the moment, so an ORM holding it follows a failover. Its `end()` ends nothing (an
+   * ORM's `destroy()` ends the ORM's use): `db.close()` closes the pool.
    */
   get pool(): unknown {
-    return this.#cluster?.writerNative ?? this.#pool.native;
+    // the cluster's routing pool ends nothing either
+    return this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.native as object));
   }
 
   /** @internal Set by `createDatabase` once the cluster's topology is known. */

@@ -1,0 +1,29 @@
+/**
+ * The native pool as `connection.pool` hands it out: everything passes through to the pool,
+ * except `end()`, which ends nothing and calls back; what `promise()` returns (mysql2's promise
+ * wrapper) is such a view too. An ORM's `destroy()` ends its own use; the pool belongs to the
+ * connection and closes with `db.close()`.
+ */
+export function borrowedPool<T extends object>(pool: T): T {
+  const methods = new Map<PropertyKey, unknown>();
+  return new Proxy(pool, {
+    get(target, key) {
+      if (key === 'end') return endsNothing;
+      const value = Reflect.get(target, key, target) as unknown;
+      if (typeof value !== 'function') return value;
+      // bound to the pool itself: pools with private fields reject another `this`
+      let method = methods.get(key);
+      if (method === undefined) {
+        const fn = value as (...args: unknown[]) => unknown;
+        method = key === 'promise' ? (...args: unknown[]) => borrowedPool(fn.apply(target, args) as object) : fn.bind(target);
+        methods.set(key, method);
+      }
+      return method;
+    },
+  });
+}
+
+function endsNothing(callback?: unknown): Promise<void> {
+  if (typeof callback === 'function') queueMicrotask(() => (callback as (error?: Error | null) => void)(null));
+  return Promise.resolve();
+}

@@ -1,3 +1,5 @@
+import type { Pool as PgPool } from 'pg';
+import type { Pool as MysqlPool } from 'mysql2';
 import type { ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DriverName } from './config/types.js';
 import type { Dialect, DriverPool, PoolStats, QueryResult } from './drivers/types.js';
@@ -20,15 +22,23 @@ export interface LastError {
   at: number;
 }
 
+/** What `connection.pool` is for each driver. @public */
+export interface NativePools {
+  postgres: PgPool;
+  mysql: MysqlPool;
+  /** The SQLite handle pool (`acquire()` lends a better-sqlite3 Database); not typed further yet. */
+  sqlite: unknown;
+}
+
 /**
  * A named connection: a pool of sessions to one database, with events and transactions.
  * `pool` is the driver's own pool (pg.Pool, mysql2 Pool, the SQLite handle pool) with every
- * pool setting enforced on it, to hand to an ORM.
+ * pool setting enforced on it, to hand to an ORM. Its type follows `D`: see {@link Connection}.
  * @public
  */
-export class Connection implements Queryable {
+export class DriverConnection<D extends DriverName = DriverName> implements Queryable {
   readonly name: string;
-  readonly driver: DriverName;
+  readonly driver: D;
   readonly config: ConnectionConfig;
   /** How this connection was resolved: endpoint, login user, TLS, IAM signing. Prints without secrets. */
   readonly plan: ConnectionPlan;
@@ -50,7 +60,7 @@ export class Connection implements Queryable {
   constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
     this.#iam = iam;
     this.name = plan.name;
-    this.driver = plan.driver;
+    this.driver = plan.driver as D;
     this.config = plan.settings;
     this.plan = plan;
     this.#pool = pool;
@@ -64,9 +74,9 @@ export class Connection implements Queryable {
    * writer of the moment, so an ORM holding it follows a failover. Its `end()` ends nothing (an
    * ORM's `destroy()` ends the ORM's use): `db.close()` closes the pool.
    */
-  get pool(): unknown {
+  get pool(): NativePools[D] {
     // the cluster's routing pool ends nothing either
-    return this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.native as object));
+    return (this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.native as object))) as NativePools[D];
   }
 
   /** @internal Set by `createDatabase` once the cluster's topology is known. */
@@ -292,3 +302,12 @@ async function settlesBy(work: Promise<unknown>, deadline: number): Promise<bool
 function codeOf(error: unknown): string {
   return error instanceof DbModuleError ? error.code : 'QUERY_FAILED';
 }
+
+/**
+ * A connection, discriminated by `driver`: after `if (connection.driver === 'postgres')`,
+ * `connection.pool` is a `pg.Pool`; `'mysql'`: mysql2's `Pool`. No cast to hand it to an ORM.
+ * @public
+ */
+export type Connection = { [D in DriverName]: DriverConnection<D> }[DriverName];
+/** The class of every {@link Connection} (for `instanceof`). @public */
+export const Connection = DriverConnection;

@@ -2,7 +2,7 @@ import { envVariable, isResolvedConfig, validateConfig } from './config/index.js
 import { formatDuration } from './config/duration.js';
 import { planConnection, usesIam, type ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
-import { Connection, type LastError } from './connection.js';
+import { DriverConnection, type Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
 import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
@@ -251,7 +251,7 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
       : error;
   }
   const { pool, driver, iam } = opened;
-  const connection = new Connection(plan, pool, driver.dialect, context.events, iam);
+  const connection = new DriverConnection(plan, pool, driver.dialect, context.events, iam) as Connection;
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);

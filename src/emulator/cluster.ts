@@ -323,6 +323,9 @@ class ClusterEndpoints implements EmulatedCluster {
         socket.destroy();
         return;
       }
+      // a session through the cluster or reader endpoint is a session of the instance: it ends
+      // when the instance stops, also while it is still being opened
+      instance.sockets.track(socket);
       const served = instance.mysql
         ? handleMysqlConnection(socket, context, instance.mysql, this.port, instance.rewrite)
         : handlePostgresConnection(socket, context, this.#postgresBackend(instance), this.port);

@@ -268,7 +268,10 @@ describe.each(ENGINES)('writer failover drill: Aurora $name (emulated), IAM on',
   }
 
   function expectNothingLost(rows: Map<string, number>, outcome: Outcome): void {
-    expect(outcome.acknowledged.size).toBeGreaterThan(100);
+    // the load ran (on a starved machine a round may ack only a few dozen)
+    expect(outcome.acknowledged.size).toBeGreaterThan(WRITERS);
+    const missing = [...outcome.acknowledged].filter((row) => rows.get(row) === undefined);
+    expect(missing.slice(0, 20), `${missing.length} of ${outcome.acknowledged.size} acknowledged rows missing (writer:seq:part)`).toEqual([]);
     for (const row of outcome.acknowledged) expect(rows.get(row), `acknowledged row ${row}`).toBe(1);
     for (const [row, count] of rows) {
       expect(count, `row ${row} present once`).toBe(1);

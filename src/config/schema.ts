@@ -175,9 +175,12 @@ const clusterEntries = {
 /** The raw `cluster` block, converted but not cross-checked. */
 export const rawClusterSchema = block(clusterEntries);
 
+/** A table name, optionally schema-qualified: what `migrations.table` accepts, and all it quotes. */
+export const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
 const migrationsEntries = {
   directory: leaf(textResult('a directory path')),
-  table: leaf(textResult('a table name (letters, digits, _; optionally schema.table)', /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/)),
+  table: leaf(textResult('a table name (letters, digits, _; optionally schema.table)', TABLE_NAME)),
   lock_timeout: duration,
   allow_out_of_order: leaf(booleanResult),
   run_on_start: leaf(booleanResult),

@@ -90,7 +90,7 @@ export async function readMigrations(directory: string): Promise<MigrationFile[]
   return migrations.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 }
 
-export function checksumOf(text: string): string {
+function checksumOf(text: string): string {
   return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('hex');
 }
 

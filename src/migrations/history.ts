@@ -1,5 +1,6 @@
 import type { DriverName } from '../driver-name.js';
 import type { DriverSession } from '../drivers/types.js';
+import { TABLE_NAME } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 
 /** One row of the history table. @public */
@@ -121,8 +122,6 @@ export class History {
 }
 
 // --- internal ---
-
-const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 
 const CREATE: Record<DriverName, (table: string) => string> = {
   postgres: (table) =>

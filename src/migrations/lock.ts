@@ -15,8 +15,8 @@ export interface MigrationLock {
   readonly isTransaction: boolean;
   /** @throws DbModuleError `MIGRATION_LOCKED` naming the holder once `timeoutMs` has passed. */
   acquire(session: DriverSession): Promise<void>;
-  /** Releases on the session that acquired (a release on another one would leave it held). `commit` ends SQLite's transaction. */
-  release(session: DriverSession, commit: boolean): Promise<void>;
+  /** Releases on the session that acquired (a release on another one would leave it held); SQLite commits what was applied. */
+  release(session: DriverSession): Promise<void>;
 }
 
 export interface LockTarget {
@@ -131,8 +131,8 @@ function sqliteLock(target: LockTarget): MigrationLock {
         }
       }
     },
-    async release(session, commit) {
-      await session.query(commit ? 'COMMIT' : 'ROLLBACK');
+    async release(session) {
+      await session.query('COMMIT');
     },
   };
 }

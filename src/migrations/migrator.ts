@@ -81,7 +81,7 @@ export class Migrator {
       for (const entry of targets) {
         const file = byVersion.get(entry.version);
         if (!file?.down) {
-          throw new DbModuleError('MIGRATION_FAILED', `connection "${this.#context.connection}": ${entry.version}_${entry.name} has no down migration${file ? '' : ' (its files are gone from the directory)'}; nothing was reverted past it`, {
+          throw new DbModuleError('MIGRATION_FAILED', `connection "${this.#context.connection}: ${label(entry)} has no down migration${file ? '' : ' (its files are gone from the directory)'}; nothing was reverted past it`, {
             connection: this.#context.connection,
           });
         }
@@ -103,7 +103,7 @@ export class Migrator {
     const status = await this.status();
     const changed = status.entries.filter((entry) => entry.changed);
     if (changed.length > 0) {
-      throw new DbModuleError('MIGRATION_CHECKSUM', `connection "${this.#context.connection}": applied migration${changed.length > 1 ? 's' : ''} ${changed.map((entry) => `${entry.version}_${entry.name}`).join(', ')} changed since ${changed.length > 1 ? 'they were' : 'it was'} applied`, {
+      throw new DbModuleError('MIGRATION_CHECKSUM', `connection "${this.#context.connection}": applied migration${changed.length > 1 ? 's' : ''} ${changed.map(label).join(', ')} changed since ${changed.length > 1 ? 'they were' : 'it was'} applied`, {
         connection: this.#context.connection,
         solutions: ['Restore the applied file and put the change in a new migration'],
       });
@@ -164,7 +164,7 @@ export class Migrator {
    */
   async #release(session: Queryable): Promise<void> {
     try {
-      await this.#lock.release(session, true);
+      await this.#lock.release(session);
     } catch (error) {
       this.#context.logger.warn('Releasing the migration lock failed; its session is discarded, which releases it', { connection: this.#context.connection, error: messageOf(error) });
       throw markSessionBroken(error);
@@ -174,18 +174,20 @@ export class Migrator {
   async #apply(session: Queryable, file: MigrationFile, direction: 'up' | 'down'): Promise<MigrationStepReport> {
     const { connection, events, driver } = this.#context;
     const step = (direction === 'up' ? file.up : file.down)!;
-    const id = `${file.version}_${file.name}`;
+    const id = label(file);
     const version = String(file.version);
     const started = performance.now();
     events.emit('migration.started', { connection, id, version });
-    const inTransaction = file.transactional && driver !== 'mysql' && !managesOwnTransaction(step, driver);
+    // a SQL file is split once: to run it, and to see whether it manages its own transaction
+    const work: Work = step.kind === 'sql' ? { kind: 'sql', statements: splitSql(step.sql, driver) } : step;
+    const inTransaction = file.transactional && driver !== 'mysql' && !managesOwnTransaction(work);
     try {
       if (this.#lock.isTransaction) {
         // SQLite: the run is one transaction; a migration is a savepoint in it
         const savepoint = `dbmodule_migration_${file.version}`;
         await session.query(`SAVEPOINT ${savepoint}`);
         try {
-          await run(step, session, driver);
+          await run(work, session);
           await this.#record(session, file, direction, performance.now() - started);
           await session.query(`RELEASE ${savepoint}`);
         } catch (error) {
@@ -194,14 +196,14 @@ export class Migrator {
         }
       } else if (inTransaction) {
         await session.transaction(async (tx) => {
-          await run(step, tx, driver);
+          await run(work, tx);
           await this.#record(tx, file, direction, performance.now() - started);
         });
       } else {
         // recorded dirty first: a failure part-way leaves a trace that stops the next run
         if (direction === 'up') await this.#history.record(session, { version: file.version, name: file.name, checksum: file.checksum, durationMs: 0, dirty: true });
         else await this.#history.markDirty(session, file.version);
-        await run(step, session, driver);
+        await run(work, session);
         await this.#record(session, file, direction, performance.now() - started, true);
       }
     } catch (error) {
@@ -229,9 +231,9 @@ export class Migrator {
   #refuseDirty(applied: readonly AppliedMigration[]): void {
     const dirty = applied.find((entry) => entry.dirty);
     if (!dirty) return;
-    throw new DbModuleError('MIGRATION_DIRTY', `connection "${this.#context.connection}": migration ${dirty.version}_${dirty.name} started and did not finish (it ran outside a transaction); nothing more runs until it is resolved`, {
+    throw new DbModuleError('MIGRATION_DIRTY', `connection "${this.#context.connection}": migration ${label(dirty)} started and did not finish (it ran outside a transaction); nothing more runs until it is resolved`, {
       connection: this.#context.connection,
-      solutions: [`Check the schema against ${dirty.version}_${dirty.name}, finish or undo it by hand, then run \`dbmodule migrate force ${dirty.version}\` (or force the version before it)`],
+      solutions: [`Check the schema against ${label(dirty)}, finish or undo it by hand, then run \`dbmodule migrate force ${dirty.version}\` (or force the version before it)`],
     });
   }
 
@@ -265,25 +267,28 @@ export class Migrator {
 
 // --- internal ---
 
-async function run(step: MigrationStep, q: Queryable, driver: DriverName): Promise<void> {
-  if (step.kind === 'module') {
-    await step.run(q);
+/** A step ready to run: a module's function, or a SQL file's statements. */
+type Work = Extract<MigrationStep, { kind: 'module' }> | { readonly kind: 'sql'; readonly statements: readonly string[] };
+
+async function run(work: Work, q: Queryable): Promise<void> {
+  if (work.kind === 'module') {
+    await work.run(q);
     return;
   }
-  for (const statement of splitSql(step.sql, driver)) await q.query(statement);
+  for (const statement of work.statements) await q.query(statement);
 }
 
 /** A SQL file with its own BEGIN / COMMIT statements (common in golang-migrate directories) runs as written, outside ours. */
-function managesOwnTransaction(step: MigrationStep, driver: DriverName): boolean {
-  if (step.kind !== 'sql') return false;
-  return splitSql(step.sql, driver).some((statement) => TRANSACTION_CONTROL.test(statement.replace(LEADING_COMMENTS, '')));
+function managesOwnTransaction(work: Work): boolean {
+  return work.kind === 'sql' && work.statements.some((statement) => TRANSACTION_CONTROL.test(statement.replace(LEADING_COMMENTS, '')));
 }
 
 const TRANSACTION_CONTROL = /^(BEGIN|START\s+TRANSACTION|COMMIT|END)(\s+(WORK|TRANSACTION))?\s*$/i;
 const LEADING_COMMENTS = /^(\s*(--[^\n]*(\n|$)|#[^\n]*(\n|$)|\/\*[\s\S]*?\*\/))*\s*/;
 
-function label(file: MigrationFile): string {
-  return `${file.version}_${file.name}`;
+/** `<version>_<name>`: how messages and events name a migration. */
+function label(migration: { readonly version: bigint | string; readonly name: string }): string {
+  return `${migration.version}_${migration.name}`;
 }
 
 function versionOf(value: string | number | bigint, what: string): bigint {

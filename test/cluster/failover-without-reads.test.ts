@@ -21,22 +21,27 @@ beforeAll(async () => {
     credentials: [],
     cluster: { engine: 'postgres', instances: [{ id: 'db-1', upstream }, { id: 'db-2', upstream }] },
   });
+  db = await openCluster('app', '5s');
+});
+
+/** A connection named `name` to the cluster endpoint, IAM on, failing over within `failoverTimeout`. */
+function openCluster(name: string, failoverTimeout: string): Promise<Database> {
   const cluster = emulator.cluster!;
-  db = await createDatabase(
+  return createDatabase(
     {
       connections: {
-        app: {
+        [name]: {
           driver: 'postgres',
           dsn: `postgresql://app_user@${cluster.clusterEndpoint}:${cluster.port}/dbmodule_test?sslmode=verify-full&sslrootcert=${emulator.caFile}`,
           aws_iam_auth: { enabled: true, max_connects_per_second: 1000 },
           // the steady refresh never comes within the test: only the failover's refreshes can find the writer
-          cluster: { topology_refresh: '1h', failover_refresh: '100ms', failover_timeout: '5s', instance_addresses: cluster.addressOf },
+          cluster: { topology_refresh: '1h', failover_refresh: '100ms', failover_timeout: failoverTimeout, instance_addresses: cluster.addressOf },
         },
       },
     },
     { logger: captureLogger().logger, credentials: credentialsSource(emulator, { now: () => Date.now() }).provider },
   );
-});
+}
 
 afterAll(async () => {
   await db?.close();
@@ -96,19 +101,7 @@ it('fails over twice with no read ever made, the old writer down until each fail
 
 it('no instance answers as the writer within failover_timeout: failover.failed, the waiting write fails FAILOVER_FAILED (retryable), and writes resume once the cluster is back', async () => {
   const cluster = emulator.cluster!;
-  const quick = await createDatabase(
-    {
-      connections: {
-        quick: {
-          driver: 'postgres',
-          dsn: `postgresql://app_user@${cluster.clusterEndpoint}:${cluster.port}/dbmodule_test?sslmode=verify-full&sslrootcert=${emulator.caFile}`,
-          aws_iam_auth: { enabled: true, max_connects_per_second: 1000 },
-          cluster: { topology_refresh: '1h', failover_refresh: '100ms', failover_timeout: '1s', instance_addresses: cluster.addressOf },
-        },
-      },
-    },
-    { logger: captureLogger().logger, credentials: credentialsSource(emulator, { now: () => Date.now() }).provider },
-  );
+  const quick = await openCluster('quick', '1s');
   try {
     const connection = quick.connection();
     await connection.query('SELECT 1');

@@ -1,7 +1,6 @@
-import type { Pool as PgPool } from 'pg';
-import type { Pool as MysqlPool } from 'mysql2';
 import type { ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DriverName } from './config/types.js';
+import type { NativePools } from './drivers/native-pools.js';
 import type { Dialect, DriverPool, PoolStats, QueryResult } from './drivers/types.js';
 import { DbModuleError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
@@ -20,14 +19,6 @@ export interface LastError {
   code: string;
   message: string;
   at: number;
-}
-
-/** What `connection.pool` is for each driver. @public */
-export interface NativePools {
-  postgres: PgPool;
-  mysql: MysqlPool;
-  /** The SQLite handle pool (`acquire()` lends a better-sqlite3 Database); not typed further yet. */
-  sqlite: unknown;
 }
 
 /**
@@ -69,14 +60,15 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   }
 
   /**
-   * The driver's native pool (pg.Pool, mysql2 Pool, SQLite handle pool); cast it to the driver's
-   * type. On an Aurora or Multi-AZ cluster, a pool of that shape whose every checkout goes to the
-   * writer of the moment, so an ORM holding it follows a failover. Its `end()` ends nothing (an
-   * ORM's `destroy()` ends the ORM's use): `db.close()` closes the pool.
+   * The driver's native pool, typed by `driver` ({@link NativePools}): pg.Pool, mysql2's Pool, and
+   * for SQLite one better-sqlite3 Database (an in-memory database's only handle). On an Aurora or
+   * Multi-AZ cluster, a pool of that shape whose every checkout goes to the writer of the moment,
+   * so an ORM holding it follows a failover. Its `end()` (SQLite: `close()`) ends nothing, so an
+   * ORM's `destroy()` ends the ORM's use: `db.close()` closes the pool.
    */
   get pool(): NativePools[D] {
     // the cluster's routing pool ends nothing either
-    return (this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.native as object))) as NativePools[D];
+    return (this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.peerHandle?.() ?? (this.#pool.native as object)))) as NativePools[D];
   }
 
   /** @internal Set by `createDatabase` once the cluster's topology is known. */
@@ -90,8 +82,8 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
    * `cluster.reader_selection` among the healthy ones within `max_replica_lag`, or on the writer
    * as `read_from` allows. A connection without a cluster reads from its one server.
    */
-  reader(): Reader {
-    return this.#cluster?.reader() ?? this;
+  reader(): Reader<D> {
+    return (this.#cluster?.reader() as Reader<D> | undefined) ?? this;
   }
 
   /** The cluster's topology as last refreshed, or undefined for a connection without one. */

@@ -318,7 +318,7 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
       plan,
       logger: context.logger,
       clock: context.clock,
-      ...(iam ? { password: iam.password, onAuthFailure: iam.onAuthFailure } : {}),
+      ...(iam ? { password: iam.password, currentPassword: iam.currentPassword, onAuthFailure: iam.onAuthFailure } : {}),
     });
     return {
       pool,

@@ -15,6 +15,8 @@ import type { Logger } from './logging.js';
 /** What an IAM connection adds to its driver pool: a token per new session and recovery. */
 export interface IamConnectionAuth {
   readonly password: () => Promise<string>;
+  /** A token valid now, if one is cached (see {@link IamTokenProvider.cachedToken}). */
+  readonly currentPassword: () => string | undefined;
   readonly onAuthFailure: (failure: AuthFailure) => Promise<AuthFailureDecision>;
   readonly provider: IamTokenProvider;
   state(): TokenState;
@@ -142,6 +144,7 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
         throw forConnection(error, connection);
       }
     },
+    currentPassword: () => provider.cachedToken(),
     onAuthFailure: async ({ error, attempt, password, remainingMs }) => {
       const final = (detail: string) => ({
         retry: false,

@@ -54,6 +54,7 @@ export class ClusterRouting {
     );
     this.#reader = new ReaderRouter({
       connection: plan.name,
+      driver: plan.driver,
       readFrom: plan.cluster.settings.read_from,
       selection: plan.cluster.settings.reader_selection,
       candidates: () => this.#candidates(),

@@ -1,4 +1,5 @@
-import type { ReadFrom, ReaderSelection } from '../config/types.js';
+import type { DriverName, ReadFrom, ReaderSelection } from '../config/types.js';
+import type { NativePools } from '../drivers/native-pools.js';
 import type { DriverPool, QueryResult } from '../drivers/types.js';
 import { DbModuleError } from '../errors.js';
 import type { Queryable, TransactionOptions } from '../transaction.js';
@@ -15,8 +16,9 @@ export interface PoolRunner {
  * native-pool-shaped object (pg.Pool, mysql2 Pool) routing each checkout the same way, for ORMs.
  * @public
  */
-export interface Reader extends Queryable {
-  readonly pool: unknown;
+export interface Reader<D extends DriverName = DriverName> extends Queryable {
+  readonly driver: D;
+  readonly pool: NativePools[D];
 }
 
 /** A reader the router may choose, with the lag its topology reports. */
@@ -27,6 +29,7 @@ export interface ReaderCandidate {
 
 export interface ReaderRouterOptions {
   readonly connection: string;
+  readonly driver: DriverName;
   readonly readFrom: ReadFrom;
   readonly selection: ReaderSelection;
   /** The readers eligible now: healthy and within max_replica_lag. */
@@ -55,11 +58,13 @@ const MAX_READERS_TRIED = 3;
  */
 export class ReaderRouter implements Reader {
   readonly #options: ReaderRouterOptions;
-  readonly pool: unknown;
+  readonly driver: DriverName;
+  readonly pool: NativePools[DriverName];
 
   constructor(options: ReaderRouterOptions) {
     this.#options = options;
-    this.pool = options.routingPool(() => this.#chooseNative());
+    this.driver = options.driver;
+    this.pool = options.routingPool(() => this.#chooseNative()) as NativePools[DriverName];
   }
 
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {

@@ -1,14 +1,16 @@
 /**
  * The native pool as `connection.pool` hands it out: everything passes through to the pool,
- * except `end()`, which ends nothing and calls back; what `promise()` returns (mysql2's promise
- * wrapper) is such a view too. An ORM's `destroy()` ends its own use; the pool belongs to the
- * connection and closes with `db.close()`.
+ * except what would end it: `end()` (pg, mysql2) ends nothing and calls back, `close()`
+ * (a better-sqlite3 Database) closes nothing and returns the view; what `promise()` returns
+ * (mysql2's promise wrapper) is such a view too. An ORM's `destroy()` ends its own use; the pool
+ * belongs to the connection and closes with `db.close()`.
  */
 export function borrowedPool<T extends object>(pool: T): T {
   const methods = new Map<PropertyKey, unknown>();
-  return new Proxy(pool, {
+  const view: T = new Proxy(pool, {
     get(target, key) {
       if (key === 'end') return endsNothing;
+      if (key === 'close') return closesNothing;
       const value = Reflect.get(target, key, target) as unknown;
       if (typeof value !== 'function') return value;
       // bound to the pool itself: pools with private fields reject another `this`
@@ -21,6 +23,8 @@ export function borrowedPool<T extends object>(pool: T): T {
       return method;
     },
   });
+  const closesNothing = (): T => view;
+  return view;
 }
 
 function endsNothing(callback?: unknown): Promise<void> {

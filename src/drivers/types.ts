@@ -44,6 +44,11 @@ export interface DriverPoolOptions {
   /** Overrides the DSN password; called per physical connection. */
   readonly password?: () => Promise<string>;
   /**
+   * With `password`: one valid now without waiting, if known. What a copy of a session's config
+   * carries (a peer's control connection opened from it logs in with a valid token).
+   */
+  readonly currentPassword?: () => string | undefined;
+  /**
    * Called when opening a physical session failed with AUTH_FAILED (the IAM layer invalidates the
    * token there). Resolving `retry: true` makes the driver open the session again, calling `password`
    * again, as long as `connection_timeout` allows; otherwise the driver throws `error` (or the original).
@@ -75,6 +80,8 @@ export interface DriverPool {
   readonly driver: DriverName;
   /** The driver's own pool (pg.Pool, mysql2 Pool, a SQLite session pool), with every pool setting enforced. */
   readonly native: unknown;
+  /** What `connection.pool` lends ORMs when it is not `native` (SQLite: one better-sqlite3 Database). */
+  peerHandle?(): object;
   query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs `fn` on one exclusively held session; the session is destroyed instead of reused if `fn` reports it broken. */
   withSession<T>(fn: (session: DriverSession) => Promise<T>): Promise<T>;

@@ -215,6 +215,12 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
       throw credentialsUnavailableError(`the IAM token for ${label} was invalidated repeatedly while it was being signed`);
     },
 
+    cachedToken(): string | undefined {
+      const entry = usable(clock.now());
+      if (entry) maybeRefreshInBackground(entry);
+      return entry?.token;
+    },
+
     invalidate(failedToken?: string): void {
       if (failedToken !== undefined && current?.token !== failedToken) return;
       generation += 1;

@@ -117,6 +117,12 @@ export interface IamTokenProvider {
   /** A token valid right now. Waits for a refresh when there is none; rejects with an `IamError`. */
   getToken(): Promise<string>;
   /**
+   * The cached token if it is valid right now, without waiting (the background refresh keeps one
+   * warm while the provider is open); undefined otherwise. For synchronous readers, such as a
+   * peer copying a session's config to open a control connection.
+   */
+  cachedToken(): string | undefined;
+  /**
    * Drops the token and the memoised credentials (after an authentication failure). Given the
    * token that failed, it does nothing if a newer token has already replaced it, so N connections
    * failing together cause one re-resolution, not N.

@@ -27,6 +27,7 @@ function router(candidates: ReaderCandidate[], options: { readFrom?: ReadFrom; s
   const writer = { query: async () => ({ rows: [{ from: 'writer' }], rowCount: 1 }), transaction: async () => 'writer' } as unknown as ReaderRouterOptions['writer'];
   const routerOptions: ReaderRouterOptions = {
     connection: 'app',
+    driver: 'postgres',
     readFrom: options.readFrom ?? 'readers-or-writer',
     selection: options.selection ?? 'random',
     candidates: () => candidates.filter((candidate) => candidate.pool.healthy),
@@ -73,9 +74,9 @@ describe('reader selection', () => {
 
   it('the native router follows the same rules', () => {
     const { reader } = router([{ pool: instance('a') }], { random: () => 0 });
-    const { choose } = reader.pool as { choose: () => { key: string } };
+    const { choose } = reader.pool as unknown as { choose: () => { key: string } };
     expect(choose().key).toBe('a');
-    const none = router([], { readFrom: 'readers' }).reader.pool as { choose: () => unknown };
+    const none = router([], { readFrom: 'readers' }).reader.pool as unknown as { choose: () => unknown };
     expect(() => none.choose()).toThrow(/no reader is available/);
   });
 });

@@ -10,6 +10,7 @@ import { mysqlDialect } from './dialect.js';
 import { type MysqlErrorContext, toMysqlError } from './errors.js';
 import { connectionInternals, internalsOf } from './internals.js';
 import { loadMysql2 } from './load-driver.js';
+import { redactWhenInspected } from './inspection.js';
 import { buildPoolOptions } from './options.js';
 import { MysqlSessionPool, destroySession } from './session-pool.js';
 
@@ -220,9 +221,7 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
   const mysql = await loadMysql2();
   const poolOptions = buildPoolOptions(options, mysql);
   const native = mysql.createPool(poolOptions);
-  // Keep the password out of console.log / util.inspect of the pool (an ORM may print it); mysql2 copies it per connection with its descriptor.
-  const connectionConfig = internalsOf(native).config.connectionConfig;
-  Object.defineProperty(connectionConfig, 'password', { value: connectionConfig.password, enumerable: false, configurable: true, writable: true });
+  redactWhenInspected(internalsOf(native).config.connectionConfig);
   const config = options.plan.settings;
   const connectContext = { ...errorContext(options, 'connect'), timeoutMs: config.connection_timeout };
   const sessions = new MysqlSessionPool(native, {
@@ -231,6 +230,7 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
     connectTimeoutMs: config.connection_timeout,
     lifetimeMs: config.connection_max_lifetime,
     password: options.password,
+    currentPassword: options.currentPassword,
     onAuthFailure: options.onAuthFailure,
     classify: (error) => toMysqlError(error, connectContext),
     clock: options.clock,

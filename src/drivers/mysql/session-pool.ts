@@ -21,6 +21,8 @@ export interface MysqlSessionPoolSettings {
   readonly lifetimeMs: number;
   /** Called for every new physical connection; its answer becomes that connection's password. */
   readonly password?: (() => Promise<string>) | undefined;
+  /** With `password`: one valid now, if known; what each session's `config.password` reads (see followCurrentPassword). */
+  readonly currentPassword?: (() => string | undefined) | undefined;
   /** Asked whether to open a session again after it failed with AUTH_FAILED; see openWithAuthRetry. */
   readonly onAuthFailure?: ((failure: AuthFailure) => Promise<AuthFailureDecision>) | undefined;
   /** Classifies a mysql2 connect error into the DbModuleError DriverPool callers get. */
@@ -335,7 +337,7 @@ export class MysqlSessionPool {
     }
     // mysql2 copies connectionConfig (own property descriptors) into the connection it creates next, synchronously.
     const config = pool.config.connectionConfig;
-    if (this.#settings.password) Object.defineProperty(config, 'password', { value: password, writable: true, enumerable: false, configurable: true });
+    if (this.#settings.password) config.password = password;
     const poolTimeout = config.connectTimeout;
     if (connectTimeoutMs !== undefined) config.connectTimeout = connectTimeoutMs;
     try {
@@ -356,6 +358,7 @@ export class MysqlSessionPool {
   #adopt(connection: PoolConnection): void {
     connection.on('error', (error: NodeJS.ErrnoException) => this.#onSessionError(connection, error));
     if (this.#lifetime.limited) this.#retireAt.set(connection, this.#lifetime.retireAt());
+    if (this.#settings.currentPassword) followCurrentPassword(connection.config, this.#settings.currentPassword);
   }
 
   #onSessionError(connection: PoolConnection, error: NodeJS.ErrnoException): void {
@@ -407,4 +410,24 @@ function isAlive(connection: PoolConnection): boolean {
 export function destroySession(connection: PoolConnection): void {
   connection.destroy();
   connectionInternals(connection).stream?.destroy();
+}
+
+/**
+ * A session's `config.password` reads the password valid now (an IAM token refreshed in the
+ * background) and falls back to the one the session opened with; a copy of the config (Kysely's
+ * control connection spreads it) logs in with a valid token however old the session. A password
+ * assigned later (mysql2's changeUser) is kept as it is.
+ */
+function followCurrentPassword(config: { password?: string | undefined }, current: () => string | undefined): void {
+  let own = config.password;
+  let follow = true;
+  Object.defineProperty(config, 'password', {
+    configurable: true,
+    enumerable: true,
+    get: () => (follow ? (current() ?? own) : own),
+    set: (value: string | undefined) => {
+      own = value;
+      follow = false;
+    },
+  });
 }

@@ -12,6 +12,7 @@ import { runStatement } from './execute.js';
 import { sqlitePoolLimits, type SqlitePoolLimits } from './limits.js';
 import { loadBetterSqlite3, type SqliteDatabaseConstructor } from './load-driver.js';
 import { createHandleOpener } from './open-handle.js';
+import { openPeerHandle } from './peer-handle.js';
 import { SqliteSessionPool, type PendingHandle } from './session-pool.js';
 import { StatementCache } from './statement-cache.js';
 import { resolveSqliteTarget, type SqliteTarget } from './target.js';
@@ -49,6 +50,9 @@ class SqlitePool implements DriverPool, Terminable {
   readonly #timeoutMs: number;
   readonly #queryTimeoutMs: number;
   readonly #busyTimeoutMs: number;
+  readonly #openPeer: () => Handle;
+  /** The handle lent to ORMs; for an in-memory database, also the pool's one handle (the same database). */
+  #peer: Handle | undefined;
   #closing: Promise<void> | undefined;
   #terminated = false;
 
@@ -60,8 +64,11 @@ class SqlitePool implements DriverPool, Terminable {
     this.#timeoutMs = limits.timeoutMs;
     this.#queryTimeoutMs = Math.max(0, config.query_timeout);
     this.#busyTimeoutMs = target.busyTimeoutMs;
+    this.#openPeer = () => openPeerHandle(Database, target, config.name);
+    const open = createHandleOpener({ Database, target, connection: config.name, logger, timeoutMs: limits.timeoutMs });
     this.native = new SqliteSessionPool({
-      open: createHandleOpener({ Database, target, connection: config.name, logger, timeoutMs: limits.timeoutMs }),
+      // an in-memory database is one handle: the pool's and the ORM's are the same one
+      open: target.memory ? async () => (this.#peer?.open ? this.#peer : (this.#peer = await open())) : open,
       connection: config.name,
       maxOpen: limits.maxOpen,
       maxIdle: limits.maxIdle,
@@ -104,6 +111,17 @@ class SqlitePool implements DriverPool, Terminable {
 
   stats(): PoolStats {
     return this.native.stats();
+  }
+
+  /**
+   * What `connection.pool` lends: one better-sqlite3 Database, opened on first use. A file
+   * database gets a handle of its own for ORMs (they serialise on it); an in-memory one shares
+   * the pool's only handle, so both see the same tables.
+   */
+  peerHandle(): Handle {
+    if (this.#closing !== undefined) throw this.#closedError();
+    if (!this.#peer?.open) this.#peer = this.#openPeer();
+    return this.#peer;
   }
 
   close(): Promise<void> {
@@ -239,6 +257,8 @@ class SqlitePool implements DriverPool, Terminable {
 
   async #shutdown(): Promise<void> {
     await this.native.destroy();
+    // a pool handle (in memory) closes through the pool; a handle of its own is closed here
+    if (this.#peer?.open) this.#peer.close();
     this.#logger.debug('Closed SQLite pool', { connection: this.#connection });
   }
 }

@@ -17,14 +17,12 @@ import {
   SSL_REQUEST_LENGTH,
   type HandshakeResponse,
 } from './mysql-packets.js';
-import { relayableCapabilities, type MysqlUpstream } from './mysql-upstream.js';
+import { relayableCapabilities, type MysqlUpstream, type UpstreamConnection } from './mysql-upstream.js';
 import { endWith } from './postgres-frontend.js';
 import { relay, withTimeout } from './relay.js';
 import { clientConnection, handshakeDeadline, recordAttempt, startTls, tokenFingerprint, verifyForEndpoint, type ClientConnection, type SessionContext } from './session-context.js';
 import { SocketReader } from './socket-reader.js';
 import { mysqlStatementRewriter, type SqlRewrite } from './statement-rewriter.js';
-
-let nextConnectionId = 1;
 
 /**
  * One client connection to the MySQL endpoint: greeting, SSLRequest and TLS, HandshakeResponse,
@@ -37,14 +35,17 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
   raw.setNoDelay(true);
   const connection: Connection = { ...clientConnection(raw), seq: 0 };
   const clearDeadline = handshakeDeadline({ destroy: () => (raw.destroy(), connection.socket.destroy()) }, context.handshakeTimeoutMillis);
+  let opened: UpstreamConnection | undefined;
   try {
-    const response = await handshake(connection, context, upstream);
-    if (!response) return;
+    const greeted = await handshake(connection, context, upstream);
+    if (!greeted) return;
+    const response = greeted.response;
+    opened = greeted.opened;
     const record = (attempt: Pick<AuthAttempt, 'accessKeyId' | 'signedHost' | 'decision' | 'reason' | 'detail' | 'tokenId'>) =>
       recordAttempt(context, { protocol: 'mysql', user: response.user, remoteAddress: connection.remoteAddress, tls: connection.tls, ...attempt });
     if (!context.isIamUser(response.user)) {
       record({ accessKeyId: undefined, signedHost: undefined, decision: 'passthrough', reason: 'PASSTHROUGH', detail: 'not an IAM user: the upstream checks the password' });
-      await passthrough(connection, response, upstream, context.handshakeTimeoutMillis, clearDeadline, rewriter);
+      await passthrough(connection, response, opened, context.handshakeTimeoutMillis, clearDeadline, rewriter);
       return;
     }
     if (!connection.tls) {
@@ -61,13 +62,15 @@ export async function handleMysqlConnection(raw: Socket, context: SessionContext
       return;
     }
     record({ accessKeyId: verification.accessKeyId, signedHost: verification.signedHost, tokenId, decision: 'allow', reason: 'OK', detail: 'token verified' });
-    await serveIamSession(connection, response, context, upstream, clearDeadline, rewriter);
+    await serveIamSession(connection, response, context, upstream, opened, clearDeadline, rewriter);
   } catch (error) {
     context.logger.debug('emulator: mysql connection closed', { remote: connection.remoteAddress, reason: messageOf(error) });
     connection.socket.destroy();
     raw.destroy();
   } finally {
     clearDeadline();
+    // the session was relayed to its end, or denied, or the client left
+    opened?.socket.destroy();
   }
 }
 
@@ -81,11 +84,18 @@ interface Connection extends ClientConnection {
   seq: number;
 }
 
-/** Greets with the upstream's identity, answers SSLRequest with TLS, returns the HandshakeResponse; undefined when done. */
-async function handshake(connection: Connection, context: SessionContext, upstream: MysqlUpstream): Promise<HandshakeResponse | undefined> {
+/**
+ * Opens the upstream session first and greets with the upstream's identity and that session's
+ * connection id (as RDS does: the id `KILL` and `CONNECTION_ID()` know), answers SSLRequest with
+ * TLS, returns the HandshakeResponse and the upstream session; undefined when done.
+ */
+async function handshake(connection: Connection, context: SessionContext, upstream: MysqlUpstream): Promise<{ response: HandshakeResponse; opened: UpstreamConnection } | undefined> {
   let greeting;
+  let opened: UpstreamConnection;
   try {
-    greeting = { ...(await upstream.greeting()), connectionId: nextConnectionId++, scramble: newScramble(), authPlugin: 'mysql_native_password' };
+    const identity = await upstream.greeting();
+    opened = await upstream.open();
+    greeting = { ...identity, connectionId: opened.greeting.connectionId, scramble: newScramble(), authPlugin: 'mysql_native_password' };
   } catch (error) {
     await endWith(connection.socket, packet(0, errPacket(ER_UNKNOWN_ERROR, 'HY000', `emulator: the upstream server ${upstream.target.redacted} is unavailable: ${messageOf(error)}`)));
     return undefined;
@@ -103,7 +113,7 @@ async function handshake(connection: Connection, context: SessionContext, upstre
     first = await readPacket(connection.reader);
   }
   connection.seq = first.seq + 1;
-  return parseHandshakeResponse(first.payload);
+  return { response: parseHandshakeResponse(first.payload), opened };
 }
 
 /** The token: sent at once by clients greeting with mysql_clear_password, else after RDS's switch to it. */
@@ -124,10 +134,10 @@ function accessDenied(connection: Connection, user: string, usingPassword: boole
 }
 
 /** Logs in to the upstream with its own credentials, answers the client with the upstream's OK, and relays. */
-async function serveIamSession(connection: Connection, response: HandshakeResponse, context: SessionContext, upstream: MysqlUpstream, clearDeadline: () => void, rewriter: Rewriter): Promise<void> {
+async function serveIamSession(connection: Connection, response: HandshakeResponse, context: SessionContext, upstream: MysqlUpstream, opened: UpstreamConnection, clearDeadline: () => void, rewriter: Rewriter): Promise<void> {
   let login;
   try {
-    login = await upstream.login(response, response.user);
+    login = await upstream.login(response, response.user, opened);
   } catch (error) {
     context.logger.warn('emulator: cannot open the upstream MySQL session', { upstream: upstream.target.redacted, reason: messageOf(error) });
     await endWith(connection.socket, packet(connection.seq, errPacket(ER_UNKNOWN_ERROR, 'HY000', `emulator: cannot open a session on the upstream server: ${messageOf(error)}`)));
@@ -145,16 +155,9 @@ async function serveIamSession(connection: Connection, response: HandshakeRespon
  * A user who is not an IAM user logs in to the upstream with their own password: the client is
  * asked to answer the upstream's scramble, and the remaining auth exchange is relayed.
  */
-async function passthrough(connection: Connection, response: HandshakeResponse, upstream: MysqlUpstream, timeoutMillis: number, clearDeadline: () => void, rewriter: Rewriter): Promise<void> {
+async function passthrough(connection: Connection, response: HandshakeResponse, opened: UpstreamConnection, timeoutMillis: number, clearDeadline: () => void, rewriter: Rewriter): Promise<void> {
   const { socket: client, reader: clientReader } = connection;
   let seq = connection.seq;
-  let opened;
-  try {
-    opened = await upstream.open();
-  } catch (error) {
-    await endWith(client, packet(seq, errPacket(ER_UNKNOWN_ERROR, 'HY000', `emulator: the upstream server is unavailable: ${messageOf(error)}`)));
-    return;
-  }
   const { socket: server, reader: serverReader, greeting } = opened;
   try {
     const plugin = greeting.authPlugin;

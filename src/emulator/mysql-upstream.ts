@@ -93,8 +93,7 @@ export class MysqlUpstream {
    * client's capabilities, character set and attributes so the relayed session matches what
    * the client negotiated, in the client's database (else the URL's).
    */
-  async login(client: HandshakeResponse, loginUser: string): Promise<UpstreamLogin> {
-    const connection = await this.open();
+  async login(client: HandshakeResponse, loginUser: string, connection: UpstreamConnection): Promise<UpstreamLogin> {
     const database = client.database || this.#target.database;
     const capabilities = (relayableCapabilities(client.capabilities) | (database ? CAP.CONNECT_WITH_DB : 0)) >>> 0;
     return this.#authenticate(connection, {

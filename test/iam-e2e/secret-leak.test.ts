@@ -174,6 +174,8 @@ it('no token, secret key, session token or DSN password appears in a log line, e
   const refused = await transcript.failure(pg.query('SELECT 1'));
   expect(refused.code).toBe('IAM_AUTH_FAILED');
 
+  // what an ORM or a debugging user prints: the pools and their sessions, deep
+  transcript.texts.push(inspect(pg.pool, { depth: 6 }), inspect(my.pool, { depth: 6 }));
   const health = await db.health();
   transcript.texts.push(JSON.stringify(health), inspect(health, { depth: 8 }));
   transcript.texts.push(JSON.stringify(db.config), inspect(db.config, { depth: 8 }), JSON.stringify(pg.config), JSON.stringify(my.config));

@@ -2,12 +2,14 @@
 // cluster-ro endpoints) in front of a real PostgreSQL primary + streaming standby and a real
 // MariaDB primary + replica. Nothing is installed on the servers: every Aurora topology answer
 // comes from the emulator, and every session authenticates with an IAM token it verified.
+import { Kysely, sql } from 'kysely';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { DbModuleError } from '../../src/errors.js';
 import { createDatabase, type Database } from '../../src/index.js';
+import { kyselyDialect } from '../../src/integrations/kysely.js';
 import type { Queryable } from '../../src/transaction.js';
 import { startMariadbReplication, startPostgresReplication, type MariadbReplication, type PostgresReplication } from '../support/cluster/replication.js';
 import { credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
@@ -96,6 +98,17 @@ describe('an emulated Aurora PostgreSQL cluster', () => {
     expect(await standby(database.connection().reader())).toBe(true);
     expect(await standby(database.connection())).toBe(false);
     expect(expectTokensSignedForTheHostDialled(setup.emulator)).toEqual([cluster.clusterEndpoint, cluster.instancePattern.replace('?', 'db-2')].sort());
+  });
+
+  it('kyselyDialect: on reader() Kysely reads on the standby, on the connection it writes on the primary', async () => {
+    const database = await openCluster(setup);
+    const reads = new Kysely<Record<string, never>>({ dialect: kyselyDialect(database.connection().reader()) });
+    const writes = new Kysely<Record<string, never>>({ dialect: kyselyDialect(database.connection()) });
+    const instance = sql<{ id: string; standby: boolean }>`SELECT aurora_db_instance_identifier() AS id, pg_is_in_recovery() AS standby`;
+    expect((await instance.execute(reads)).rows).toEqual([{ id: 'db-2', standby: true }]);
+    expect((await instance.execute(writes)).rows).toEqual([{ id: 'db-1', standby: false }]);
+    await Promise.all([reads.destroy(), writes.destroy()]);
+    expect(await standby(database.connection().reader())).toBe(true);
   });
 
   it('refuses a token signed for another endpoint of the same cluster', async () => {
@@ -235,6 +248,17 @@ describe('an emulated Aurora MySQL cluster', () => {
     expect(await readOnly(database.connection().reader())).toBe(true);
     expect(await readOnly(database.connection())).toBe(false);
     expect(expectTokensSignedForTheHostDialled(setup.emulator)).toEqual([cluster.clusterEndpoint, cluster.instancePattern.replace('?', 'db-2')].sort());
+  });
+
+  it('kyselyDialect: on reader() Kysely reads on the replica, on the connection it writes on the primary', async () => {
+    const database = await openCluster(setup);
+    const reads = new Kysely<Record<string, never>>({ dialect: kyselyDialect(database.connection().reader()) });
+    const writes = new Kysely<Record<string, never>>({ dialect: kyselyDialect(database.connection()) });
+    const instance = sql<{ id: string; ro: number | string }>`SELECT @@aurora_server_id AS id, @@innodb_read_only AS ro`;
+    expect((await instance.execute(reads)).rows.map((row) => [row.id, Number(row.ro)])).toEqual([['db-2', 1]]);
+    expect((await instance.execute(writes)).rows.map((row) => [row.id, Number(row.ro)])).toEqual([['db-1', 0]]);
+    await Promise.all([reads.destroy(), writes.destroy()]);
+    expect(await readOnly(database.connection().reader())).toBe(true);
   });
 
   it('answers @@aurora_server_id and @@innodb_read_only by the instance the session is on', async () => {

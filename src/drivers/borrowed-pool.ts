@@ -2,7 +2,8 @@
  * The native pool as `connection.pool` hands it out: everything passes through to the pool,
  * except what would end it: `end()` (pg, mysql2) ends nothing and calls back, `close()`
  * (a better-sqlite3 Database) closes nothing and returns the view; what `promise()` returns
- * (mysql2's promise wrapper) is such a view too. An ORM's `destroy()` ends its own use; the pool
+ * (mysql2's promise wrapper) is such a view too, and a method that returns the pool itself
+ * (`pool.on(...)`, chained) returns the view. An ORM's `destroy()` ends its own use; the pool
  * belongs to the connection and closes with `db.close()`.
  */
 export function borrowedPool<T extends object>(pool: T): T {
@@ -12,12 +13,19 @@ export function borrowedPool<T extends object>(pool: T): T {
       if (key === 'end') return endsNothing;
       if (key === 'close') return closesNothing;
       const value = Reflect.get(target, key, target) as unknown;
-      if (typeof value !== 'function') return value;
+      // own fields pass as they are (pg-pool's `Client` is a class peers construct)
+      if (typeof value !== 'function' || Object.hasOwn(target, key)) return value;
       // bound to the pool itself: pools with private fields reject another `this`
       let method = methods.get(key);
       if (method === undefined) {
         const fn = value as (...args: unknown[]) => unknown;
-        method = key === 'promise' ? (...args: unknown[]) => borrowedPool(fn.apply(target, args) as object) : fn.bind(target);
+        method =
+          key === 'promise'
+            ? (...args: unknown[]) => borrowedPool(fn.apply(target, args) as object)
+            : (...args: unknown[]) => {
+                const result = fn.apply(target, args);
+                return result === target ? view : result;
+              };
         methods.set(key, method);
       }
       return method;

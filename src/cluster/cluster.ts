@@ -53,8 +53,7 @@ export class ClusterRouting {
       (error) => context.events.emit('topology.refresh_failed', { connection: plan.name, source: held.monitor.source, code: error.code, message: error.message }),
     );
     this.#reader = new ReaderRouter({
-      connection: plan.name,
-      driver: plan.driver,
+      plan,
       readFrom: plan.cluster.settings.read_from,
       selection: plan.cluster.settings.reader_selection,
       candidates: () => this.#candidates(),

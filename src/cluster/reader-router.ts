@@ -1,4 +1,5 @@
-import type { DriverName, ReadFrom, ReaderSelection } from '../config/types.js';
+import type { ConnectionPlan } from '../config/plan.js';
+import type { ConnectionConfig, DriverName, ReadFrom, ReaderSelection } from '../config/types.js';
 import type { NativePools } from '../drivers/native-pools.js';
 import type { DriverPool, QueryResult } from '../drivers/types.js';
 import { DbModuleError } from '../errors.js';
@@ -19,6 +20,9 @@ export interface PoolRunner {
 export interface Reader<D extends DriverName = DriverName> extends Queryable {
   readonly driver: D;
   readonly pool: NativePools[D];
+  /** The connection's settings and plan (its readers share them). */
+  readonly config: ConnectionConfig;
+  readonly plan: ConnectionPlan;
 }
 
 /** A reader the router may choose, with the lag its topology reports. */
@@ -28,8 +32,8 @@ export interface ReaderCandidate {
 }
 
 export interface ReaderRouterOptions {
-  readonly connection: string;
-  readonly driver: DriverName;
+  /** The connection's plan. */
+  readonly plan: ConnectionPlan;
   readonly readFrom: ReadFrom;
   readonly selection: ReaderSelection;
   /** The readers eligible now: healthy and within max_replica_lag. */
@@ -60,10 +64,14 @@ export class ReaderRouter implements Reader {
   readonly #options: ReaderRouterOptions;
   readonly driver: DriverName;
   readonly pool: NativePools[DriverName];
+  readonly config: ConnectionConfig;
+  readonly plan: ConnectionPlan;
 
   constructor(options: ReaderRouterOptions) {
     this.#options = options;
-    this.driver = options.driver;
+    this.plan = options.plan;
+    this.config = options.plan.settings;
+    this.driver = options.plan.driver;
     this.pool = options.routingPool(() => this.#chooseNative()) as NativePools[DriverName];
   }
 
@@ -117,9 +125,9 @@ export class ReaderRouter implements Reader {
   #noReader(lastError: DbModuleError | undefined): DbModuleError {
     return new DbModuleError(
       'CONNECT_FAILED',
-      `connection "${this.#options.connection}": no reader is available (read_from: readers)${lastError ? `; the last one tried failed: ${lastError.message}` : ': none is healthy and within max_replica_lag'}`,
+      `connection "${this.plan.name}": no reader is available (read_from: readers)${lastError ? `; the last one tried failed: ${lastError.message}` : ': none is healthy and within max_replica_lag'}`,
       {
-        connection: this.#options.connection,
+        connection: this.plan.name,
         retryable: true,
         ...(lastError ? { cause: lastError } : {}),
         solutions: ['Set cluster.read_from: readers-or-writer to read from the writer when no reader is available', 'Or raise cluster.max_replica_lag'],

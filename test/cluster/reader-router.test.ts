@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { InstancePool, OpenedPool } from '../../src/cluster/instance-pools.js';
 import { ReaderRouter, type ReaderCandidate, type ReaderRouterOptions } from '../../src/cluster/reader-router.js';
+import { planConnection } from '../../src/config/plan.js';
 import type { ReaderSelection, ReadFrom } from '../../src/config/types.js';
+import { connectionConfig } from '../support/connection-config.js';
 import type { DriverPool, QueryResult } from '../../src/drivers/types.js';
 import { DbModuleError } from '../../src/errors.js';
 import { rejectionOf } from '../support/rejection.js';
@@ -26,8 +28,7 @@ function router(candidates: ReaderCandidate[], options: { readFrom?: ReadFrom; s
   const unhealthy: string[] = [];
   const writer = { query: async () => ({ rows: [{ from: 'writer' }], rowCount: 1 }), transaction: async () => 'writer' } as unknown as ReaderRouterOptions['writer'];
   const routerOptions: ReaderRouterOptions = {
-    connection: 'app',
-    driver: 'postgres',
+    plan: planConnection(connectionConfig('postgres', { name: 'app', dsn: 'postgres://app@db.example.com/app' }, {})),
     readFrom: options.readFrom ?? 'readers-or-writer',
     selection: options.selection ?? 'random',
     candidates: () => candidates.filter((candidate) => candidate.pool.healthy),

@@ -66,7 +66,6 @@ export function sequelizeOptions(source: PeerSource): SequelizeOptions {
   }
 }
 
-
 const ENDED = 'dbmodule/sequelize: this connection has ended';
 
 /**

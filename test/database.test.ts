@@ -178,7 +178,9 @@ describe('one postgres, one mysql and one sqlite connection through the public A
     const report = await fromFile.health();
     expect(report.ok).toBe(true);
     expect(Object.keys(report.connections).sort()).toEqual(['local', 'reports', 'writer']);
-    expect(report.connections.writer).toMatchObject({ ok: true, driver: 'postgres', target: 'postgres://postgres@127.0.0.1:5432/dbmodule_test', pool: { maxOpen: 5, maxIdle: 2 } });
+    const server = new URL(PG_URL);
+    const target = `postgres://${server.username}@${server.hostname}:${server.port || 5432}${server.pathname}`;
+    expect(report.connections.writer).toMatchObject({ ok: true, driver: 'postgres', target, pool: { maxOpen: 5, maxIdle: 2 } });
     expect(report.connections.reports?.pool.maxOpen).toBe(4);
   });
 

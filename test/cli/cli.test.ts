@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { PASSWORD_USER, PASSWORD_USER_SECRET, PG_URL } from '../support/databases.js';
+import { PASSWORD_USER, PASSWORD_USER_SECRET, PG_SERVER, PG_URL } from '../support/databases.js';
 import { cli } from '../support/cli.js';
 
 describe('dbmodule check', () => {
@@ -28,7 +28,7 @@ describe('dbmodule check', () => {
   });
 
   it('exits 1 naming the failed phase with causes and solutions, without the password', async () => {
-    const dsn = `postgresql://${PASSWORD_USER}:wrong-${PASSWORD_USER_SECRET}@127.0.0.1:5432/dbmodule_test?sslmode=disable`;
+    const dsn = `postgresql://${PASSWORD_USER}:wrong-${PASSWORD_USER_SECRET}@${PG_SERVER.host}:${PG_SERVER.port}/${PG_SERVER.database}?sslmode=disable`;
     const { code, stdout, stderr } = await cli(['check'], { DB_MAIN_DSN: dsn });
     expect(code).toBe(1);
     expect(stdout).toMatch(/ping\s+failed/);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator/index.js';
-import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
+import { MYSQL_SERVER, PASSWORD_USER, PASSWORD_USER_SECRET, PG_SERVER } from '../support/databases.js';
 import { cli, iamEnv, IAM_USER, KEY, leaksSecret, SIGNING_HOST, startTestEmulator } from '../support/cli.js';
 
 const require = createRequire(import.meta.url);
@@ -129,7 +129,7 @@ const e = process.env;
 
   it('without IAM passes the DSN password, replacing inherited PG* variables', async () => {
     const env = {
-      DB_MAIN_DSN: `postgresql://${PASSWORD_USER}:${PASSWORD_USER_SECRET}@127.0.0.1:5432/dbmodule_test?sslmode=disable`,
+      DB_MAIN_DSN: `postgresql://${PASSWORD_USER}:${PASSWORD_USER_SECRET}@${PG_SERVER.host}:${PG_SERVER.port}/${PG_SERVER.database}?sslmode=disable`,
       PGPASSWORD: 'stale-password',
       PGSSLROOTCERT: '/nonexistent/root.crt',
     };
@@ -154,7 +154,7 @@ const e = process.env;
   console.log(JSON.stringify({ who: rows[0].who.split('@')[0], cleartext: e.LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN ?? null, url: true }));
 })().catch((error) => { console.log(JSON.stringify({ error: error.message })); process.exit(3); });
 `;
-    const { code, out } = await execNode(script, { DB_MAIN_DSN: `mysql://${PASSWORD_USER}:${PASSWORD_USER_SECRET}@127.0.0.1:3306/dbmodule_test` });
+    const { code, out } = await execNode(script, { DB_MAIN_DSN: `mysql://${PASSWORD_USER}:${PASSWORD_USER_SECRET}@${MYSQL_SERVER.host}:${MYSQL_SERVER.port}/${MYSQL_SERVER.database}` });
     expect(out).toEqual({ who: PASSWORD_USER, cleartext: null, url: true });
     expect(code).toBe(0);
   });

@@ -13,11 +13,14 @@ import {
   createUser,
   deferred,
   dropUser,
+  MYSQL_HOST,
+  MYSQL_PORT,
   openPool,
   sessionCount,
   sessionExists,
 } from '../support/drivers/mysql.js';
 import { rejectionOf } from '../support/rejection.js';
+import { startPrivateMariadb, type PrivateServer } from '../support/resilience/private-servers.js';
 
 let admin: mysql.Connection;
 let user: string;
@@ -90,7 +93,7 @@ describe('connect errors', () => {
     expect(error.retryable).toBe(false);
     expect(error.connection).toBe('writer');
     expect(error.message).toContain('connection "writer"');
-    expect(error.message).toContain('127.0.0.1:3306');
+    expect(error.message).toContain(`${MYSQL_HOST}:${MYSQL_PORT}`);
     expect(error.message).not.toContain(wrong);
     expect(error.possibleCauses.length).toBeGreaterThan(0);
     expect(error.solutions.length).toBeGreaterThan(0);
@@ -117,23 +120,36 @@ describe('connect errors', () => {
     expect(error.code).toBe('CONNECT_FAILED');
     expect(error.message).toContain('dbmodule-no-such-host.invalid');
   });
+});
+
+describe('TLS against a server without TLS', () => {
+  // A server of its own with TLS off: the shared one may have TLS on, and these need one without.
+  let plain: PrivateServer;
+  beforeAll(async () => {
+    plain = await startPrivateMariadb();
+  });
+  afterAll(async () => {
+    await plain?.remove();
+  });
+  const onPlain = (params: Record<string, string> = {}) => ({ port: plain.port, user: 'root', params });
 
   it('maps a server without TLS to TLS_FAILED when TLS is required', async () => {
-    const pool = await openPool({}, { tls: { rejectUnauthorized: false } });
+    const pool = await openPool({}, { dsn: onPlain(), tls: { rejectUnauthorized: false } });
     const error = await rejectionOf(pool.ping(), DbModuleError);
     expect(error.code).toBe('TLS_FAILED');
-    expect(error.message).toContain('127.0.0.1:3306');
+    expect(error.message).toContain(`127.0.0.1:${plain.port}`);
+    expect((error.cause as { code?: string }).code).toBe('HANDSHAKE_NO_SSL_SUPPORT');
   });
 
   it('lets options.tls win over the DSN sslmode', async () => {
-    const plain = await openPool({}, { dsn: { user, params: { sslmode: 'disable' } } });
-    await expect(plain.ping()).resolves.toBeUndefined();
-    const forced = await openPool({}, { dsn: { user, params: { sslmode: 'disable' } }, tls: { rejectUnauthorized: false } });
+    const clear = await openPool({}, { dsn: onPlain({ sslmode: 'disable' }) });
+    await expect(clear.ping()).resolves.toBeUndefined();
+    const forced = await openPool({}, { dsn: onPlain({ sslmode: 'disable' }), tls: { rejectUnauthorized: false } });
     expect((await rejectionOf(forced.ping(), DbModuleError)).code).toBe('TLS_FAILED');
   });
 
-  it('turns DSN sslmode=require into TLS (the server here has none, so it fails as TLS)', async () => {
-    const pool = await openPool({}, { dsn: { user, params: { sslmode: 'require' } } });
+  it('turns DSN sslmode=require into TLS (the server has none, so it fails as TLS)', async () => {
+    const pool = await openPool({}, { dsn: onPlain({ sslmode: 'require' }) });
     expect((await rejectionOf(pool.ping(), DbModuleError)).code).toBe('TLS_FAILED');
   });
 });

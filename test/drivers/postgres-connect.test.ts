@@ -1,10 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { generate } from 'selfsigned';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError } from '../../src/errors.js';
 import { closeTestPools, openTestPool } from '../support/drivers/postgres.js';
 import { rejectionOf } from '../support/rejection.js';
+import { startPrivatePostgres, type PrivateServer } from '../support/resilience/private-servers.js';
 
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();
@@ -85,22 +86,32 @@ describe('postgres connect errors', () => {
 });
 
 describe('postgres TLS', () => {
+  // A server of its own with TLS off: the shared one may have TLS on, and these need one without.
+  let plain: PrivateServer;
+  beforeAll(async () => {
+    plain = await startPrivatePostgres();
+  });
+  afterAll(async () => {
+    await plain?.remove();
+  });
+
   it('options.tls against a server without TLS: TLS_FAILED', async () => {
-    const { pool } = await openTestPool({ tls: { rejectUnauthorized: true } });
+    const { pool } = await openTestPool({ dsn: { port: plain.port }, tls: { rejectUnauthorized: true } });
     const error = await rejectionOf(pool.query('SELECT 1'));
     expect(error).toMatchObject({ code: 'TLS_FAILED', retryable: false, connection: 'pgtest' });
-    expect(error.message).toContain('127.0.0.1:5432');
+    expect(error.message).toContain(`127.0.0.1:${plain.port}`);
+    expect((error.cause as Error).message).toBe('The server does not support SSL connections');
   });
 
   it("the DSN's sslmode is translated into TLS options when options.tls is absent", async () => {
-    const { pool: required } = await openTestPool({ dsn: { params: { sslmode: 'require' } } });
+    const { pool: required } = await openTestPool({ dsn: { port: plain.port, params: { sslmode: 'require' } } });
     expect(await rejectionOf(required.query('SELECT 1'))).toMatchObject({ code: 'TLS_FAILED' });
-    const { pool: disabled } = await openTestPool({ dsn: { params: { sslmode: 'disable' } } });
+    const { pool: disabled } = await openTestPool({ dsn: { port: plain.port, params: { sslmode: 'disable' } } });
     expect((await disabled.query<{ ok: number }>('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
   });
 
   it("options.tls replaces the DSN's sslmode", async () => {
-    const { pool } = await openTestPool({ dsn: { params: { sslmode: 'disable' } }, tls: { rejectUnauthorized: false } });
+    const { pool } = await openTestPool({ dsn: { port: plain.port, params: { sslmode: 'disable' } }, tls: { rejectUnauthorized: false } });
     expect(await rejectionOf(pool.query('SELECT 1'))).toMatchObject({ code: 'TLS_FAILED' });
   });
 

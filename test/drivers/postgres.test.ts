@@ -4,7 +4,7 @@ import { loadPg, postgresDialect, toPostgresError } from '../../src/drivers/post
 import { captureLogger } from '../support/logger.js';
 import { PASSWORD_USER, PASSWORD_USER_SECRET, uniqueName } from '../support/databases.js';
 import { waitFor } from '../support/wait.js';
-import { admin, backendExists, backendPids, closeTestPools, readyHoldingProxy, openTestPool } from '../support/drivers/postgres.js';
+import { admin, backendExists, backendPids, closeTestPools, readyHoldingProxy, openTestPool, testDsn } from '../support/drivers/postgres.js';
 import { rejectionOf } from '../support/rejection.js';
 
 afterAll(closeTestPools);
@@ -199,7 +199,8 @@ describe('postgres driver: authentication', () => {
     const error = await rejectionOf(pool.query('SELECT 1'));
     expect(error).toMatchObject({ code: 'AUTH_FAILED', retryable: false, connection: 'pgtest' });
     expect(error.message).toContain('connection "pgtest"');
-    expect(error.message).toContain('127.0.0.1:5432');
+    const { host, port } = testDsn('endpoint');
+    expect(error.message).toContain(`${host}:${port}`);
     expect(error.message).toContain('28P01');
     expect(error.message).not.toContain(wrong);
     expect((error as unknown as DbModuleError).possibleCauses.length).toBeGreaterThan(0);

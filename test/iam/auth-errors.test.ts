@@ -3,12 +3,12 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { DbModuleError } from '../../src/errors.js';
 import { classifyAuthFailure, isIamAuthFailure } from '../../src/iam/auth-errors.js';
-import { PASSWORD_USER, PASSWORD_USER_SECRET } from '../support/databases.js';
+import { MYSQL_SERVER, PASSWORD_USER, PASSWORD_USER_SECRET, PG_SERVER } from '../support/databases.js';
 import { rejectionOf } from '../support/rejection.js';
 import { freePort } from '../support/ports.js';
 
 async function pgError(config: pg.ClientConfig, sql?: string): Promise<unknown> {
-  const client = new pg.Client({ host: '127.0.0.1', port: 5432, database: 'dbmodule_test', connectionTimeoutMillis: 5000, ...config });
+  const client = new pg.Client({ ...PG_SERVER, connectionTimeoutMillis: 5000, ...config });
   try {
     return await rejectionOf(client.connect().then(() => (sql ? client.query(sql) : undefined)));
   } finally {
@@ -19,7 +19,7 @@ async function pgError(config: pg.ClientConfig, sql?: string): Promise<unknown> 
 async function mysqlError(config: mysql.ConnectionOptions, sql?: string): Promise<unknown> {
   return rejectionOf(
     (async () => {
-      const connection = await mysql.createConnection({ host: '127.0.0.1', port: 3306, database: 'dbmodule_test', connectTimeout: 5000, ...config });
+      const connection = await mysql.createConnection({ ...MYSQL_SERVER, connectTimeout: 5000, ...config });
       try {
         if (sql) await connection.query(sql);
       } finally {
@@ -83,7 +83,7 @@ describe('isIamAuthFailure with real driver errors', () => {
   });
 
   it('accepts the password of the password-checked user (the servers really check it)', async () => {
-    const client = new pg.Client({ host: '127.0.0.1', port: 5432, database: 'dbmodule_test', user: PASSWORD_USER, password: PASSWORD_USER_SECRET });
+    const client = new pg.Client({ ...PG_SERVER, user: PASSWORD_USER, password: PASSWORD_USER_SECRET });
     await client.connect();
     await client.end();
   });

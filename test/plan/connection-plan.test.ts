@@ -19,6 +19,7 @@ import type { DriverPool } from '../../src/drivers/types.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
 import { silentLogger } from '../../src/logging.js';
 import { cli } from '../support/cli.js';
+import { MYSQL_URL, PG_URL, withoutUser } from '../support/databases.js';
 
 type Driver = 'postgres' | 'mysql';
 type Mode = 'absent' | 'require' | 'verify-ca' | 'verify-full' | 'disable';
@@ -110,8 +111,8 @@ beforeAll(async () => {
     hostnames: ['localhost', RDS_HOST],
     credentials: [KEY],
     // No user in the upstream URLs: sessions log in upstream as the IAM user itself.
-    postgres: { upstream: 'postgresql://127.0.0.1:5432/dbmodule_test', advertisedPort: 5432 },
-    mysql: { upstream: 'mysql://127.0.0.1:3306/dbmodule_test', advertisedPort: 3306 },
+    postgres: { upstream: withoutUser(PG_URL), advertisedPort: 5432 },
+    mysql: { upstream: withoutUser(MYSQL_URL), advertisedPort: 3306 },
   });
   connections = Object.fromEntries(CELLS.map((cell) => [nameOf(cell), connectionOf(cell)]));
 });

@@ -19,7 +19,11 @@ const ROLE_SQL: Record<NetDriver, string> = {
 const clusters: Partial<Record<NetDriver, PostgresReplication | MariadbReplication>> = {};
 
 beforeAll(async () => {
-  [clusters.postgres, clusters.mysql] = await Promise.all([startPostgresReplication(), startMariadbReplication()]);
+  // allSettled: when one fails to start, the other is still removed in afterAll
+  const [postgres, mysql] = await Promise.allSettled([startPostgresReplication(), startMariadbReplication()]);
+  if (postgres.status === 'fulfilled') clusters.postgres = postgres.value;
+  if (mysql.status === 'fulfilled') clusters.mysql = mysql.value;
+  for (const result of [postgres, mysql]) if (result.status === 'rejected') throw result.reason;
 }, 180_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/run.js';
 import { startEmulator, type Emulator } from '../../src/emulator/index.js';
-import { MYSQL_URL } from './databases.js';
+import { MYSQL_URL, PG_URL } from './databases.js';
 
 /** Test keys for the emulator: made up, never real credentials. */
 export const KEY = { accessKeyId: 'AKIACLITESTKEY000001', secretAccessKey: 'cli-test-secret-key-0001-do-not-print' } as const;
@@ -23,7 +23,7 @@ export function startTestEmulator(): Promise<Emulator> {
   return startEmulator({
     hostnames: ['localhost', SIGNING_HOST],
     credentials: [KEY],
-    postgres: { upstream: 'postgresql://postgres@127.0.0.1:5432/dbmodule_test', advertisedPort: 5432 },
+    postgres: { upstream: PG_URL, advertisedPort: 5432 },
     mysql: { upstream: MYSQL_URL, advertisedPort: 3306 },
   });
 }

@@ -10,3 +10,20 @@ export const PASSWORD_USER_SECRET = 'dbmodule-pw-secret';
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** `url` (PG_URL, MYSQL_URL) without its user: an emulator upstream that logs in as the IAM user itself. */
+export function withoutUser(url: string): string {
+  const copy = new URL(url);
+  copy.username = '';
+  copy.password = '';
+  return copy.toString();
+}
+
+/** Where PG_URL and MYSQL_URL point, for tests that connect with drivers' own options. */
+export const PG_SERVER = serverOf(PG_URL, 5432);
+export const MYSQL_SERVER = serverOf(MYSQL_URL, 3306);
+
+function serverOf(url: string, defaultPort: number): { host: string; port: number; database: string } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || defaultPort), database: parsed.pathname.slice(1) || 'dbmodule_test' };
+}

@@ -5,13 +5,15 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { Emulator } from '../../src/emulator/index.js';
+import { MYSQL_URL, PG_URL } from './databases.js';
 
 /** Test keys: fixed strings, never real credentials. */
 export const KEY = { accessKeyId: 'AKIAEMULATORTEST0001', secretAccessKey: 'emulator-test-secret-0001' } as const;
 export const OTHER_KEY = { accessKeyId: 'AKIAEMULATORTEST0002', secretAccessKey: 'emulator-test-secret-0002' } as const;
 export const IAM_USER = 'iam_user';
-export const PG_UPSTREAM = 'postgresql://postgres@127.0.0.1:5432/dbmodule_test';
-export const MYSQL_UPSTREAM = 'mysql://root@127.0.0.1:3306/dbmodule_test';
+/** The emulator relays to the test servers (DBMODULE_TEST_PG_URL / DBMODULE_TEST_MYSQL_URL, else the shared ones). */
+export const PG_UPSTREAM = PG_URL;
+export const MYSQL_UPSTREAM = MYSQL_URL;
 
 export interface SignOptions {
   hostname?: string;

@@ -5,9 +5,12 @@ import { formatDsn, planConnection, rdsCaBundle, ROOT_CERT_PARAM_NAMES, TLS_MODE
 import type { CliIo } from '../io.js';
 import { regionFor, signToken, targetOfConnection } from './iam-target.js';
 
-/** Variables `exec` owns: inherited values are removed first, so a stale one never reaches the child. */
+/**
+ * Variables `exec` owns: inherited values are removed first, so a stale one never reaches the child.
+ * PGSERVICE too: libpq would take host, port, user and TLS from that service over the variables.
+ */
 export const MANAGED_VARIABLES: readonly string[] = [
-  'PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGPASSWORD', 'PGPASSFILE', 'PGSSLMODE', 'PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY',
+  'PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGUSER', 'PGDATABASE', 'PGPASSWORD', 'PGPASSFILE', 'PGSERVICE', 'PGSSLMODE', 'PGSSLROOTCERT', 'PGSSLCERT', 'PGSSLKEY',
   'MYSQL_HOST', 'MYSQL_TCP_PORT', 'MYSQL_UNIX_PORT', 'MYSQL_PWD', 'MYSQL_USER', 'MYSQL_DATABASE', 'LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN',
   'DATABASE_URL',
 ];
@@ -17,9 +20,11 @@ export interface ExecEnvironment {
   readonly variables: Record<string, string>;
   /**
    * The command line to run: the MySQL and MariaDB clients (`mysql`, `mariadb`, `mysqldump`, ...)
-   * get `--defaults-extra-file` first, an option file that says everything they need (host and
+   * get `--defaults-file` first, an option file that says everything they need (host and
    * port over TCP, never the local socket; user, password, database, TLS),
-   * because their environment variables cannot (no TLS, no user or database in MariaDB's).
+   * because their environment variables cannot (no TLS, no user or database in MariaDB's). It is
+   * the only option file they read: a ~/.my.cnf, read after an extra file, would override it and
+   * send them to a local socket, as another user, or without TLS.
    */
   argumentsFor(command: readonly string[]): string[];
   /** Describes the credential for log lines: `IAM token for app@host:5432 ...` or `DSN password`; never the value. */
@@ -66,7 +71,7 @@ export async function execEnvironment(connection: ConnectionConfig, io: CliIo, l
     const options = plan.driver === 'mysql' ? await file('my.cnf', mysqlOptionFile(plan, password, rootCert)) : undefined;
     return {
       variables: variablesFor(plan, password, rootCert),
-      argumentsFor: (command) => (options && isMysqlClient(command[0]) ? [command[0]!, `--defaults-extra-file=${options}`, ...command.slice(1)] : [...command]),
+      argumentsFor: (command) => (options && isMysqlClient(command[0]) ? [command[0]!, `--defaults-file=${options}`, ...command.slice(1)] : [...command]),
       credential,
       cleanup,
     };
@@ -101,6 +106,8 @@ function mysqlOptionFile(plan: ConnectionPlan, password: string | undefined, roo
   else client.push(`host=${quoted(host)}`, `port=${plan.port ?? 3306}`, 'protocol=TCP');
   if (plan.user !== undefined) client.push(`user=${quoted(plan.user)}`);
   if (password !== undefined) client.push(`password=${quoted(password)}`);
+  // what distributions' client configuration (no longer read) sets; otherwise the locale decides
+  client.push('default-character-set=utf8mb4');
   // the driver's own default says nothing: the client's default applies
   const mode = sslModeOf(plan);
   if (mode === 'verify-full' || mode === 'verify-ca') {

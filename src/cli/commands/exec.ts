@@ -15,8 +15,9 @@ Runs COMMAND with the connection's settings in its environment:
               (IAM: LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN=1)
   all         DATABASE_URL, the password percent-encoded
 The MySQL and MariaDB clients (mysql, mariadb, mysqldump, mariadb-dump, mariadb-admin, ...) also
-get --defaults-extra-file: a temporary option file (removed on exit) with host and port over TCP
-(never the local socket), user, password, database and TLS verification.
+get --defaults-file: a temporary option file (removed on exit) with host and port over TCP
+(never the local socket), user, password, database and TLS verification; it is the only option
+file they read (~/.my.cnf and /etc/mysql are not), so nothing else can send them elsewhere.
 With aws_iam_auth the password is a fresh IAM token (valid 15 minutes for new logins) and TLS is
 verify-full against the RDS CA bundle unless the DSN names its own CA; otherwise the DSN's password.
 The exit code is COMMAND's. Nothing secret is printed.

@@ -4,17 +4,21 @@ import type { ConnectionConfig } from '../../../src/config/types.js';
 import type { ParsedDsn } from '../../../src/dsn/types.js';
 import type { DriverPool, DriverPoolOptions } from '../../../src/drivers/types.js';
 import { createMysqlPool } from '../../../src/drivers/mysql/index.js';
-import { uniqueName } from '../databases.js';
+import { MYSQL_URL, uniqueName } from '../databases.js';
 import { connectionConfig } from '../connection-config.js';
 import { driverPoolOptions, type DriverTestOptions } from '../plan.js';
 import { mysqlThreads } from '../mysql-threads.js';
 
-export const MYSQL_HOST = '127.0.0.1';
-export const MYSQL_PORT = 3306;
-export const MYSQL_DATABASE = 'dbmodule_test';
+const url = new URL(MYSQL_URL);
+/** The test server (DBMODULE_TEST_MYSQL_URL, else the shared one) and its superuser. */
+export const MYSQL_HOST = url.hostname;
+export const MYSQL_PORT = Number(url.port || 3306);
+export const MYSQL_DATABASE = url.pathname.slice(1) || 'dbmodule_test';
+const ADMIN = { user: decodeURIComponent(url.username) || 'root', password: decodeURIComponent(url.password) };
 
 export function mysqlDsn(overrides: Partial<ParsedDsn> = {}): ParsedDsn {
-  return { family: 'mysql-url', driver: 'mysql', user: 'root', host: MYSQL_HOST, port: MYSQL_PORT, database: MYSQL_DATABASE, params: {}, ...overrides };
+  const admin = overrides.user === undefined && ADMIN.password ? { password: ADMIN.password } : {};
+  return { family: 'mysql-url', driver: 'mysql', user: ADMIN.user, ...admin, host: MYSQL_HOST, port: MYSQL_PORT, database: MYSQL_DATABASE, params: {}, ...overrides };
 }
 
 export function mysqlConfig(overrides: Partial<ConnectionConfig> = {}): ConnectionConfig {
@@ -44,7 +48,7 @@ export async function closeAllPools(): Promise<void> {
 
 /** A root connection outside any pool under test, to look at the server's view. */
 export async function adminConnection(): Promise<mysql.Connection> {
-  return mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, user: 'root', database: MYSQL_DATABASE });
+  return mysql.createConnection({ host: MYSQL_HOST, port: MYSQL_PORT, ...ADMIN, database: MYSQL_DATABASE });
 }
 
 /** Creates a password-less user only this test file uses, so its sessions can be counted without seeing other tests'. */

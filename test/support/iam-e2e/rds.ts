@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../../src/emulator/index.js';
+import { MYSQL_URL, PG_URL } from '../databases.js';
 
 /** The RDS endpoint tokens are signed for; the emulator answers to it (and to localhost) with its CA. */
 export const RDS_HOST = 'mydb.cluster-c9akciq32.us-east-1.rds.amazonaws.com';
 export const REGION = 'us-east-1';
 /** An IAM-only user: it exists nowhere but in tokens; the emulator relays it to the upstream's own login. */
 export const IAM_USER = 'app_user';
-export const PG_UPSTREAM = 'postgresql://postgres@127.0.0.1:5432/dbmodule_test';
-export const MYSQL_UPSTREAM = 'mysql://root@127.0.0.1:3306/dbmodule_test';
+export const PG_UPSTREAM = PG_URL;
+export const MYSQL_UPSTREAM = MYSQL_URL;
 /** RDS's ports: tokens are signed for these while the emulator listens on free ones. */
 export const RDS_PORT = { postgres: 5432, mysql: 3306 } as const;
 

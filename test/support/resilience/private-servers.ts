@@ -44,7 +44,7 @@ export async function pgTool(tool: string, args: string[]): Promise<void> {
   await run(command, argv, { timeout: 60_000 });
 }
 
-/** initdb + pg_ctl on an ephemeral port, trust authentication, fsync off (the data only has to outlive a restart). */
+/** initdb + pg_ctl on an ephemeral port, trust authentication, TLS off, fsync off (the data only has to outlive a restart). */
 export async function startPrivatePostgres(): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dbmodule-pg-'));
   if (process.getuid?.() === 0) {
@@ -54,7 +54,7 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
   const data = join(dir, 'data');
   const port = await freePort();
   await pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c ssl=off -c fsync=off -c max_connections=100`;
   const start = () => pgTool('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '30', 'start']);
   const stop = () => pgTool('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
   await start();
@@ -76,7 +76,7 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
   };
 }
 
-/** mariadb-install-db + mariadbd as a child process on an ephemeral port (root, no password). */
+/** mariadb-install-db + mariadbd as a child process on an ephemeral port (root, no password, TLS off). */
 export async function startPrivateMariadb(): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dbmodule-my-'));
   const data = join(dir, 'data');
@@ -92,6 +92,7 @@ export async function startPrivateMariadb(): Promise<PrivateServer> {
     `--socket=${join(dir, 'sock')}`,
     `--pid-file=${join(dir, 'pid')}`,
     ...user,
+    '--skip-ssl',
     '--skip-log-bin',
     '--skip-name-resolve',
     '--innodb-flush-log-at-trx-commit=2',

@@ -2,6 +2,7 @@
 // the session's own settings logs in (with the DSN password, or an IAM token), reaches the
 // session's server, and the aborted write is not committed.
 import { Kysely, sql, type InflightQueryAbortStrategy } from 'kysely';
+import mysql, { type ConnectionOptions, type PoolConnection, type RowDataPacket } from 'mysql2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, type Connection, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
@@ -9,7 +10,7 @@ import { kyselyDialect } from '../../src/integrations/kysely.js';
 import { MYSQL_URL, PASSWORD_USER, PASSWORD_USER_SECRET, PG_URL, uniqueName } from '../support/databases.js';
 import { directQuery } from '../support/direct.js';
 import { captureLogger } from '../support/logger.js';
-import { credentialsSource } from '../support/iam-e2e/credentials.js';
+import { clockFromNow, credentialsSource } from '../support/iam-e2e/credentials.js';
 import { iamConnection, startRdsEmulator } from '../support/iam-e2e/rds.js';
 import { waitFor } from '../support/wait.js';
 
@@ -87,5 +88,36 @@ describe.each(['postgres', 'mysql'] as const)('%s: Kysely cancels an in-flight w
     const logged = emulator.authLog.entries().length;
     await abortWhileRunning(db.connection(), driver, 'kill session');
     expect(emulator.authLog.entries().slice(logged).filter((attempt) => attempt.decision !== 'allow')).toEqual([]);
+  });
+});
+
+describe('mysql: a copy of an old IAM session config carries a token valid now', () => {
+  it('past 15 minutes, a control connection from the spread config of a session opened before logs in', async () => {
+    const clock = clockFromNow();
+    emulator = await startRdsEmulator({ clock });
+    const source = credentialsSource(emulator, clock);
+    db = await createDatabase({ connections: { app: iamConnection(emulator, 'mysql', { pool: { max_open_connections: 2 } }) } }, { clock, credentials: source.provider, logger: captureLogger().logger });
+    const connection = db.connection();
+    if (connection.driver !== 'mysql') throw new Error('a mysql connection');
+    const pool = connection.pool;
+    const old = await new Promise<PoolConnection>((resolve, reject) => pool.getConnection((error, session) => (error ? reject(error) : resolve(session))));
+    try {
+      clock.advance(16 * 60_000);
+      // a second session opens with a fresh token (the first one's has expired at the emulator)
+      await connection.query('SELECT 1');
+      expect(connection.tokenState()).toMatchObject({ status: 'valid', signCount: 2 });
+      const logged = emulator.authLog.entries().length;
+      const { clientFlags: _flags, maxPacketSize: _packet, ...config } = old.config as ConnectionOptions & { clientFlags?: unknown; maxPacketSize?: unknown };
+      const control = mysql.createConnection(config);
+      try {
+        const [rows] = await control.promise().query<RowDataPacket[]>('SELECT 1 AS one');
+        expect(rows[0]?.one).toBe(1);
+      } finally {
+        control.destroy();
+      }
+      expect(emulator.authLog.entries().slice(logged).map((attempt) => attempt.decision)).toEqual(['allow']);
+    } finally {
+      old.release();
+    }
   });
 });

@@ -8,9 +8,9 @@ import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../term
 import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
 import { mysqlDialect } from './dialect.js';
 import { type MysqlErrorContext, toMysqlError } from './errors.js';
+import { redactWhenInspected } from './inspection.js';
 import { connectionInternals, internalsOf } from './internals.js';
 import { loadMysql2 } from './load-driver.js';
-import { redactWhenInspected } from './inspection.js';
 import { buildPoolOptions } from './options.js';
 import { MysqlSessionPool, destroySession } from './session-pool.js';
 

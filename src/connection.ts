@@ -23,8 +23,8 @@ export interface LastError {
 
 /**
  * A named connection: a pool of sessions to one database, with events and transactions.
- * `pool` is the driver's own pool (pg.Pool, mysql2 Pool, the SQLite handle pool) with every
- * pool setting enforced on it, to hand to an ORM. Its type follows `D`: see {@link Connection}.
+ * `pool` is the driver's own pool (pg.Pool, mysql2 Pool; for SQLite a better-sqlite3 Database)
+ * with every pool setting enforced on it, to hand to an ORM. Its type follows `D`: see {@link Connection}.
  * @public
  */
 export class DriverConnection<D extends DriverName = DriverName> implements Queryable {

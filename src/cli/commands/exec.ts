@@ -23,7 +23,7 @@ verify-full against the RDS CA bundle unless the DSN names its own CA; otherwise
 The exit code is COMMAND's. Nothing secret is printed.
 
   dbmodule exec --connection writer -- psql -c 'select current_user'
-  dbmodule exec -- npx prisma migrate deploy
+  dbmodule exec -- pg_dump -Fc -t orders -f orders.pgc
 `;
 
 /**

@@ -1,7 +1,7 @@
 import type { ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DriverName } from './config/types.js';
 import type { NativePools } from './drivers/native-pools.js';
-import type { Dialect, DriverPool, PoolStats, QueryResult } from './drivers/types.js';
+import type { Dialect, DriverPool, DriverSession, PoolStats, QueryResult } from './drivers/types.js';
 import { DbModuleError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
 import type { IamConnectionAuth } from './iam-connection.js';
@@ -13,6 +13,7 @@ import type { WriterFailover } from './cluster/writer-failover.js';
 import type { Topology } from './cluster/types.js';
 import type { Reader } from './cluster/reader-router.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
+import type { ConnectionTelemetry } from './telemetry/types.js';
 
 /** The last connection-level failure of a connection, for `health()`. @public */
 export interface LastError {
@@ -46,6 +47,8 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   #cluster: ClusterRouting | undefined;
   /** Where writes go when the cluster's writer can fail over; undefined otherwise (writes go to `#pool`). */
   #writer: WriterFailover | undefined;
+  /** Spans and metrics, when telemetry is on; undefined (one branch per statement) when off. */
+  #telemetry: ConnectionTelemetry | undefined;
 
   /** @internal Created by `createDatabase`. */
   constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
@@ -69,6 +72,11 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   get pool(): NativePools[D] {
     // the cluster's routing pool ends nothing either
     return (this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.peerHandle?.() ?? (this.#pool.native as object)))) as NativePools[D];
+  }
+
+  /** @internal Set by `createDatabase` when telemetry is on, before the connection runs a statement. */
+  attachTelemetry(telemetry: ConnectionTelemetry): void {
+    this.#telemetry = telemetry;
   }
 
   /** @internal Set by `createDatabase` once the cluster's topology is known. */
@@ -113,8 +121,9 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   async queryOn<T>(pool: DriverPool, sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     this.#enter();
     const started = performance.now();
+    const telemetry = this.#telemetry;
     try {
-      const result = await pool.query<T>(sql, params);
+      const result = await (telemetry === undefined ? pool.query<T>(sql, params) : telemetry.on(pool).query<T>(pool, sql, params));
       if (this.#events.has('query.executed')) {
         this.#events.emit('query.executed', { connection: this.name, sql, durationMs: performance.now() - started, rowCount: result.rowCount, inTransaction: false });
       }
@@ -139,9 +148,11 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   async transactionOn<T>(pool: DriverPool, fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
     this.#enter();
     try {
-      return await pool.withSession((session) =>
-        runTransaction({ connection: this.name, session, dialect: this.#dialect, events: this.#events }, fn, options),
-      );
+      const telemetry = this.#telemetry?.on(pool);
+      const transact = (session: DriverSession) => runTransaction({ connection: this.name, session, dialect: this.#dialect, events: this.#events, telemetry }, fn, options);
+      if (telemetry === undefined) return await pool.withSession(transact);
+      // the transaction's span covers the wait for its session too
+      return await telemetry.transaction(0, options?.isolation ?? 'default', () => telemetry.withSession(pool, transact));
     } catch (error) {
       this.#recordFailure(error);
       throw error;
@@ -157,13 +168,17 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   async holdSession<T>(fn: (session: Queryable) => Promise<T>): Promise<T> {
     this.#enter();
     try {
-      return await this.#writerPool().withSession((session) => {
-        const context = { connection: this.name, session, dialect: this.#dialect, events: this.#events };
+      const pool = this.#writerPool();
+      const telemetry = this.#telemetry?.on(pool);
+      const hold = (session: DriverSession) => {
+        const context = { connection: this.name, session, dialect: this.#dialect, events: this.#events, telemetry };
         return fn({
-          query: <R>(sql: string, params?: readonly unknown[]) => session.query<R>(sql, params),
-          transaction: (body, options) => runTransaction(context, body, options),
+          query: <R>(sql: string, params?: readonly unknown[]) => (telemetry === undefined ? session.query<R>(sql, params) : telemetry.query<R>(session, sql, params)),
+          transaction: (body, options) =>
+            telemetry === undefined ? runTransaction(context, body, options) : telemetry.transaction(0, options?.isolation ?? 'default', () => runTransaction(context, body, options)),
         });
-      });
+      };
+      return await (telemetry === undefined ? pool.withSession(hold) : telemetry.withSession(pool, hold));
     } catch (error) {
       this.#recordFailure(error);
       throw error;

@@ -15,6 +15,8 @@ import { toLogger, type Logger, type LoggerLike } from './logging.js';
 import { migrationSettings } from './migrations/settings.js';
 import type { Migrator } from './migrations/migrator.js';
 import type { MigrateOptions, MigrationRun, MigrationStatus, RollbackOptions } from './migrations/types.js';
+import { telemetryProviders, type TelemetrySetting } from './telemetry/options.js';
+import type { DatabaseTelemetry } from './telemetry/types.js';
 
 /** @public */
 export interface CreateDatabaseOptions {
@@ -26,6 +28,12 @@ export interface CreateDatabaseOptions {
   clock?: Clock;
   /** AWS credentials (or a provider) for IAM connections. Default: the AWS SDK default credential chain. */
   credentials?: AwsCredentialIdentity | AwsCredentialProvider;
+  /**
+   * OpenTelemetry spans and metrics (DESIGN §11): `true`, or the providers to use (default: the
+   * global ones); `false` turns them off. Default: the configuration's `telemetry.enabled`.
+   * Needs `@opentelemetry/api`, loaded only when telemetry is on.
+   */
+  telemetry?: TelemetrySetting;
 }
 
 /** @public */
@@ -182,10 +190,11 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   const clock = options.clock ?? systemClock;
   const events = new DatabaseEventEmitter((error, event) => logger.error('Event listener threw', { event, error: messageOf(error) }));
   for (const warning of resolved.warnings) logger.warn(warning);
+  const telemetry = await openTelemetry(options.telemetry, resolved);
 
   const tokenProviders = new SharedTokenProviders();
   const opening = Object.values(resolved.connections).map((connection) =>
-    openConnection(connection, { logger, clock, events, signal: options.signal, credentials: options.credentials, tokenProviders }),
+    openConnection(connection, { logger, clock, events, signal: options.signal, credentials: options.credentials, tokenProviders, ...(telemetry ? { telemetry } : {}) }),
   );
   const settled = await Promise.allSettled(opening);
   const opened = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -215,6 +224,14 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   return database;
 }
 
+/** The Database's telemetry when it is on; `@opentelemetry/api` and dbmodule's telemetry code are loaded only then. */
+async function openTelemetry(option: TelemetrySetting | undefined, config: DatabaseConfig): Promise<DatabaseTelemetry | undefined> {
+  const providers = telemetryProviders(option, config.telemetry?.enabled === true);
+  if (!providers) return undefined;
+  const { OtelDatabaseTelemetry } = await import('./telemetry/telemetry.js');
+  return OtelDatabaseTelemetry.open(providers);
+}
+
 /** What opening a connection needs besides the connection itself. */
 export interface OpenContext {
   logger: Logger;
@@ -224,6 +241,8 @@ export interface OpenContext {
   credentials: CreateDatabaseOptions['credentials'];
   /** The Database's IAM token providers, one per signing endpoint and user. */
   tokenProviders?: SharedTokenProviders;
+  /** Spans and metrics, when telemetry is on. */
+  telemetry?: DatabaseTelemetry;
 }
 
 /**
@@ -255,6 +274,7 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);
+    if (context.telemetry) connection.attachTelemetry(await abortable(context.telemetry.connection(plan, pool, logger), signal, config.name));
     if (plan.cluster) {
       const { ClusterRouting } = await import('./cluster/cluster.js');
       const cluster = await abortable(
@@ -320,6 +340,7 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
       clock: context.clock,
       ...(iam ? { password: iam.password, currentPassword: iam.currentPassword, onAuthFailure: iam.onAuthFailure } : {}),
     });
+    context.telemetry?.registerPool(pool, plan);
     return {
       pool,
       driver,

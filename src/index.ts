@@ -1,12 +1,13 @@
 export { envVariable, loadConfig, validateConfig, redactConfig, selectConnection } from './config/index.js';
 export { formatDuration } from './config/duration.js';
-export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, MigrationsConfig, ReadFrom, ReaderSelection, ValueSource } from './config/types.js';
+export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, MigrationsConfig, ReadFrom, ReaderSelection, TelemetryConfig, ValueSource } from './config/types.js';
 export { planConnection, planDsn, type ClusterPlan, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
 export type { Topology, TopologyHost, TopologySource } from './cluster/types.js';
 export type { Reader } from './cluster/reader-router.js';
 export { planView, type ConnectionPlanView } from './config/plan-view.js';
 export { createDatabase, Database } from './database.js';
 export type { ConnectionHealth, CreateDatabaseOptions, HealthReport } from './database.js';
+export type { TelemetryMeterProvider, TelemetryOptions, TelemetrySetting, TelemetryTracerProvider } from './telemetry/options.js';
 export { Connection, DriverConnection } from './connection.js';
 export type { LastError } from './connection.js';
 export type { NativePools } from './drivers/native-pools.js';

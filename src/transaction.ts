@@ -2,6 +2,7 @@ import type { Dialect, DriverSession, IsolationLevel, QueryResult } from './driv
 import { DbModuleError, QueryError, TransactionError, messageOf, type TransactionOutcome } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
 import { diedBeforeRunning, markSessionBroken } from './drivers/session-health.js';
+import type { EndpointTelemetry } from './telemetry/types.js';
 
 /** @public */
 export interface TransactionOptions {
@@ -19,6 +20,8 @@ interface TransactionContext {
   readonly session: DriverSession;
   readonly dialect: Dialect;
   readonly events: DatabaseEventEmitter;
+  /** Spans and metrics of the session's endpoint, when telemetry is on. */
+  readonly telemetry?: EndpointTelemetry | undefined;
 }
 
 /**
@@ -40,10 +43,10 @@ class TransactionScope implements Queryable {
 
   async query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     if (this.#finished) throw this.#finishedError();
-    const { events, connection, session } = this.#context;
+    const { events, connection, session, telemetry } = this.#context;
     const started = performance.now();
     try {
-      const result = await session.query<T>(sql, params);
+      const result = await (telemetry === undefined ? session.query<T>(sql, params) : telemetry.query<T>(session, sql, params));
       if (events.has('query.executed')) {
         events.emit('query.executed', { connection, sql, durationMs: performance.now() - started, rowCount: result.rowCount, inTransaction: true });
       }
@@ -68,12 +71,16 @@ class TransactionScope implements Queryable {
       );
     }
     const name = `dbmodule_sp_${this.#depth + 1}_${++this.#children}`;
-    return runScope(this.#context, this.#depth + 1, fn, {
-      begin: [this.#context.dialect.savepoint(name)],
-      commit: this.#context.dialect.releaseSavepoint(name),
-      rollback: this.#context.dialect.rollbackToSavepoint(name),
-      isolation: 'savepoint',
-    });
+    const { dialect, telemetry } = this.#context;
+    const depth = this.#depth + 1;
+    const run = () =>
+      runScope(this.#context, depth, fn, {
+        begin: [dialect.savepoint(name)],
+        commit: dialect.releaseSavepoint(name),
+        rollback: dialect.rollbackToSavepoint(name),
+        isolation: 'savepoint',
+      });
+    return telemetry === undefined ? run() : telemetry.transaction(depth, 'savepoint', run);
   }
 
   /** Marks the scope done; returns the error that poisoned it, if any. */
@@ -97,9 +104,9 @@ interface ScopeStatements {
 }
 
 async function runScope<T>(context: TransactionContext, depth: number, fn: (tx: Queryable) => Promise<T>, statements: ScopeStatements): Promise<T> {
-  const { session, events, connection } = context;
+  const { events, connection } = context;
   const started = performance.now();
-  for (const sql of statements.begin) await session.query(sql);
+  for (const sql of statements.begin) await send(context, sql);
   events.emit('transaction.started', { connection, isolation: statements.isolation, depth });
   const scope = new TransactionScope(context, depth);
   const rolledBack = async (error: unknown): Promise<never> => {
@@ -128,12 +135,17 @@ async function runScope<T>(context: TransactionContext, depth: number, fn: (tx: 
   }
 
   try {
-    await session.query(statements.commit);
+    await send(context, statements.commit);
   } catch (error) {
     return rolledBack(depth === 0 ? lostAtCommit(connection, error) : error);
   }
   events.emit('transaction.committed', { connection, durationMs: performance.now() - started, depth });
   return result;
+}
+
+/** BEGIN, COMMIT, ROLLBACK and savepoints: statements like any other, in spans when telemetry is on. */
+function send(context: TransactionContext, sql: string): Promise<QueryResult<unknown>> {
+  return context.telemetry === undefined ? context.session.query(sql) : context.telemetry.query(context.session, sql);
 }
 
 function isLost(error: unknown): error is DbModuleError {
@@ -169,7 +181,7 @@ function lostTransaction(connection: string, error: DbModuleError, outcome: Tran
 /** Best-effort rollback: a failed ROLLBACK (dead session) must not hide the error that caused it. */
 async function rollback(context: TransactionContext, sql: string, original: unknown): Promise<void> {
   try {
-    await context.session.query(sql);
+    await send(context, sql);
   } catch (rollbackError) {
     if (original instanceof Error && !('rollbackError' in original)) {
       Object.defineProperty(original, 'rollbackError', { value: rollbackError, enumerable: false });

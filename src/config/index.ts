@@ -1,4 +1,4 @@
-export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, ValueSource } from './types.js';
+export type { ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, TelemetryConfig, ValueSource } from './types.js';
 export { loadConfig, type LoadConfigOptions } from './load.js';
 export { validateConfig, type ValidateConfigOptions } from './validate.js';
 export { isResolvedConfig, redactConfig, selectConnection, type RedactedConnectionConfig, type RedactedDatabaseConfig } from './resolved.js';

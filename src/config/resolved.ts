@@ -1,6 +1,6 @@
 import { DbModuleError } from '../errors.js';
 import { redactDsn } from '../dsn/index.js';
-import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, MigrationsConfig } from './types.js';
+import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, MigrationsConfig, TelemetryConfig } from './types.js';
 
 /** A connection as {@link redactConfig} returns it: plain, mutable, DSN redacted. @public */
 export interface RedactedConnectionConfig {
@@ -30,6 +30,7 @@ export interface RedactedConnectionConfig {
 export interface RedactedDatabaseConfig {
   default: string;
   connections: Record<string, RedactedConnectionConfig>;
+  telemetry?: { enabled: boolean };
   sources: Record<string, string>;
   warnings: string[];
 }
@@ -66,6 +67,7 @@ export function redactConfig(config: DatabaseConfig): RedactedDatabaseConfig {
   return {
     default: config.default,
     connections: Object.fromEntries(Object.entries(config.connections).map(([name, connection]) => [name, redactConnection(connection)])),
+    ...(config.telemetry ? { telemetry: { ...config.telemetry } } : {}),
     sources: { ...config.sources },
     warnings: [...config.warnings],
   };
@@ -93,6 +95,7 @@ export function freezeConfig(parts: {
   connections: ReadonlyMap<string, ConnectionConfig>;
   sources: ReadonlyMap<string, string>;
   warnings: readonly string[];
+  telemetry?: TelemetryConfig;
 }): DatabaseConfig {
   const connections = Object.fromEntries(
     [...parts.connections].map(([name, connection]) => {
@@ -103,6 +106,7 @@ export function freezeConfig(parts: {
   const config: DatabaseConfig = {
     default: parts.default,
     connections: Object.freeze(connections),
+    ...(parts.telemetry ? { telemetry: Object.freeze({ ...parts.telemetry }) } : {}),
     sources: Object.freeze(Object.fromEntries(parts.sources)),
     warnings: Object.freeze([...parts.warnings]),
   };
@@ -124,6 +128,12 @@ export function selectConnection(config: DatabaseConfig, name: string = config.d
     throw new DbModuleError('CONNECTION_NOT_FOUND', `no connection named "${name}"; known connections: ${known.join(', ')}`, { connection: name, solutions: [`Use one of: ${known.join(', ')}`] });
   }
   const prefix = `connections.${name}`;
-  const sources = Object.entries(config.sources).filter(([path]) => path === prefix || path.startsWith(`${prefix}.`));
-  return freezeConfig({ default: name, connections: new Map([[name, connection]]), sources: new Map(sources), warnings: config.warnings });
+  const sources = Object.entries(config.sources).filter(([path]) => path === prefix || path.startsWith(`${prefix}.`) || path.startsWith('telemetry.'));
+  return freezeConfig({
+    default: name,
+    connections: new Map([[name, connection]]),
+    sources: new Map(sources),
+    warnings: config.warnings,
+    ...(config.telemetry ? { telemetry: config.telemetry } : {}),
+  });
 }

@@ -238,10 +238,19 @@ export const connectionEntries = {
 /** One raw connection, converted but not cross-checked (dsn, driver inference, idle vs open). */
 export const rawConnectionSchema = block(connectionEntries);
 
+const telemetryEntries = {
+  enabled: leaf(booleanResult),
+};
+
+/** The raw `telemetry` block, converted. */
+export const rawTelemetrySchema = block(telemetryEntries);
+
 /** The entries of {@link rawSectionSchema}, to parse one key on its own. */
 export const sectionEntries = {
   default: leaf(textResult('a connection name')),
   connections: nested(v.custom<Record<string, unknown>>(isMap, expectedMapping)),
+  // checked on its own (config/telemetry.ts), so its problems name its keys
+  telemetry: v.optional(v.unknown()),
 };
 
 /** The `database` section: `default` and the `connections` map (each entry checked on its own). */
@@ -266,6 +275,8 @@ export const CLUSTER_KEYS: readonly string[] = Object.keys(clusterEntries);
 export const MIGRATIONS_KEYS: readonly string[] = Object.keys(migrationsEntries);
 /** The connection keys that are blocks of their own, and the keys each accepts. */
 export const NESTED_BLOCKS: Readonly<Record<string, readonly string[]>> = { aws_iam_auth: IAM_KEYS, cluster: CLUSTER_KEYS, migrations: MIGRATIONS_KEYS };
+/** Keys accepted under `telemetry`. */
+export const TELEMETRY_KEYS: readonly string[] = Object.keys(telemetryEntries);
 /** Keys accepted in the `database` section. */
 export const SECTION_KEYS: readonly string[] = Object.keys(sectionEntries);
 

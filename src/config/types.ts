@@ -106,10 +106,22 @@ export interface ConnectionConfig {
 /** Where a resolved value came from: `file <path>`, `env <VARIABLE>`, `object`, or `default`. @public */
 export type ValueSource = string;
 
+/**
+ * The `telemetry` block (DESIGN §11): OpenTelemetry spans and metrics for every connection.
+ * Present only when the configuration has the block or `DB_TELEMETRY_ENABLED` is set.
+ * @public
+ */
+export interface TelemetryConfig {
+  /** Spans and metrics through `@opentelemetry/api` (which must then be installed). Default false. */
+  readonly enabled: boolean;
+}
+
 /** @public */
 export interface DatabaseConfig {
   readonly default: string;
   readonly connections: Readonly<Record<string, ConnectionConfig>>;
+  /** The `telemetry` block, when there is one; `createDatabase`'s `telemetry` option overrides it. */
+  readonly telemetry?: TelemetryConfig;
   /** Source of every value, keyed by path (`connections.writer.dsn`, `default`). */
   readonly sources: Readonly<Record<string, ValueSource>>;
   /** Deprecation and consistency warnings found while loading (never secrets). */

@@ -6,6 +6,7 @@ import { configError, type Problem } from './problems.js';
 import { freezeConfig, isResolvedConfig } from './resolved.js';
 import { issuePath, NESTED_BLOCKS, parseAll, rawSectionSchema, SECTION_KEYS, sectionEntries, unknownKeys } from './schema.js';
 import { suggest } from './suggest.js';
+import { resolveTelemetry } from './telemetry.js';
 
 /** Options of {@link validateConfig}. @public */
 export interface ValidateConfigOptions {
@@ -151,8 +152,9 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions): Da
     }
   }
 
+  let overlay: EnvOverlay | undefined;
   if (options.env) {
-    const overlay = readEnvOverlay(options.env, [...tree.keys()]);
+    overlay = readEnvOverlay(options.env, [...tree.keys()]);
     applyEnv(overlay, tree, sources, problems);
     warnings.push(...overlay.warnings);
     if (overlay.default) {
@@ -176,11 +178,14 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions): Da
   }
 
   const defaultName = resolveDefault(explicitDefault, [...tree.keys()], sources, problems);
+  const telemetry = resolveTelemetry(section.telemetry, options.source, overlay?.telemetry, sources, problems);
   if (problems.length > 0 || defaultName === undefined) throw configError(problems, { source: options.source });
+  const telemetrySource = sources.get('telemetry.enabled');
   return freezeConfig({
     default: defaultName,
     connections,
-    sources: new Map([['default', sources.get('default') ?? 'default'], ...leafSources]),
+    sources: new Map([['default', sources.get('default') ?? 'default'], ...leafSources, ...(telemetrySource ? [['telemetry.enabled', telemetrySource] as const] : [])]),
     warnings,
+    ...(telemetry ? { telemetry } : {}),
   });
 }

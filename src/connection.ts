@@ -13,7 +13,7 @@ import type { WriterFailover } from './cluster/writer-failover.js';
 import type { Topology } from './cluster/types.js';
 import type { Reader } from './cluster/reader-router.js';
 import { runTransaction, type Queryable, type TransactionOptions } from './transaction.js';
-import type { ConnectionTelemetry } from './telemetry/types.js';
+import type { ConnectionTelemetry, LentMethodWrapper } from './telemetry/types.js';
 
 /** The last connection-level failure of a connection, for `health()`. @public */
 export interface LastError {
@@ -49,6 +49,8 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   #writer: WriterFailover | undefined;
   /** Spans and metrics, when telemetry is on; undefined (one branch per statement) when off. */
   #telemetry: ConnectionTelemetry | undefined;
+  /** Telemetry on, SQLite: what puts the lent Database's statements in spans (see `pool`). */
+  #lent: LentMethodWrapper | undefined;
 
   /** @internal Created by `createDatabase`. */
   constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
@@ -71,12 +73,16 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
    */
   get pool(): NativePools[D] {
     // the cluster's routing pool ends nothing either
-    return (this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.peerHandle?.() ?? (this.#pool.native as object)))) as NativePools[D];
+    return (this.#cluster?.writerNative ?? (this.#borrowed ??= borrowedPool(this.#pool.peerHandle?.() ?? (this.#pool.native as object), this.#lent))) as NativePools[D];
   }
 
-  /** @internal Set by `createDatabase` when telemetry is on, before the connection runs a statement. */
+  /**
+   * @internal Set by `createDatabase` when telemetry is on, before the connection runs a statement
+   * or lends its pool: from then on what ORMs run through `pool` is traced too.
+   */
   attachTelemetry(telemetry: ConnectionTelemetry): void {
     this.#telemetry = telemetry;
+    this.#lent = telemetry.traceLent(this.#pool);
   }
 
   /** @internal Set by `createDatabase` once the cluster's topology is known. */

@@ -4,6 +4,7 @@ import { planConnection, usesIam, type ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { DriverConnection, type Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
+import { observeOpenings } from './drivers/auth-retry.js';
 import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
@@ -72,16 +73,18 @@ export class Database {
   readonly #connections: ReadonlyMap<string, Connection>;
   readonly #events: DatabaseEventEmitter;
   readonly #logger: Logger;
+  readonly #telemetry: DatabaseTelemetry | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal */
-  constructor(config: DatabaseConfig, connections: ReadonlyMap<string, Connection>, events: DatabaseEventEmitter, logger: Logger) {
+  constructor(config: DatabaseConfig, connections: ReadonlyMap<string, Connection>, events: DatabaseEventEmitter, logger: Logger, telemetry?: DatabaseTelemetry) {
     this.config = config;
     this.names = [...connections.keys()];
     this.defaultName = config.default;
     this.#connections = connections;
     this.#events = events;
     this.#logger = logger;
+    this.#telemetry = telemetry;
   }
 
   /** The named connection, or the default one. Unknown names throw `CONNECTION_NOT_FOUND` listing the known names. */
@@ -167,7 +170,8 @@ export class Database {
    * Idempotent: later calls return the same promise.
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
-    this.#closing ??= closeAll([...this.#connections.values()], options.timeoutMs);
+    // the pool metrics stop once the pools are closed (the SDK no longer calls back into them)
+    this.#closing ??= closeAll([...this.#connections.values()], options.timeoutMs).finally(() => this.#telemetry?.internal.close());
     return this.#closing;
   }
 
@@ -201,11 +205,12 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
   const failure = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failure) {
     await Promise.allSettled(opened.map(({ connection }) => connection.close(0)));
+    telemetry?.internal.close();
     throw failure.reason;
   }
 
   const connections = new Map(opened.map(({ connection }) => [connection.name, connection]));
-  const database = new Database(resolved, connections, events, logger);
+  const database = new Database(resolved, connections, events, logger, telemetry);
   for (const connection of connections.values()) {
     if (!connection.config.migrations?.run_on_start) continue;
     try {
@@ -274,7 +279,8 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);
-    if (context.telemetry) connection.attachTelemetry(await abortable(context.telemetry.connection(plan, pool, logger), signal, config.name));
+    const telemetry = context.telemetry ? await abortable(context.telemetry.connection(plan, pool, logger), signal, config.name) : undefined;
+    if (telemetry) connection.attachTelemetry(telemetry);
     if (plan.cluster) {
       const { ClusterRouting } = await import('./cluster/cluster.js');
       const cluster = await abortable(
@@ -284,10 +290,16 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
           writer: connection,
           runner: connection,
           routingPool: driver.routingPool,
-          openPool: (instance) => openDriverPool(instance, context, iamModule),
+          // an instance's native pool is lent to ORMs too (the cluster's routing pool checks out from it)
+          openPool: async (instance) => {
+            const opened = await openDriverPool(instance, context, iamModule, true);
+            telemetry?.traceLent(opened.pool);
+            return opened;
+          },
           events: context.events,
           logger,
           clock: context.clock,
+          ...(context.telemetry ? { telemetry: context.telemetry.internal.cluster(plan) } : {}),
         }),
         signal,
         config.name,
@@ -321,7 +333,9 @@ interface OpenedDriverPool {
   close(): Promise<void>;
 }
 
-async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamModule: typeof import('./iam-connection.js') | undefined): Promise<OpenedDriverPool> {
+/** `instance`: the pool of a cluster instance or a replica (its metrics name it `name/host:port`), not the connection's own. */
+async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamModule: typeof import('./iam-connection.js') | undefined, instance = false): Promise<OpenedDriverPool> {
+  const telemetry = context.telemetry?.internal;
   const iam = iamModule && usesIam(plan)
     ? iamModule.createIamConnectionAuth({
         plan,
@@ -330,6 +344,7 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
         emit: (event, payload) => context.events.emit(event, payload),
         ...(context.credentials ? { credentials: context.credentials } : {}),
         ...(context.tokenProviders ? { shared: context.tokenProviders } : {}),
+        ...(telemetry ? { telemetry: telemetry.iam(plan) } : {}),
       })
     : undefined;
   try {
@@ -341,11 +356,21 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
       ...(iam ? { password: iam.password, currentPassword: iam.currentPassword, onAuthFailure: iam.onAuthFailure } : {}),
     });
     context.telemetry?.registerPool(pool, plan);
+    if (telemetry) {
+      telemetry.poolOpened(pool, plan, instance);
+      // the openings the IAM layer sees (PostgreSQL, MySQL): db.client.connection.create_time
+      if (iam) {
+        observeOpenings(iam.onAuthFailure, (durationMs, error) => {
+          if (error === null) telemetry.sessionOpened(pool, durationMs);
+        });
+      }
+    }
     return {
       pool,
       driver,
       iam,
       close: async () => {
+        telemetry?.poolClosed(pool);
         try {
           await pool.close();
         } finally {

@@ -7,10 +7,11 @@ import { isIamAuthFailure } from './iam/auth-errors.js';
 import { backoffDelay } from './iam/backoff.js';
 import { iamAuthFailedError } from './iam/errors.js';
 import { endpointRateLimiter } from './iam/rate-limit.js';
-import { createIamTokenProvider } from './iam/token-provider.js';
+import { createTokenProvider } from './iam/token-provider.js';
 import { sharedProviderKey, type HeldProvider, type SharedTokenProviders } from './iam/shared-providers.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, IamTokenProvider, TokenProviderEvent, TokenState } from './iam/types.js';
 import type { Logger } from './logging.js';
+import type { IamTelemetry } from './telemetry/types.js';
 
 /** What an IAM connection adds to its driver pool: a token per new session and recovery. */
 export interface IamConnectionAuth {
@@ -37,6 +38,11 @@ export interface IamConnectionAuthOptions {
   readonly random?: () => number;
   /** The Database's providers, shared by every pool signing for the same endpoint; default: a provider of its own. */
   readonly shared?: SharedTokenProviders;
+  /**
+   * Spans and counters, when telemetry is on: each signing once (by the telemetry of the pool
+   * whose provider it is, when pools share one), and each login the server refused.
+   */
+  readonly telemetry?: IamTelemetry;
 }
 
 /** Retries of one session opening after an IAM authentication failure, at most (each re-signs). */
@@ -106,18 +112,23 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
       options.emit('token.refresh_failed', { connection, code: event.code, message: event.message, attempt: event.attempt });
     }
   };
+  const { telemetry } = options;
   const create = (listener: (event: TokenProviderEvent) => void): IamTokenProvider =>
-    createIamTokenProvider({
-      host: iam.signingHost,
-      port: iam.signingPort,
-      user: iam.user,
-      region: iam.region,
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      clock: options.clock,
-      logger,
-      ...(options.random ? { random: options.random } : {}),
-      onEvent: listener,
-    });
+    createTokenProvider(
+      {
+        host: iam.signingHost,
+        port: iam.signingPort,
+        user: iam.user,
+        region: iam.region,
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        clock: options.clock,
+        logger,
+        ...(options.random ? { random: options.random } : {}),
+        onEvent: listener,
+      },
+      // called by the provider's creator only: a signing shared by several pools is one span
+      telemetry ? (report) => telemetry.refreshed(report) : undefined,
+    );
   let held: HeldProvider;
   try {
     held = options.shared ? options.shared.acquire(sharedProviderKey(iam), create, onEvent) : ownProvider(create(onEvent));
@@ -132,7 +143,7 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   const random = options.random ?? Math.random;
   logger.info('Database connection with AWS IAM authentication configured successfully', { connection, endpoint: `${plan.host}:${plan.port}`, username: iam.user, database: plan.database });
 
-  return {
+  const auth: IamConnectionAuth = {
     provider,
     state: () => provider.state(),
     close: () => held.release(),
@@ -162,6 +173,10 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
       return { retry: true };
     },
   };
+  if (!telemetry) return auth;
+  // each refused login in a span (iam.auth.refused), its retry counted
+  const decide = auth.onAuthFailure;
+  return { ...auth, onAuthFailure: (failure) => telemetry.authFailure(failure, decide) };
 }
 
 // --- internal ---

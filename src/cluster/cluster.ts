@@ -3,6 +3,7 @@ import type { Clock, DriverPool } from '../drivers/types.js';
 import { ConfigError, DbModuleError, messageOf } from '../errors.js';
 import type { DatabaseEventEmitter } from '../events.js';
 import type { Logger } from '../logging.js';
+import type { ClusterTelemetry } from '../telemetry/types.js';
 import type { Queryable } from '../transaction.js';
 import { dialAddress, instanceEndpoint, type Endpoint } from '../config/endpoints.js';
 import { InstancePools, type InstancePool, type InstancePoolOpener } from './instance-pools.js';
@@ -24,6 +25,8 @@ export interface ClusterOpenContext {
   readonly events: DatabaseEventEmitter;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Spans of topology refreshes and failovers, when telemetry is on. */
+  readonly telemetry?: ClusterTelemetry | undefined;
 }
 
 /**
@@ -75,7 +78,7 @@ export class ClusterRouting {
     const cluster = plan.cluster;
     const pools = new InstancePools(context.openPool);
     if (cluster.replicas.length > 0) {
-      const monitor = new TopologyMonitor({ source: 'replicas', refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name });
+      const monitor = new TopologyMonitor({ source: 'replicas', refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name, telemetry: context.telemetry });
       monitor.addSource(replicaRead(plan, pools));
       return ClusterRouting.#start(new ClusterRouting(context, pools, { monitor, release: () => monitor.stop() }));
     }
@@ -98,7 +101,10 @@ export class ClusterRouting {
     // the endpoint by name, also when instance_addresses has it dialled elsewhere
     const own = plan.endpoint ?? { host: plan.host, port: plan.port };
     const key = JSON.stringify([source.name, plan.driver, own.host, own.port, plan.user, plan.database]);
-    const held = acquireMonitor(key, () => new TopologyMonitor({ source: source.name, refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name }));
+    const held = acquireMonitor(
+      key,
+      () => new TopologyMonitor({ source: source.name, refreshMs: cluster.settings.topology_refresh, clock: context.clock, logger: context.logger, label: plan.name, telemetry: context.telemetry }),
+    );
     const routing = new ClusterRouting(context, pools, held);
     routing.#removeSource = held.monitor.addSource(async () =>
       (await source.read((sql) => routing.#topologyRows(sql))).map((found) => ({
@@ -144,6 +150,7 @@ export class ClusterRouting {
       timeoutMs: settings.failover_timeout,
       events,
       logger,
+      telemetry: this.#context.telemetry,
     });
     this.#writer = writer;
     this.#writerNative = routingPool(() => writer.pool.native);

@@ -2,6 +2,7 @@ import type { Clock } from '../drivers/types.js';
 import { DbModuleError, messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Endpoint } from '../config/endpoints.js';
+import type { ClusterTelemetry } from '../telemetry/types.js';
 import type { TopologySource } from './types.js';
 
 /** One instance as a refresh found it: its id, the endpoint it is opened for, and its role. */
@@ -29,6 +30,8 @@ export interface TopologyMonitorOptions {
   readonly logger: Logger;
   /** For log lines: the connection (or cluster endpoint) the monitor serves. */
   readonly label: string;
+  /** Telemetry on: every refresh in a `topology.refresh` span (the first user's telemetry, for a shared monitor). */
+  readonly telemetry?: ClusterTelemetry | undefined;
 }
 
 type Listener = (snapshot: TopologySnapshot, previous: TopologySnapshot | undefined) => void;
@@ -80,7 +83,13 @@ export class TopologyMonitor {
 
   /** Reads the topology now; concurrent callers share one read. Rejects when it fails (the last good one stays). */
   refresh(): Promise<TopologySnapshot> {
-    this.#refreshing ??= this.#read().finally(() => (this.#refreshing = undefined));
+    return this.#refresh(false);
+  }
+
+  /** `background`: the periodic refresh (a trace of its own), not a caller's. */
+  #refresh(background: boolean): Promise<TopologySnapshot> {
+    const telemetry = this.#options.telemetry;
+    this.#refreshing ??= (telemetry ? telemetry.topologyRefresh(this.#options.source, background, () => this.#read()) : this.#read()).finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
   }
 
@@ -99,7 +108,7 @@ export class TopologyMonitor {
     const tick = () => {
       this.#timer = undefined;
       if (this.#stopped) return;
-      this.refresh()
+      this.#refresh(true)
         .catch(() => {})
         .finally(() => {
           if (!this.#stopped) this.#schedule(tick);

@@ -2,6 +2,7 @@ import type { DriverPool, QueryResult } from '../drivers/types.js';
 import { DbModuleError, messageOf } from '../errors.js';
 import type { DatabaseEventEmitter, FailoverReason } from '../events.js';
 import type { Logger } from '../logging.js';
+import type { ClusterTelemetry } from '../telemetry/types.js';
 import type { Queryable, TransactionOptions } from '../transaction.js';
 import { failoverReasonOf, provablyNotRun } from './failover-signals.js';
 import type { OpenedPool } from './instance-pools.js';
@@ -31,6 +32,8 @@ export interface WriterFailoverOptions {
   readonly timeoutMs: number;
   readonly events: DatabaseEventEmitter;
   readonly logger: Logger;
+  /** Telemetry on: each failover in a `writer.failover` span. */
+  readonly telemetry?: ClusterTelemetry | undefined;
 }
 
 /** A statement is tried on at most this many writers (the old one, the new one, one more). */
@@ -59,7 +62,15 @@ export class WriterFailover implements Queryable {
   constructor(options: WriterFailoverOptions) {
     this.#options = options;
     const { pool } = options.initial;
-    this.#current = { id: options.initial.id, pool, close: () => pool.close() };
+    this.#current = {
+      id: options.initial.id,
+      pool,
+      close: () => {
+        // the connection's own pool, left by a failover (or closing with the connection): its metrics stop
+        options.telemetry?.poolClosed(pool);
+        return pool.close();
+      },
+    };
     this.#unsubscribe = options.monitor.subscribe((snapshot) => this.#onTopology(snapshot));
   }
 
@@ -161,7 +172,14 @@ export class WriterFailover implements Queryable {
     this.#pending = pending;
   }
 
-  async #failover(reason: FailoverReason, code: string | undefined): Promise<DbModuleError | undefined> {
+  #failover(reason: FailoverReason, code: string | undefined): Promise<DbModuleError | undefined> {
+    const telemetry = this.#options.telemetry;
+    if (!telemetry) return this.#seekWriter(reason, code);
+    return telemetry.failover({ from: this.#current.id, reason, code }, () => this.#seekWriter(reason, code), () => this.#current.id);
+  }
+
+  /** Reads the topology every `failover_refresh` until the writer it names answers as one, or `failover_timeout` passes. */
+  async #seekWriter(reason: FailoverReason, code: string | undefined): Promise<DbModuleError | undefined> {
     const { connection, events, logger, monitor, refreshMs, timeoutMs } = this.#options;
     const from = this.#current.id;
     const started = performance.now();

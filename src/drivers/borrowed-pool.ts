@@ -5,8 +5,12 @@
  * (mysql2's promise wrapper) is such a view too, and a method that returns the pool itself
  * (`pool.on(...)`, chained) returns the view. An ORM's `destroy()` ends its own use; the pool
  * belongs to the connection and closes with `db.close()`.
+ *
+ * `wrap` (telemetry on, SQLite: the lent Database's `prepare` and `exec` in statement spans) may
+ * replace a method by another, once, when the view first hands that method out; without it the
+ * view is as it always was.
  */
-export function borrowedPool<T extends object>(pool: T): T {
+export function borrowedPool<T extends object>(pool: T, wrap?: (key: PropertyKey, method: (...args: unknown[]) => unknown) => ((...args: unknown[]) => unknown) | undefined): T {
   const methods = new Map<PropertyKey, unknown>();
   const view: T = new Proxy(pool, {
     get(target, key) {
@@ -26,6 +30,7 @@ export function borrowedPool<T extends object>(pool: T): T {
                 const result = fn.apply(target, args);
                 return result === target ? view : result;
               };
+        if (wrap !== undefined) method = wrap(key, method as (...args: unknown[]) => unknown) ?? method;
         methods.set(key, method);
       }
       return method;

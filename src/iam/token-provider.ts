@@ -33,6 +33,38 @@ const systemClock: IamClock = { now: () => Date.now() };
  * @public
  */
 export function createIamTokenProvider(options: IamTokenProviderOptions): IamTokenProvider {
+  return createTokenProvider(options);
+}
+
+/**
+ * How one refresh went, for dbmodule's telemetry (the public `onEvent` events carry no timing).
+ * Times are `performance.now()` milliseconds: real time, whatever the provider's clock says.
+ */
+export interface RefreshReport {
+  readonly outcome: 'signed' | 'failed';
+  readonly startedAt: number;
+  readonly durationMs: number;
+  /** True for a refresh ahead of expiry (a valid token is handed out meanwhile); false when callers wait for it. */
+  readonly background: boolean;
+  /** Signed: where the credentials came from and the last four characters of their access key id. */
+  readonly credentialSource?: string;
+  readonly accessKeyIdSuffix?: string;
+  /** Failed: the error's code and the consecutive failures so far. */
+  readonly code?: string;
+  readonly attempt?: number;
+  /** Set when this refresh resolved credentials (rather than reusing memoised ones): the source, or the code it failed with. */
+  readonly credentials?: CredentialResolutionReport;
+}
+
+export interface CredentialResolutionReport {
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly source?: string;
+  readonly code?: string;
+}
+
+/** {@link createIamTokenProvider}, with `onRefresh` told how each refresh went (after its `onEvent` event). */
+export function createTokenProvider(options: IamTokenProviderOptions, onRefresh?: (report: RefreshReport) => void): IamTokenProvider {
   const logger = toLogger(options.logger);
   const clock = options.clock ?? systemClock;
   const marginMs = options.refreshMarginMs ?? DEFAULT_MARGIN_MS;
@@ -92,8 +124,19 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
     if (!maybeRefreshInBackground(entry)) schedule(Math.max(entry.refreshAt, nextRetryAt));
   }
 
-  const signFresh = async (): Promise<CachedToken> => {
-    const resolved = await credentials.get();
+  const signFresh = async (timing: { credentials?: CredentialResolutionReport }): Promise<CachedToken> => {
+    const resolutions = credentials.resolutions;
+    const resolving = performance.now();
+    let resolved: Awaited<ReturnType<typeof credentials.get>>;
+    try {
+      resolved = await credentials.get();
+    } catch (error) {
+      if (onRefresh && credentials.resolutions !== resolutions) {
+        timing.credentials = { startedAt: resolving, durationMs: performance.now() - resolving, code: error instanceof DbModuleError ? error.code : 'AWS_CREDENTIALS_UNAVAILABLE' };
+      }
+      throw error;
+    }
+    if (onRefresh && credentials.resolutions !== resolutions) timing.credentials = { startedAt: resolving, durationMs: performance.now() - resolving, source: resolved.source };
     const signedAt = clock.now();
     let token: string;
     try {
@@ -155,16 +198,35 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
     if (stillValid) schedule(nextRetryAt);
   };
 
-  const startRefresh = (): { promise: Promise<void>; generation: number } => {
+  /** Tells `onRefresh` how a refresh went; a listener that throws is logged, like an `onEvent` one. */
+  const report = (refresh: RefreshReport): void => {
+    try {
+      onRefresh?.(refresh);
+    } catch (error) {
+      logger.warn('IAM token refresh observer threw', { error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
+  const startRefresh = (background: boolean): { promise: Promise<void>; generation: number } => {
     if (flight) return flight;
     const started = generation;
-    const promise = signFresh().then(
+    const startedAt = performance.now();
+    const timing: { credentials?: CredentialResolutionReport } = {};
+    const promise = signFresh(timing).then(
       (entry) => {
-        if (started === generation) install(entry);
+        if (started !== generation) return;
+        install(entry);
+        if (onRefresh) {
+          const { credentialSource, accessKeyIdSuffix } = entry;
+          report({ outcome: 'signed', startedAt, durationMs: performance.now() - startedAt, background, credentialSource, accessKeyIdSuffix, ...timing });
+        }
       },
       (error: unknown) => {
         const coded = error instanceof DbModuleError ? error : credentialsUnavailableError(`refreshing the IAM token for ${label} failed`, error);
-        if (started === generation) recordFailure(coded);
+        if (started === generation) {
+          recordFailure(coded);
+          if (onRefresh) report({ outcome: 'failed', startedAt, durationMs: performance.now() - startedAt, background, code: coded.code, attempt: failures, ...timing });
+        }
         throw coded;
       },
     );
@@ -182,7 +244,7 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
     const now = clock.now();
     if (flight) return true;
     if (now < entry.refreshAt || now < nextRetryAt) return false;
-    startRefresh();
+    startRefresh(true);
     return true;
   }
 
@@ -205,7 +267,7 @@ export function createIamTokenProvider(options: IamTokenProviderOptions): IamTok
           return entry.token;
         }
         if (!flight && lastFailure && now < nextRetryAt) throw backoffError(lastFailure);
-        const waiting = startRefresh();
+        const waiting = startRefresh(false);
         try {
           await waiting.promise;
         } catch (error) {

@@ -8,6 +8,8 @@ import type { PeerSource } from './peer-source.js';
 export type { PeerSource } from './peer-source.js';
 
 const require = createRequire(import.meta.url);
+/** Where a statement span finds the text as written when the values were inlined (src/telemetry/native-pool.ts). */
+const STATEMENT_TEXT = Symbol.for('dbmodule.statement.text');
 
 /** TypeORM's options for a PostgreSQL data source. @public */
 export type TypeormPostgresOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
@@ -166,7 +168,8 @@ function typeormSession(session: PoolConnection, statement: StatementOptions): P
     else if (values !== undefined) params = values;
     const text = String(options['sql']);
     const formatted = params === undefined ? text : format(text, params as SqlValue | SqlValue[], statement.stringifyObjects, statement.timezone ?? session.config.timezone);
-    const send = { ...statement.read, ...options, sql: formatted, values: undefined };
+    // the text as written, with its placeholders, is what a statement span records (never the values)
+    const send = { ...statement.read, ...options, sql: formatted, values: undefined, [STATEMENT_TEXT]: text };
     const native = session.query as unknown as (options: object, callback?: QueryCallback) => unknown;
     return native.call(session, send, done as QueryCallback | undefined);
   };

@@ -1,12 +1,15 @@
-import type { Attributes, Histogram, MeterProvider, Span, Tracer, TracerProvider } from '@opentelemetry/api';
+import type { Attributes, Context, Histogram, MeterProvider, Span, Tracer, TracerProvider } from '@opentelemetry/api';
 import type { ConnectionPlan } from '../config/plan.js';
 import type { DriverPool, DriverSession, QueryResult } from '../drivers/types.js';
 import { TransactionError, messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { ATTR, endpointAttributes, errorType, mysqlFlavour, responseStatusCode, systemOf, type DatabaseSystem, type EndpointAttributes } from './attributes.js';
+import { InternalSpans, OtelInternalTelemetry } from './internal-spans.js';
 import { loadOpenTelemetryApi, type OpenTelemetryApi } from './load-api.js';
 import type { TelemetryOptions } from './options.js';
-import type { ConnectionTelemetry, DatabaseTelemetry, EndpointTelemetry, StatementRunner } from './types.js';
+import { PoolMetrics } from './pool-metrics.js';
+import { traceNativePool } from './native-pool.js';
+import type { ConnectionTelemetry, DatabaseTelemetry, EndpointTelemetry, LentMethodWrapper, StatementRunner, StatementSpan } from './types.js';
 import { summarizeStatement, type StatementSummary, type SummaryDialect } from './statement-summary.js';
 
 /** The instrumentation scope of every span and instrument. */
@@ -28,6 +31,8 @@ interface Instruments {
   readonly tracer: Tracer;
   readonly duration: Histogram;
   readonly suppress: symbol;
+  /** The pool metrics (pool-metrics.ts): a session's wait and use, POOL_TIMEOUT. */
+  readonly pools: PoolMetrics;
 }
 
 /**
@@ -38,9 +43,11 @@ interface Instruments {
 export class OtelDatabaseTelemetry implements DatabaseTelemetry {
   readonly #instruments: Instruments;
   readonly #plans = new WeakMap<DriverPool, ConnectionPlan>();
+  readonly internal: OtelInternalTelemetry;
 
-  private constructor(instruments: Instruments) {
+  private constructor(instruments: Instruments, internal: OtelInternalTelemetry) {
     this.#instruments = instruments;
+    this.internal = internal;
   }
 
   /**
@@ -57,7 +64,10 @@ export class OtelDatabaseTelemetry implements DatabaseTelemetry {
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     });
-    return new OtelDatabaseTelemetry({ api, tracer, duration, suppress: api.createContextKey(SUPPRESS_TRACING) });
+    const suppress = api.createContextKey(SUPPRESS_TRACING);
+    const spans = new InternalSpans(api, tracer, suppress);
+    const pools = new PoolMetrics(api, meter, spans, suppress);
+    return new OtelDatabaseTelemetry({ api, tracer, duration, suppress, pools }, new OtelInternalTelemetry(spans, meter, pools));
   }
 
   /** Remembers the plan `pool` was opened from (a connection's, an instance's, a replica's). */
@@ -111,6 +121,11 @@ export class OtelConnectionTelemetry implements ConnectionTelemetry {
     }
     return endpoint;
   }
+
+  /** Traces what ORMs run through `pool`'s native pool in the spans of {@link on} (see native-pool.ts). */
+  traceLent(pool: DriverPool): LentMethodWrapper | undefined {
+    return traceNativePool(pool, this.on(pool), this.#plan.name);
+  }
 }
 
 /** What the spans and measurements of one statement text carry, built once per text and shared (read-only). */
@@ -153,20 +168,58 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
 
   /** Runs `sql` on `runner` in a CLIENT span named `{operation} {table}`, `{operation}` or `db.system.name`. */
   async query<T>(runner: StatementRunner, sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    const { api, tracer, suppress } = this.#instruments;
-    const statement = this.#prepare(sql);
-    const parent = api.context.active();
-    const span = tracer.startSpan(statement.name, { kind: api.SpanKind.CLIENT, attributes: statement.spanAttributes }, parent);
-    const started = performance.now();
+    const statement = this.#start(sql, this.#instruments.api.context.active());
     try {
-      const result = await api.context.with(api.trace.setSpan(parent, span).setValue(suppress, true), () => runner.query<T>(sql, params));
-      span.end();
-      this.#instruments.duration.record((performance.now() - started) / 1000, statement.metricAttributes);
+      const result = await statement.run(() => runner.query<T>(sql, params));
+      statement.end();
       return result;
     } catch (error) {
-      this.#failed(span, statement, started, error);
+      statement.fail(error);
+      this.#instruments.pools.failed(runner, errorType(error));
       throw error;
     }
+  }
+
+  /**
+   * The CLIENT span of a statement a native pool's session sends for an ORM (`connection.pool`):
+   * the span {@link query} makes, or undefined where tracing is suppressed (inside {@link query},
+   * whose driver call runs suppressed: dbmodule's own statement is not traced twice).
+   */
+  statement(sql: string): StatementSpan | undefined {
+    const parent = this.#instruments.api.context.active();
+    return parent.getValue(this.#instruments.suppress) === true ? undefined : this.#start(sql, parent);
+  }
+
+  /** A checkout of the native pool with tracing suppressed, its callback in the caller's context. */
+  checkout<F extends (...args: never[]) => unknown, R>(connect: (callback: F | undefined) => R, callback: F | undefined): R {
+    const { api, suppress } = this.#instruments;
+    const caller = api.context.active();
+    return api.context.with(caller.setValue(suppress, true), connect, undefined, callback === undefined ? undefined : api.context.bind(caller, callback));
+  }
+
+  /** Starts the CLIENT span of `sql`, the child of `parent`: the one place statement spans are made. */
+  #start(sql: string, parent: Context): StatementSpan {
+    const { api, tracer, suppress } = this.#instruments;
+    const statement = this.#prepare(sql);
+    const span = tracer.startSpan(statement.name, { kind: api.SpanKind.CLIENT, attributes: statement.spanAttributes }, parent);
+    const started = performance.now();
+    const active = api.trace.setSpan(parent, span).setValue(suppress, true);
+    let ended = false;
+    return {
+      run: (call) => api.context.with(active, call),
+      bind: (callback) => api.context.bind(parent, callback),
+      end: () => {
+        if (ended) return;
+        ended = true;
+        span.end();
+        this.#instruments.duration.record((performance.now() - started) / 1000, statement.metricAttributes);
+      },
+      fail: (error) => {
+        if (ended) return;
+        ended = true;
+        this.#failed(span, statement, started, error);
+      },
+    };
   }
 
   /**
@@ -175,9 +228,8 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
    * the caller's context: the application's code in a transaction is traced as usual.
    */
   withSession<T>(pool: DriverPool, body: (session: DriverSession) => Promise<T>): Promise<T> {
-    const { api, suppress } = this.#instruments;
-    const caller = api.context.active();
-    return api.context.with(caller.setValue(suppress, true), () => pool.withSession((session) => api.context.with(caller, body, undefined, session)));
+    // and measures the wait and the use of the session (pool-metrics.ts)
+    return this.#instruments.pools.withSession(pool, body);
   }
 
   /**

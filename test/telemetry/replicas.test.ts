@@ -2,8 +2,10 @@
 // (test/support/cluster/replication.ts) configured as `replicas:`, reader() statements and
 // transactions carry the standby's server.port, writes the primary's.
 import { SpanKind } from '@opentelemetry/api';
+import { Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../src/index.js';
+import { kyselyDialect } from '../../src/integrations/kysely.js';
 import { startPostgresReplication, type PostgresReplication } from '../support/cluster/replication.js';
 import { captureLogger } from '../support/logger.js';
 import { onlySpanOf, parentOf, startTestTelemetry, type TestTelemetry } from './sdk.js';
@@ -50,5 +52,19 @@ describe('a connection with a read replica', () => {
     const statement = onlySpanOf(spans, 'SELECT 1 AS in_read_transaction');
     expect(parentOf(statement)).toBe(transaction?.spanContext().spanId);
     expect(statement.attributes['server.port']).toBe(servers.standbys[0]!.port);
+  });
+
+  it('an ORM on reader().pool and on pool: one span per statement, naming the replica and the primary', async () => {
+    const reads = new Kysely<Record<string, never>>({ dialect: kyselyDialect(db.connection().reader()) });
+    const writes = new Kysely<Record<string, never>>({ dialect: kyselyDialect(db.connection()) });
+    telemetry.reset();
+    await sql`SELECT pg_is_in_recovery() AS orm_on_replica`.execute(reads);
+    await sql`SELECT pg_is_in_recovery() AS orm_on_primary`.execute(writes);
+    await reads.destroy();
+    await writes.destroy();
+    const spans = telemetry.spans();
+    expect(spans.filter((span) => span.kind === SpanKind.CLIENT)).toHaveLength(2);
+    expect(onlySpanOf(spans, 'SELECT pg_is_in_recovery() AS orm_on_replica').attributes).toMatchObject({ 'server.port': servers.standbys[0]!.port, 'db.system.name': 'postgresql' });
+    expect(onlySpanOf(spans, 'SELECT pg_is_in_recovery() AS orm_on_primary').attributes).toMatchObject({ 'server.port': servers.primary.port });
   });
 });

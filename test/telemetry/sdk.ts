@@ -2,7 +2,7 @@
 // collected on demand, and the async-hooks context manager so `context.active()` follows awaits.
 import { context, type AttributeValue, type Attributes } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { DataPointType, MeterProvider, MetricReader, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider, MetricReader, type HistogramMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 /** A reader that only collects when asked: no timer, no export interval to wait for. */
@@ -23,6 +23,8 @@ export interface TestTelemetry {
   spans(): ReadableSpan[];
   /** dbmodule's `db.client.operation.duration`, collected now (undefined when nothing was recorded). */
   duration(): Promise<HistogramMetricData | undefined>;
+  /** Every metric of dbmodule's scope, collected now (observable instruments are read at this moment). */
+  metrics(): Promise<MetricData[]>;
   reset(): void;
   stop(): Promise<void>;
 }
@@ -47,6 +49,10 @@ export function startTestTelemetry(): TestTelemetry {
       if (metric === undefined) return undefined;
       if (metric.dataPointType !== DataPointType.HISTOGRAM) throw new Error(`db.client.operation.duration is a ${metric.dataPointType}, not a histogram`);
       return metric;
+    },
+    metrics: async () => {
+      const { resourceMetrics } = await reader.collect();
+      return resourceMetrics.scopeMetrics.filter((scope) => scope.scope.name === 'dbmodule').flatMap((scope) => scope.metrics);
     },
     reset: () => exporter.reset(),
     stop: async () => {

@@ -33,6 +33,28 @@ export interface MysqlSessionPoolSettings {
 
 const CHECKOUT = Symbol('dbmodule.checkout');
 
+/**
+ * What telemetry puts around a pool's statements and checkouts (see `traceStatements`). `call`
+ * is what the session's `query` or `execute` is on mysql2's prototype at the time of the call
+ * (a driver instrumentation's wrapper of it included).
+ */
+export interface MysqlStatementTracing {
+  /** Runs `connection.query(...args)` (`call` applied to `connection`) in a statement span. */
+  query(call: (...args: unknown[]) => unknown, connection: PoolConnection, args: unknown[]): unknown;
+  /** Runs `connection.execute(...args)` in a statement span. */
+  execute(call: (...args: unknown[]) => unknown, connection: PoolConnection, args: unknown[]): unknown;
+  /** Runs a checkout, `connect`, handing it `callback` (or what stands for it). */
+  checkout<F extends (...args: never[]) => unknown, R>(connect: (callback: F | undefined) => R, callback: F | undefined): R;
+}
+
+/** The session pool of each mysql2 pool it was made for (telemetry finds it from `DriverPool.native`). */
+const sessionPools = new WeakMap<Pool, MysqlSessionPool>();
+
+/** The {@link MysqlSessionPool} enforcing its rules on `pool`, if any. */
+export function mysqlSessionPoolOf(pool: Pool): MysqlSessionPool | undefined {
+  return sessionPools.get(pool);
+}
+
 /** What mysql2 queues for a checkout: a callback that knows its checkout. */
 type CheckoutCallback = ConnectionCallback & { [CHECKOUT]?: Checkout };
 
@@ -79,6 +101,8 @@ export class MysqlSessionPool {
   readonly #waiterTimer = new DeadlineTimer<Checkout>((checkout) => this.#onWaiterExpired(checkout));
   /** Sessions handed to a caller at least once. */
   readonly #handedOut = new WeakSet<PoolConnection>();
+  /** Set by traceStatements (telemetry on): what every session's query and execute run in. */
+  #tracing: MysqlStatementTracing | undefined;
   /** Set by terminate(): what callers other than the pool's own (see acquireInternal) get from then on. */
   #terminated: (() => Error) | undefined;
   /** Openings between connects (password function running, auth-failure hook deciding): slots mysql2 cannot see. */
@@ -117,6 +141,7 @@ export class MysqlSessionPool {
     const mutable = internals as { getConnection: PoolInternals['getConnection']; releaseConnection: PoolInternals['releaseConnection'] };
     mutable.getConnection = (callback) => this.acquire(callback);
     mutable.releaseConnection = (connection) => this.#release(connection);
+    sessionPools.set(pool, this);
     const { config } = internals;
     // mysql2 starts its idle reaper only when maxIdle < connectionLimit; idle time needs it too.
     if (config.maxIdle >= config.connectionLimit && Number.isFinite(config.idleTimeout)) internals._removeIdleTimeoutConnections();
@@ -125,6 +150,53 @@ export class MysqlSessionPool {
   /** mysql2's getConnection with the session pool's rules; also what the pool's own query/execute use. */
   acquire(callback: ConnectionCallback): void {
     this.#acquire((callback as CheckoutCallback)[CHECKOUT] ?? new Checkout(callback, false, this.#served));
+  }
+
+  /**
+   * Puts `tracing` around every statement of the pool's sessions (`query` and `execute`, whoever
+   * calls them: mysql2's `pool.query`, an ORM holding a session from `pool.getConnection`, dbmodule)
+   * and around every checkout. Called once, when telemetry is on; until then (and with telemetry
+   * off, always) a session's `query` and `execute` are mysql2's own and `acquire` this class's,
+   * with nothing in between. A second call changes nothing.
+   */
+  traceStatements(tracing: MysqlStatementTracing): void {
+    if (this.#tracing) return;
+    this.#tracing = tracing;
+    const all = this.#pool._allConnections;
+    for (let i = 0; i < all.length; i++) {
+      const connection = all.get(i);
+      if (connection) this.#trace(connection, tracing);
+    }
+    // an own property in front of the method: mysql2's getConnection (pool.query, pool.execute) and dbmodule come through it
+    const acquire = MysqlSessionPool.prototype.acquire;
+    Object.defineProperty(this, 'acquire', {
+      configurable: true,
+      writable: true,
+      value: (callback: ConnectionCallback): void => {
+        // a request coming back (served a dead session, queued again) keeps its callback: it carries its checkout
+        if ((callback as CheckoutCallback)[CHECKOUT]) return acquire.call(this, callback);
+        tracing.checkout((bound: ConnectionCallback | undefined) => acquire.call(this, bound ?? callback), callback);
+      },
+    });
+  }
+
+  /** A session's query and execute, traced: own properties in front of mysql2's (looked up on each call). */
+  #trace(connection: PoolConnection, tracing: MysqlStatementTracing): void {
+    const native = Object.getPrototypeOf(connection) as { query: (...args: unknown[]) => unknown; execute: (...args: unknown[]) => unknown };
+    Object.defineProperty(connection, 'query', {
+      configurable: true,
+      writable: true,
+      value: function query(this: PoolConnection, ...args: unknown[]): unknown {
+        return tracing.query(native.query, this, args);
+      },
+    });
+    Object.defineProperty(connection, 'execute', {
+      configurable: true,
+      writable: true,
+      value: function execute(this: PoolConnection, ...args: unknown[]): unknown {
+        return tracing.execute(native.execute, this, args);
+      },
+    });
   }
 
   /** acquire() for the pool's own work (a KILL of a timed-out session), served even after terminate(). */
@@ -357,6 +429,7 @@ export class MysqlSessionPool {
 
   #adopt(connection: PoolConnection): void {
     connection.on('error', (error: NodeJS.ErrnoException) => this.#onSessionError(connection, error));
+    if (this.#tracing) this.#trace(connection, this.#tracing);
     if (this.#lifetime.limited) this.#retireAt.set(connection, this.#lifetime.retireAt());
     if (this.#settings.currentPassword) followCurrentPassword(connection.config, this.#settings.currentPassword);
   }

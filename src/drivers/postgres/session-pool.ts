@@ -45,6 +45,18 @@ interface ClientWireState {
   ssl?: boolean | object;
 }
 
+/**
+ * What telemetry puts around a pool's statements and checkouts (see `traceStatements`). Its
+ * functions get the pool's own: `query` is what `pg.Client.prototype.query` is at the time of the
+ * call (a driver instrumentation's wrapper of it included).
+ */
+export interface PostgresStatementTracing {
+  /** Runs `client.query(...args)` (`query` applied to `client`) in a statement span. */
+  query(query: (...args: unknown[]) => unknown, client: ClientBase, args: unknown[]): unknown;
+  /** Runs a checkout, `connect`, handing it `callback` (or what stands for it). */
+  checkout<F extends (...args: never[]) => unknown, R>(connect: (callback: F | undefined) => R, callback: F | undefined): R;
+}
+
 /** The pg.Pool {@link createPostgresSessionPool} returns, with what `close()` needs when it runs out of time. */
 export interface PostgresSessionPool extends Pool {
   /**
@@ -52,6 +64,14 @@ export interface PostgresSessionPool extends Pool {
    * the clients checked out and closes their sockets. Returns how many clients it ended.
    */
   terminateInUse(waitingError: () => Error): number;
+  /**
+   * Puts `tracing` around every statement of the pool's clients (`client.query`, whoever calls
+   * it: pg-pool's `pool.query`, an ORM holding a client from `pool.connect()`, dbmodule) and
+   * around every checkout (`pool.connect`). Called once, when telemetry is on; until then (and
+   * with telemetry off, always) the clients' `query` is pg's own and `connect` the session
+   * pool's, with nothing in between. A second call changes nothing.
+   */
+  traceStatements(tracing: PostgresStatementTracing): void;
 }
 
 /**
@@ -245,6 +265,27 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
       this.#ended ??= super.end();
       if (!callback) return this.#ended;
       this.#ended.then(callback, callback);
+    }
+
+    traceStatements(tracing: PostgresStatementTracing): void {
+      if (Object.hasOwn(ManagedClient.prototype, 'query')) return;
+      // installed on this pool's own client class and on the pool itself: no other pool (nor pg.Client) changes
+      const pgClient = Object.getPrototypeOf(ManagedClient.prototype) as { query: (...args: unknown[]) => unknown };
+      Object.defineProperty(ManagedClient.prototype, 'query', {
+        configurable: true,
+        writable: true,
+        value: function query(this: ClientBase, ...args: unknown[]): unknown {
+          return tracing.query(pgClient.query, this, args);
+        },
+      });
+      // an own property in front of the method: pg-pool's pool.query and dbmodule come through it; bound to
+      // this pool (the view connection.pool lends passes own properties on as they are, called on the view)
+      const connect = ManagedPool.prototype.connect as (this: ManagedPool, callback?: ConnectCallback) => Promise<PoolClient> | void;
+      Object.defineProperty(this, 'connect', {
+        configurable: true,
+        writable: true,
+        value: (callback?: ConnectCallback): Promise<PoolClient> | void => tracing.checkout((bound) => connect.call(this, bound), callback),
+      });
     }
 
     terminateInUse(waitingError: () => Error): number {

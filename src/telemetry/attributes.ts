@@ -83,3 +83,13 @@ export function responseStatusCode(error: unknown, system: DatabaseSystem): stri
   }
   return undefined;
 }
+
+/** The names of dbmodule's INTERNAL spans. */
+export const SPAN = {
+  tokenSign: 'iam.token.sign',
+  credentialsResolve: 'aws.credentials.resolve',
+  authRefused: 'iam.auth.refused',
+  topologyRefresh: 'topology.refresh',
+  failover: 'writer.failover',
+  poolWait: 'pool.wait',
+} as const;

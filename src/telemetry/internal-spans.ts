@@ -5,7 +5,7 @@ import type { TopologySource } from '../cluster/types.js';
 import type { AuthFailure, AuthFailureDecision, DriverPool } from '../drivers/types.js';
 import type { DbModuleError } from '../errors.js';
 import type { RefreshReport } from '../iam/token-provider.js';
-import { ATTR, errorType } from './attributes.js';
+import { ATTR, SPAN, errorType } from './attributes.js';
 import type { OpenTelemetryApi } from './load-api.js';
 import type { PoolMetrics } from './pool-metrics.js';
 import type { ClusterTelemetry, FailoverStart, IamTelemetry, InternalTelemetry } from './types.js';
@@ -37,15 +37,6 @@ export const INTERNAL_ATTR = {
   failoverOutcome: 'dbmodule.failover.outcome',
 } as const;
 
-/** The names of dbmodule's INTERNAL spans. */
-export const SPAN = {
-  tokenSign: 'iam.token.sign',
-  credentialsResolve: 'aws.credentials.resolve',
-  authRefused: 'iam.auth.refused',
-  topologyRefresh: 'topology.refresh',
-  failover: 'writer.failover',
-  poolWait: 'pool.wait',
-} as const;
 
 /**
  * Making dbmodule's INTERNAL spans. Work a caller waits for (a token signed for the session it

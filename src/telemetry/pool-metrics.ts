@@ -1,8 +1,8 @@
 import type { Attributes, BatchObservableResult, Counter, Histogram, Meter, Observable, ObservableUpDownCounter } from '@opentelemetry/api';
 import type { ConnectionPlan } from '../config/plan.js';
 import type { DriverPool, DriverSession } from '../drivers/types.js';
-import { ATTR, errorType } from './attributes.js';
-import { SPAN, type InternalSpans } from './internal-spans.js';
+import { ATTR, SPAN, errorType } from './attributes.js';
+import type { InternalSpans } from './internal-spans.js';
 import type { OpenTelemetryApi } from './load-api.js';
 
 /** The database conventions' pool attributes (in development), and dbmodule's own on `pool.wait`. */

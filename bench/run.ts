@@ -24,6 +24,7 @@ interface Planned {
 const PLAN: readonly Planned[] = [
   { name: 'query-path-postgres', script: 'query-path', args: ['postgres'] },
   { name: 'query-path-mysql', script: 'query-path', args: ['mysql'] },
+  { name: 'telemetry', script: 'telemetry', args: [] },
   { name: 'cluster-reads', script: 'cluster-reads', args: [] },
   { name: 'iam-storm', script: 'iam-storm', args: [] },
   { name: 'token-path', script: 'token-path', args: [] },

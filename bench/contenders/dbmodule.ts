@@ -2,7 +2,7 @@
 
 import type { Pool as PgPool } from 'pg';
 import type { Pool as MysqlPool } from 'mysql2';
-import { createDatabase, type Database } from '../../src/index.js';
+import { createDatabase, type Database, type TelemetrySetting } from '../../src/index.js';
 import type { Clock } from '../../src/drivers/types.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider } from '../../src/iam/types.js';
 import { createLogfmtLogger } from '../../src/logging.js';
@@ -18,6 +18,8 @@ export interface DbmoduleOptions {
   readonly credentials?: AwsCredentialIdentity | AwsCredentialProvider;
   /** Extra keys of the connection's configuration. */
   readonly extra?: Record<string, unknown>;
+  /** `createDatabase`'s `telemetry` option (default: off, as the configuration says nothing). */
+  readonly telemetry?: TelemetrySetting;
 }
 
 /** The connection's configuration object, as a user would write it. */
@@ -48,6 +50,7 @@ export function openDbmodule(engine: Engine, route: Route, options: DbmoduleOpti
     logger: createLogfmtLogger('warn'),
     credentials: options.credentials ?? BENCH_CREDENTIALS,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
   });
 }
 
@@ -60,6 +63,35 @@ export async function dbmoduleQuery(engine: Engine, route: Route): Promise<Query
     label: 'dbmodule connection.query',
     run: (sql, params) => connection.query(sql, params),
     close: () => db.close(),
+  };
+}
+
+/**
+ * `connection.query(sql, params)` with telemetry on, into the OpenTelemetry SDK as production
+ * wires it (contenders/otel.ts); `sampled`: `ParentBased(TraceIdRatioBased(0.1))` instead of
+ * every span. The SDK is loaded only in this contender's process.
+ */
+export async function dbmoduleQueryOtel(engine: Engine, route: Route, sampled: boolean): Promise<QueryTarget> {
+  const { startBenchSdk, SAMPLED_RATIO } = await import('./otel.js');
+  const sdk = startBenchSdk(sampled);
+  const db = await openDbmodule(engine, route, { telemetry: { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider } }).catch(async (error: unknown) => {
+    await sdk.shutdown();
+    throw error;
+  });
+  const connection = db.connection();
+  let statements = 0;
+  return {
+    name: sampled ? 'dbmodule-query-otel-sampled' : 'dbmodule-query-otel',
+    label: sampled ? `dbmodule connection.query, OpenTelemetry sampled ${SAMPLED_RATIO}` : 'dbmodule connection.query, OpenTelemetry',
+    run: (sql, params) => {
+      statements += 1;
+      return connection.query(sql, params);
+    },
+    verify: () => sdk.verify(statements),
+    close: async () => {
+      await db.close();
+      await sdk.shutdown();
+    },
   };
 }
 

@@ -5,6 +5,11 @@ export interface QueryTarget {
   readonly label: string;
   run(sql: string, params?: readonly unknown[]): Promise<unknown>;
   close(): Promise<void>;
+  /**
+   * Checks, once warmed up, that the contender does what its label says (telemetry: spans and
+   * measurements exported); fails the run otherwise. Answers a line for the findings.
+   */
+  verify?(): Promise<string>;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Route } from '../contenders/target.js';
 import type { Engine } from './databases.js';
 
 /** Every query-path contender, by the name results use. */
-export type ContenderKind = 'bare' | 'dbmodule-query' | 'dbmodule-pool' | 'dbmodule-reader' | 'wrapper';
+export type ContenderKind = 'bare' | 'dbmodule-query' | 'dbmodule-query-otel' | 'dbmodule-query-otel-sampled' | 'dbmodule-pool' | 'dbmodule-reader' | 'wrapper';
 export type Workload = 'select1' | 'pk';
 export const WORKLOADS: readonly Workload[] = ['select1', 'pk'];
 export const CONCURRENCIES: readonly number[] = [1, 32];
@@ -17,7 +17,8 @@ export type ContenderCall =
 
 /** What each call answers (besides `id`, or `error` when it failed). */
 export interface ContenderAnswers {
-  open: { readonly label: string };
+  /** `verified`: what the contender's own check after warm-up found (QueryTarget.verify), when it has one. */
+  open: { readonly label: string; readonly verified?: string };
   slice: { readonly ops: number; readonly elapsedMs: number; readonly latenciesMs: number[]; readonly cpuMicros: number };
   gc: Record<string, never>;
   /** `listenerWarnings`: MaxListenersExceededWarnings the process printed. */

@@ -51,12 +51,16 @@ export function renderRun(run: BenchRun): string {
     out.push('', 'Missed:', '', ...missed.map((c) => `- ${c.target}: ${c.detail}`));
   }
   for (const failure of run.failures) out.push('', `**${failure.name} did not finish:** ${cell(failure.error.split('\n')[0] ?? '')}`);
-  for (const comparison of run.comparisons) {
-    out.push('', `### ${comparison.title}`, '', comparison.method, '');
-    for (const table of comparison.tables) out.push(renderTable(table), '');
-    if (comparison.findings.length > 0) out.push(...comparison.findings.map((f) => `- ${f}`), '');
-  }
+  for (const comparison of run.comparisons) out.push('', renderComparison(comparison));
   out.push(RESULTS_END);
+  return out.join('\n');
+}
+
+/** One comparison's part of the results: its heading, method, tables and findings (ends with a blank line). */
+export function renderComparison(comparison: ComparisonResult): string {
+  const out: string[] = [`### ${comparison.title}`, '', comparison.method, ''];
+  for (const table of comparison.tables) out.push(renderTable(table), '');
+  if (comparison.findings.length > 0) out.push(...comparison.findings.map((f) => `- ${f}`), '');
   return out.join('\n');
 }
 

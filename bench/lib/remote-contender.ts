@@ -12,6 +12,8 @@ const SCRIPT = fileURLToPath(new URL('../processes/contender.js', import.meta.ur
 export interface RemoteContender {
   readonly name: ContenderKind;
   readonly label: string;
+  /** What the contender's own check after warm-up found, when it has one (see QueryTarget.verify). */
+  readonly verified?: string;
   slice(workload: Workload, options: LoadOptions): Promise<LoadResult>;
   collectGarbage(kind: 'major' | 'minor'): Promise<void>;
   /** Closes the pool and ends the process; answers how many MaxListenersExceededWarnings it printed. */
@@ -25,10 +27,11 @@ export async function openRemoteContender(engine: Engine, route: Route, kind: Co
     (await forked.call(request)) as unknown as ContenderAnswers[K];
 
   try {
-    const { label } = await call({ op: 'open', engine, route, kind, warmupMs });
+    const { label, verified } = await call({ op: 'open', engine, route, kind, warmupMs });
     return {
       name: kind,
       label,
+      ...(verified === undefined ? {} : { verified }),
       slice: async (workload, options) => {
         const answer = await call({ op: 'slice', workload, ...options });
         return { ops: answer.ops, elapsedMs: answer.elapsedMs, latenciesMs: Float64Array.from(answer.latenciesMs), cpuMicros: answer.cpuMicros };

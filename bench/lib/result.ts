@@ -31,22 +31,28 @@ export interface ComparisonResult {
   readonly data: unknown;
 }
 
-/** Per-contender numbers of one throughput case (one workload at one concurrency). */
-export interface ThroughputStats {
+/** A contender's per-round numbers, each divided by a reference contender's of the same round. */
+export interface RoundRatios {
+  /** Throughput divided by the reference's. */
+  readonly throughputRatio: Summary;
+  /** p99 divided by the reference's p99. */
+  readonly p99Ratio: Summary;
+  /** CPU per operation divided by the reference's. */
+  readonly cpuRatio: Summary;
+}
+
+/** Per-contender numbers of one throughput case (one workload at one concurrency); the ratios are against the baseline. */
+export interface ThroughputStats extends RoundRatios {
   readonly name: string;
   readonly label: string;
   /** Operations per second, one value per round. */
   readonly opsPerSecond: Summary;
-  /** This contender's throughput divided by the baseline's in the same round. */
-  readonly throughputRatio: Summary;
-  /** Per-round p99 divided by the baseline's p99 of the same round. */
-  readonly p99Ratio: Summary;
   /** CPU time of the benchmark process per operation (µs), one value per round: the client-side cost. */
   readonly cpuMicrosPerOp: Summary;
-  /** Per-round CPU per operation divided by the baseline's. */
-  readonly cpuRatio: Summary;
   /** Latency percentiles over every operation of every round, in milliseconds. */
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly ops: number;
+  /** The same ratios against each of the plan's `alsoAgainst` contenders, by name. */
+  readonly against?: Readonly<Record<string, RoundRatios>>;
 }

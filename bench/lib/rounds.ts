@@ -1,7 +1,7 @@
 /** Interleaved rounds: every contender runs one slice per round, so machine noise hits all of them alike. */
 
 import { runClosedLoop, type LoadOptions, type LoadResult } from './load.js';
-import type { ThroughputStats } from './result.js';
+import type { RoundRatios, ThroughputStats } from './result.js';
 import { quantile, roundSummary, summarize } from './stats.js';
 
 export interface Contender {
@@ -24,6 +24,8 @@ export interface ThroughputPlan {
   readonly contenders: readonly Contender[];
   /** Name of the contender every ratio is taken against. */
   readonly baseline: string;
+  /** More contenders to take per-round ratios against (in {@link ThroughputStats.against}). */
+  readonly alsoAgainst?: readonly string[];
   readonly concurrency: number;
   readonly rounds: number;
   /** Measured time per contender per round, taken as `slices` alternating slices. */
@@ -58,7 +60,9 @@ export function roundOrder<T>(items: readonly T[], round: number): T[] {
 /** Runs the plan and summarises throughput and latency per contender, with ratios against the baseline. */
 export async function compareThroughput(plan: ThroughputPlan): Promise<ThroughputStats[]> {
   const { contenders, concurrency } = plan;
-  if (!contenders.some((c) => c.name === plan.baseline)) throw new Error(`baseline ${plan.baseline} is not a contender`);
+  for (const reference of [plan.baseline, ...(plan.alsoAgainst ?? [])]) {
+    if (!contenders.some((c) => c.name === reference)) throw new Error(`baseline ${reference} is not a contender`);
+  }
   for (const contender of contenders) {
     await contender.collectGarbage('major');
     await contender.runSlice({ concurrency, durationMs: plan.warmupMs });
@@ -76,26 +80,33 @@ export async function compareThroughput(plan: ThroughputPlan): Promise<Throughpu
     }
     for (const [name, results] of parts) perRound.get(name)!.push(merge(results));
   }
-  const baseline = perRound.get(plan.baseline)!;
   return contenders.map((contender) => {
     const results = perRound.get(contender.name)!;
-    const throughput = results.map(opsPerSecond);
-    const cpu = results.map(cpuPerOp);
-    const p99 = results.map((r) => quantile(r.latenciesMs, 0.99));
     const all = concatenate(results.map((r) => r.latenciesMs));
+    const against = plan.alsoAgainst?.length
+      ? { against: Object.fromEntries(plan.alsoAgainst.map((reference) => [reference, perRoundRatios(results, perRound.get(reference)!)])) }
+      : {};
     return {
       name: contender.name,
       label: contender.label,
-      opsPerSecond: roundSummary(summarize(throughput), 1),
-      throughputRatio: roundSummary(summarize(throughput.map((value, i) => value / opsPerSecond(baseline[i]!)))),
-      p99Ratio: roundSummary(summarize(p99.map((value, i) => value / quantile(baseline[i]!.latenciesMs, 0.99)))),
-      cpuMicrosPerOp: roundSummary(summarize(cpu), 2),
-      cpuRatio: roundSummary(summarize(cpu.map((value, i) => value / cpuPerOp(baseline[i]!)))),
+      opsPerSecond: roundSummary(summarize(results.map(opsPerSecond)), 1),
+      ...perRoundRatios(results, perRound.get(plan.baseline)!),
+      cpuMicrosPerOp: roundSummary(summarize(results.map(cpuPerOp)), 2),
       p50Ms: roundTo(quantile(all, 0.5)),
       p99Ms: roundTo(quantile(all, 0.99)),
       ops: all.length,
+      ...against,
     };
   });
+}
+
+/** A contender's per-round throughput, p99 and CPU/op, each divided by the reference's of the same round. */
+function perRoundRatios(results: readonly LoadResult[], reference: readonly LoadResult[]): RoundRatios {
+  return {
+    throughputRatio: roundSummary(summarize(results.map((r, i) => opsPerSecond(r) / opsPerSecond(reference[i]!)))),
+    p99Ratio: roundSummary(summarize(results.map((r, i) => quantile(r.latenciesMs, 0.99) / quantile(reference[i]!.latenciesMs, 0.99)))),
+    cpuRatio: roundSummary(summarize(results.map((r, i) => cpuPerOp(r) / cpuPerOp(reference[i]!)))),
+  };
 }
 
 /** One round's slices of one contender as a single measurement. */

@@ -10,7 +10,7 @@
  * turn with the others so that machine noise hits them alike.
  */
 
-import { dbmodulePool, dbmoduleQuery, dbmoduleReader } from '../contenders/dbmodule.js';
+import { dbmodulePool, dbmoduleQuery, dbmoduleQueryOtel, dbmoduleReader } from '../contenders/dbmodule.js';
 import { bareMysqlPool, wrapperMysqlPool } from '../contenders/mysql.js';
 import { barePgPool, wrapperPgPool } from '../contenders/postgres.js';
 import type { QueryTarget, Route } from '../contenders/target.js';
@@ -36,7 +36,7 @@ async function handle(call: ContenderCall): Promise<object> {
       for (const workload of WORKLOADS) {
         for (const concurrency of CONCURRENCIES) await runClosedLoop(operation(workload), { concurrency, durationMs: call.warmupMs });
       }
-      return { label: target.label };
+      return { label: target.label, ...(target.verify ? { verified: await target.verify() } : {}) };
     case 'slice': {
       const result = await runClosedLoop(operation(call.workload), { concurrency: call.concurrency, durationMs: call.durationMs });
       return { ops: result.ops, elapsedMs: result.elapsedMs, latenciesMs: Array.from(result.latenciesMs), cpuMicros: result.cpuMicros };
@@ -56,6 +56,10 @@ function open(engine: Engine, route: Route, kind: ContenderKind): Promise<QueryT
       return engine === 'postgres' ? barePgPool(route) : bareMysqlPool(route);
     case 'dbmodule-query':
       return dbmoduleQuery(engine, route);
+    case 'dbmodule-query-otel':
+      return dbmoduleQueryOtel(engine, route, false);
+    case 'dbmodule-query-otel-sampled':
+      return dbmoduleQueryOtel(engine, route, true);
     case 'dbmodule-pool':
       return dbmodulePool(engine, route);
     case 'dbmodule-reader':

@@ -46,6 +46,36 @@ describe('compareThroughput', () => {
     expect(double.cpuRatio.median).toBeGreaterThan(1.5);
   });
 
+  it('takes the same per-round ratios against every alsoAgainst contender', async () => {
+    const spin = (iterations: number) => async () => {
+      let x = 0;
+      for (let i = 0; i < iterations; i++) x += Math.sqrt(i);
+      return x;
+    };
+    const stats = await compareThroughput({
+      contenders: [localContender('base', 'base', spin(20_000)), localContender('double', 'double', spin(40_000)), localContender('triple', 'triple', spin(60_000))],
+      baseline: 'base',
+      alsoAgainst: ['double'],
+      concurrency: 1,
+      rounds: 5,
+      sliceMs: 60,
+      slices: 3,
+      warmupMs: 30,
+    });
+    const [base, double, triple] = ['base', 'double', 'triple'].map((name) => stats.find((s) => s.name === name)!);
+    expect(double!.against!.double!.throughputRatio.median).toBe(1);
+    expect(triple!.against!.double!.throughputRatio.median).toBeGreaterThan(0.5);
+    expect(triple!.against!.double!.throughputRatio.median).toBeLessThan(0.85);
+    expect(base!.against!.double!.throughputRatio.median).toBeGreaterThan(1.5);
+    expect(triple!.against!.double!.cpuRatio.median).toBeGreaterThan(1.2);
+  });
+
+  it('refuses an alsoAgainst contender that is not a contender', async () => {
+    await expect(
+      compareThroughput({ contenders: [localContender('a', 'a', async () => 0)], baseline: 'a', alsoAgainst: ['c'], concurrency: 1, rounds: 1, sliceMs: 1, slices: 1, warmupMs: 0 }),
+    ).rejects.toThrow(/baseline c/);
+  });
+
   it('refuses a baseline that is not a contender', async () => {
     await expect(
       compareThroughput({ contenders: [localContender('a', 'a', async () => 0)], baseline: 'b', concurrency: 1, rounds: 1, sliceMs: 1, slices: 1, warmupMs: 0 }),

@@ -1,18 +1,17 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { Signer } from '@aws-sdk/rds-signer';
 import type { Pool as MysqlPool } from 'mysql2';
 import type { Pool as PgPool } from 'pg';
-import { afterEach, expect, it, vi } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { createDatabase, DbModuleError, type Database, type DatabaseEventName } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import type { AwsCredentialProvider } from '../../src/iam/types.js';
 import { formatLogfmt, type LogFields, type Logger } from '../../src/logging.js';
 import { clockFromNow, credentialsSource } from '../support/iam-e2e/credentials.js';
-import { iamConnection, IAM_USER, RDS_HOST, RDS_PORT, REGION, startRdsEmulator, type TestCredentials } from '../support/iam-e2e/rds.js';
+import { iamConnection, RDS_PORT, startRdsEmulator } from '../support/iam-e2e/rds.js';
+import { expectedToken, SecretNeedles, tokenFingerprints } from '../support/iam-e2e/secret-scan.js';
 import { rejectionOf } from '../support/rejection.js';
 import { uniqueName } from '../support/databases.js';
 
@@ -90,17 +89,6 @@ class Transcript {
  * What a token for these inputs is, from the AWS SDK's own signer (not the code under test) with
  * the system time set to the test clock's instant.
  */
-async function expectedToken(credentials: TestCredentials, port: number, at: number): Promise<string> {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  try {
-    vi.setSystemTime(at);
-    const { accessKeyId, secretAccessKey, sessionToken } = credentials;
-    return await new Signer({ hostname: RDS_HOST, port, username: IAM_USER, region: REGION, credentials: { accessKeyId, secretAccessKey, sessionToken } }).getAuthToken();
-  } finally {
-    vi.useRealTimers();
-  }
-}
-
 it('no token, secret key, session token or DSN password appears in a log line, event, error, health report or config', async () => {
   const clock = clockFromNow();
   const instants = [clock.now()];
@@ -200,33 +188,12 @@ it('no token, secret key, session token or DSN password appears in a log line, e
   expect(sent.size).toBeGreaterThanOrEqual(2);
   for (const token of sent) expect(tokens, 'a token the driver sent was computed independently').toContain(token);
   // The emulator fingerprints every token presented, refused ones included: all are in the set.
-  const fingerprints = new Set([...tokens].map((token) => createHash('sha256').update(token).digest('hex').slice(0, 16)));
+  const fingerprints = tokenFingerprints(tokens);
   const presented = emulator.authLog.entries().map((attempt) => attempt.tokenId);
   expect(presented.length).toBeGreaterThan(10);
   for (const id of presented) expect(fingerprints, 'a token presented to the server was computed independently').toContain(id);
 
-  // A leak of part of a secret is a leak: every 16-character piece (half-overlapping) is searched,
-  // raw and percent-encoded as it appears inside a token.
-  const needles = new Map<string, string>();
-  const add = (secret: string, what: string): void => {
-    for (const form of new Set([secret, encodeURIComponent(secret)])) {
-      if (form.length <= 16) needles.set(form, what);
-      for (let i = 0; i + 16 <= form.length; i += 8) needles.set(form.slice(i, i + 16), what);
-    }
-  };
-  add(DSN_PASSWORD, 'DSN password');
-  for (const credentials of source.issued) {
-    add(credentials.secretAccessKey, `secret key of ${credentials.accessKeyId}`);
-    add(credentials.sessionToken, `session token of ${credentials.accessKeyId}`);
-  }
-  for (const token of tokens) {
-    needles.set(token, 'token');
-    add(new URL(`https://${token}`).searchParams.get('X-Amz-Signature') ?? token, 'token signature');
-  }
-  const findings: string[] = [];
-  for (const [needle, what] of needles) {
-    const at = transcript.texts.findIndex((text) => text.includes(needle));
-    if (at !== -1) findings.push(`${what} in: ${transcript.texts[at]?.slice(0, 200)}`);
-  }
-  expect(findings).toEqual([]);
+  // every piece of every secret, raw and percent-encoded, is searched for
+  const needles = new SecretNeedles().add(DSN_PASSWORD, 'DSN password').addCredentials(source.issued).addTokens(tokens);
+  expect(needles.findIn(transcript.texts)).toEqual([]);
 });

@@ -3,11 +3,9 @@
 // session opens and again once it expired (past 15 minutes), the credentials resolved for it, a
 // refresh that fails, a revoked key whose logins the server refuses until dbmodule gives up, and
 // never a token, secret key or session token in anything exported.
-import { createHash } from 'node:crypto';
 import { SpanKind, SpanStatusCode, type Attributes } from '@opentelemetry/api';
-import { Signer } from '@aws-sdk/rds-signer';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import type { AwsCredentialProvider } from '../../src/iam/types.js';
@@ -15,6 +13,7 @@ import type { FakeClock } from '../support/fake-clock.js';
 import { captureLogger } from '../support/logger.js';
 import { clockFromNow, credentialsSource, type CredentialsSource } from '../support/iam-e2e/credentials.js';
 import { DRIVERS, IAM_USER, iamConnection, RDS_HOST, RDS_PORT, REGION, startRdsEmulator, type TestCredentials } from '../support/iam-e2e/rds.js';
+import { expectedToken, SecretNeedles, tokenFingerprints } from '../support/iam-e2e/secret-scan.js';
 import { rejectionOf } from '../support/rejection.js';
 import { waitFor } from '../support/wait.js';
 import { exportedText, parentOf, startTestTelemetry, type TestTelemetry } from './sdk.js';
@@ -32,17 +31,6 @@ afterAll(async () => {
 });
 
 /** What the AWS SDK's own signer (not the code under test) makes of these inputs at `at` on the test clock. */
-async function expectedToken(credentials: TestCredentials, port: number, at: number): Promise<string> {
-  vi.useFakeTimers({ toFake: ['Date'] });
-  try {
-    vi.setSystemTime(at);
-    const { accessKeyId, secretAccessKey, sessionToken } = credentials;
-    return await new Signer({ hostname: RDS_HOST, port, username: IAM_USER, region: REGION, credentials: { accessKeyId, secretAccessKey, sessionToken } }).getAuthToken();
-  } finally {
-    vi.useRealTimers();
-  }
-}
-
 function named(spans: readonly ReadableSpan[], name: string): ReadableSpan[] {
   return spans.filter((span) => span.name === name);
 }
@@ -233,33 +221,13 @@ describe.each(DRIVERS)('%s behind the RDS emulator', (driver) => {
     const tokens = new Set<string>();
     for (const credentials of source.issued) for (const at of instants) tokens.add(await expectedToken(credentials, port, at));
     // every token presented to the server, refused ones included, is one of those searched for
-    const fingerprints = new Set([...tokens].map((token) => createHash('sha256').update(token).digest('hex').slice(0, 16)));
+    const fingerprints = tokenFingerprints(tokens);
     const presented = emulator.authLog.entries().map((attempt) => attempt.tokenId);
     expect(presented.length).toBeGreaterThanOrEqual(7);
     for (const id of presented) expect(fingerprints, 'a token presented to the server was computed independently').toContain(id);
 
     // a leak of part of a secret is a leak: every 16-character piece (half-overlapping), raw and percent-encoded
-    const needles = new Map<string, string>();
-    const add = (secret: string, what: string): void => {
-      for (const form of new Set([secret, encodeURIComponent(secret)])) {
-        if (form.length <= 16) needles.set(form, what);
-        for (let i = 0; i + 16 <= form.length; i += 8) needles.set(form.slice(i, i + 16), what);
-      }
-    };
-    for (const credentials of source.issued) {
-      add(credentials.secretAccessKey, `secret key of ${credentials.accessKeyId}`);
-      add(credentials.sessionToken, `session token of ${credentials.accessKeyId}`);
-    }
-    for (const token of tokens) {
-      needles.set(token, 'token');
-      add(new URL(`https://${token}`).searchParams.get('X-Amz-Signature') ?? token, 'token signature');
-    }
-    const findings: string[] = [];
-    for (const [needle, what] of needles) {
-      const found = texts.find((text) => text.includes(needle));
-      if (found !== undefined) findings.push(`${what} in: ${found.slice(0, 200)}`);
-    }
-    expect(findings).toEqual([]);
+    expect(new SecretNeedles().addCredentials(source.issued).addTokens(tokens).findIn(texts)).toEqual([]);
     // the access key id appears at most as its last four characters
     for (const credentials of source.issued) {
       const found = texts.filter((text) => text.includes(credentials.accessKeyId.slice(0, 8)));

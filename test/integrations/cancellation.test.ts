@@ -7,14 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, type Connection, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { kyselyDialect } from '../../src/integrations/kysely.js';
-import { MYSQL_URL, PASSWORD_USER, PASSWORD_USER_SECRET, PG_URL, uniqueName } from '../support/databases.js';
-import { directQuery } from '../support/direct.js';
 import { captureLogger } from '../support/logger.js';
+import { createWriteTable, dropWriteTable, expectStoppedUnwritten, insertRunning, passwordDsn, SLEEP, type Driver } from '../support/integrations/slow-write.js';
 import { clockFromNow, credentialsSource } from '../support/iam-e2e/credentials.js';
 import { iamConnection, startRdsEmulator } from '../support/iam-e2e/rds.js';
-import { waitFor } from '../support/wait.js';
-
-type Driver = 'postgres' | 'mysql';
 
 let db: Database | undefined;
 let emulator: Emulator | undefined;
@@ -24,35 +20,12 @@ afterEach(async () => {
   db = emulator = undefined;
 });
 
-/** A DSN of the password-checked user: the control connection must carry the password to log in. */
-function passwordDsn(driver: Driver): string {
-  const url = new URL(driver === 'postgres' ? PG_URL : MYSQL_URL);
-  url.username = PASSWORD_USER;
-  url.password = PASSWORD_USER_SECRET;
-  return url.toString();
-}
-
 /** The write, slowed down on the server so there is time to abort it while it runs. */
-const slowInsert = (driver: Driver, table: string) =>
-  driver === 'postgres'
-    ? sql`INSERT INTO ${sql.table(table)} (id) SELECT 1 FROM (SELECT pg_sleep(4)) AS slow`
-    : sql`INSERT INTO ${sql.table(table)} (id) SELECT 1 FROM (SELECT SLEEP(4)) AS slow`;
-
-/** Statements on the server (any session) that are running the slow insert now. */
-async function running(driver: Driver, table: string): Promise<number> {
-  const rows =
-    driver === 'postgres'
-      ? await directQuery<{ n: number }>(driver, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`INSERT INTO "${table}"%`])
-      : await directQuery<{ n: number }>(driver, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE ?', [`INSERT INTO \`${table}\`%`]);
-  return Number(rows[0]?.n);
-}
+const slowInsert = (driver: Driver, table: string) => sql`INSERT INTO ${sql.table(table)} (id) SELECT 1 FROM (SELECT ${sql.raw(SLEEP[driver])}) AS slow`;
 
 async function abortWhileRunning(connection: Connection, driver: Driver, strategy: InflightQueryAbortStrategy): Promise<void> {
   const kysely = new Kysely<Record<string, { id: number }>>({ dialect: kyselyDialect(connection) });
-  const table = uniqueName('cancelled');
-  // created by the server's superuser: the password-checked user may not create tables
-  await directQuery(driver, `CREATE TABLE ${table} (id integer)`);
-  if (driver === 'postgres') await directQuery(driver, `GRANT ALL ON ${table} TO ${PASSWORD_USER}`);
+  const table = await createWriteTable(driver, 'cancelled');
   try {
     const controller = new AbortController();
     const write = slowInsert(driver, table).execute(kysely, { signal: controller.signal, inflightQueryAbortStrategy: strategy });
@@ -60,18 +33,15 @@ async function abortWhileRunning(connection: Connection, driver: Driver, strateg
       () => 'committed',
       (error: unknown) => (error as Error).name,
     );
-    await waitFor(async () => (await running(driver, table)) === 1, 10_000, 'the insert to be running');
+    await insertRunning(driver, table);
     controller.abort();
     expect(await outcome).toBe('AbortError');
-    // cancelled on the server: gone well before its 4 seconds are up, and nothing written
-    await waitFor(async () => (await running(driver, table)) === 0, 2_000, 'the server to stop the insert');
-    const { rows } = await connection.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`);
-    expect(Number(rows[0]?.n)).toBe(0);
+    await expectStoppedUnwritten(connection, driver, table);
     // and the pool goes on serving
     expect(Number((await sql<{ n: number }>`SELECT 1 AS n`.execute(kysely)).rows[0]?.n)).toBe(1);
   } finally {
     await kysely.destroy();
-    await directQuery(driver, `DROP TABLE ${table}`);
+    await dropWriteTable(driver, table);
   }
 }
 

@@ -5,12 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, type Connection, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { knexConfig } from '../../src/integrations/knex.js';
-import { MYSQL_URL, PASSWORD_USER, PASSWORD_USER_SECRET, PG_URL, uniqueName } from '../support/databases.js';
-import { directQuery } from '../support/direct.js';
 import { credentialsSource } from '../support/iam-e2e/credentials.js';
 import { iamConnection, startRdsEmulator } from '../support/iam-e2e/rds.js';
 import { describeOrm } from '../support/integrations/orm-suite.js';
+import { MYSQL_URL, PG_URL } from '../support/databases.js';
 import { captureLogger } from '../support/logger.js';
+import { createWriteTable, dropWriteTable, expectStoppedUnwritten, insertRunning, passwordDsn, SLEEP, type Driver } from '../support/integrations/slow-write.js';
 import { waitFor } from '../support/wait.js';
 
 describeOrm({
@@ -43,8 +43,6 @@ describeOrm({
   },
 });
 
-type Driver = 'postgres' | 'mysql';
-
 let db: Database | undefined;
 let emulator: Emulator | undefined;
 afterEach(async () => {
@@ -53,50 +51,26 @@ afterEach(async () => {
   db = emulator = undefined;
 });
 
-/** A DSN of the password-checked user: the control connection must carry the password to log in. */
-function passwordDsn(driver: Driver): string {
-  const url = new URL(driver === 'postgres' ? PG_URL : MYSQL_URL);
-  url.username = PASSWORD_USER;
-  url.password = PASSWORD_USER_SECRET;
-  return url.toString();
-}
-
-/** Statements on the server (any session) that are running the slow insert now. */
-async function running(driver: Driver, table: string): Promise<number> {
-  const rows =
-    driver === 'postgres'
-      ? await directQuery<{ n: number }>(driver, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`INSERT INTO "${table}"%`])
-      : await directQuery<{ n: number }>(driver, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE ?', [`INSERT INTO \`${table}\`%`]);
-  return Number(rows[0]?.n);
-}
-
 /** A write slowed down on the server, timed out by Knex after 500 ms with `cancel: true`: the server must stop it. */
 async function cancelOnTimeout(connection: Connection, driver: Driver): Promise<void> {
   const client = knex(knexConfig(connection));
-  const table = uniqueName('knex_cancelled');
-  // created by the server's superuser: the password-checked user may not create tables
-  await directQuery(driver, `CREATE TABLE ${table} (id integer)`);
-  if (driver === 'postgres') await directQuery(driver, `GRANT ALL ON ${table} TO ${PASSWORD_USER}`);
+  const table = await createWriteTable(driver, 'knex_cancelled');
   try {
-    const sleep = driver === 'postgres' ? 'pg_sleep(4)' : 'SLEEP(4)';
-    const write = client.raw(`INSERT INTO ?? (id) SELECT 1 FROM (SELECT ${sleep}) AS slow`, [table]).timeout(500, { cancel: true });
+    const write = client.raw(`INSERT INTO ?? (id) SELECT 1 FROM (SELECT ${SLEEP[driver]}) AS slow`, [table]).timeout(500, { cancel: true });
     const outcome = write.then(
       () => 'committed',
       (error: unknown) => `${(error as Error).name}: ${(error as Error).message}`,
     );
-    await waitFor(async () => (await running(driver, table)) === 1, 10_000, 'the insert to be running');
+    await insertRunning(driver, table);
     // Knex's wording when its cancel succeeded (a failed one says "cancelling of query failed")
     expect(await outcome).toBe('KnexTimeoutError: Defined query timeout of 500ms exceeded when running query.');
-    // cancelled on the server: gone well before its 4 seconds are up, and nothing written
-    await waitFor(async () => (await running(driver, table)) === 0, 2_000, 'the server to stop the insert');
-    const { rows } = await connection.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`);
-    expect(Number(rows[0]?.n)).toBe(0);
+    await expectStoppedUnwritten(connection, driver, table);
     // and Knex goes on serving, within the pool's limit
     expect(await client(table).count<{ n: number | string }[]>({ n: '*' })).toMatchObject([{ n: expect.anything() as unknown }]);
     expect(connection.stats().total).toBeLessThanOrEqual(2);
   } finally {
     await client.destroy();
-    await directQuery(driver, `DROP TABLE ${table}`);
+    await dropWriteTable(driver, table);
   }
 }
 

@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
-import type { ConnectionOptions, Pool as MysqlPool, PoolConnection } from 'mysql2';
+import type { Pool as MysqlPool, PoolConnection } from 'mysql2';
 import type { Client as PgClient, ClientConfig, Pool as PgPool, PoolClient } from 'pg';
+import { controlConfigOf, mysqlControlConnection } from './mysql-control.js';
 import type { PeerSource } from './peer-source.js';
 
 export type { PeerSource } from './peer-source.js';
@@ -177,16 +178,9 @@ function mysqlSessions(pool: MysqlPool): Sessions<PoolConnection> {
   };
 }
 
-/**
- * `KILL QUERY` over a control connection from a spread of the session's `config`: its server,
- * user, TLS and a password valid now (dbmodule keeps an IAM session's `config.password` current),
- * on mysql2 as dbmodule's pools loaded it.
- */
+/** `KILL QUERY` over a control connection from a copy of the session's config (see mysqlControlConnection). */
 function killQuery(session: PoolConnection): Promise<void> {
-  const mysql = require('mysql2') as typeof import('mysql2');
-  // mysql2 warns about (and may one day reject) these when they are passed back in
-  const { clientFlags: _flags, maxPacketSize: _packet, ...config } = session.config as ConnectionOptions & { clientFlags?: unknown; maxPacketSize?: unknown };
-  const control = mysql.createConnection(config);
+  const control = mysqlControlConnection(controlConfigOf(session));
   return new Promise<void>((resolve, reject) => {
     control.connect((connectError) => {
       if (connectError) return reject(connectError);

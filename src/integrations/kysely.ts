@@ -1,11 +1,8 @@
-import { createRequire } from 'node:module';
 import { MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
-import type { Connection } from 'mysql2';
+import { mysqlControlConnection } from './mysql-control.js';
 import type { PeerSource } from './peer-source.js';
 
 export type { PeerSource } from './peer-source.js';
-
-const require = createRequire(import.meta.url);
 
 /**
  * A Kysely dialect on a dbmodule connection (or its `reader()`): every session comes from
@@ -33,13 +30,4 @@ export function kyselyDialect(source: PeerSource): Dialect {
     case 'sqlite':
       return new SqliteDialect({ database: source.pool });
   }
-}
-
-/**
- * Kysely's MySQL control connection, from a spread of the session's `config` (its host, user,
- * TLS and a password valid now), on mysql2 as dbmodule's pools loaded it: the same copy.
- */
-function mysqlControlConnection(config: object | string): Connection {
-  const mysql = require('mysql2') as typeof import('mysql2');
-  return typeof config === 'string' ? mysql.createConnection(config) : mysql.createConnection(config);
 }

@@ -3,7 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Knex } from 'knex';
 import type { Pool as MysqlPool, PoolConnection } from 'mysql2';
 import type { Client as PgClient, ClientConfig, Pool as PgPool, PoolClient } from 'pg';
-import { controlConfigOf, mysqlControlConnection } from './mysql-control.js';
+import { controlConfigOf, mysqlControlConnection } from './mysql-session.js';
 import type { PeerSource } from './peer-source.js';
 
 export type { PeerSource } from './peer-source.js';

@@ -1,5 +1,5 @@
 import { MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
-import { mysqlControlConnection } from './mysql-control.js';
+import { mysqlControlConnection } from './mysql-session.js';
 import type { PeerSource } from './peer-source.js';
 
 export type { PeerSource } from './peer-source.js';

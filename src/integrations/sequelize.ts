@@ -4,6 +4,7 @@ import type { Pool as MysqlPool, PoolConnection } from 'mysql2';
 import type { CustomTypesConfig, Pool as PgPool, PoolClient, QueryResult } from 'pg';
 import type { Options } from 'sequelize';
 import { DbModuleError } from '../errors.js';
+import { perStatementOptions } from './mysql-session.js';
 import type { PeerSource } from './peer-source.js';
 
 export type { PeerSource } from './peer-source.js';
@@ -256,17 +257,10 @@ class LentPgClient extends EventEmitter {
   };
 }
 
-/** Sequelize's mysql2 connection options that mysql2 also takes for one statement. */
-const STATEMENT_OPTIONS = ['typeCast', 'timezone', 'supportBigNumbers', 'bigNumberStrings', 'dateStrings'] as const;
-
 /** The `mysql2` module as Sequelize's mysql dialect uses it: `createConnection(config)`. */
 function mysqlModule(pool: MysqlPool): object {
   return {
-    createConnection: (config: Readonly<Record<string, unknown>>): LentMysqlConnection => {
-      const statement: Record<string, unknown> = {};
-      for (const key of STATEMENT_OPTIONS) if (config[key] !== undefined) statement[key] = config[key];
-      return new LentMysqlConnection(pool, statement);
-    },
+    createConnection: (config: Readonly<Record<string, unknown>>): LentMysqlConnection => new LentMysqlConnection(pool, perStatementOptions(config)),
   };
 }
 

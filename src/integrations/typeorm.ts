@@ -3,6 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { Pool as MysqlPool, PoolConnection, PoolOptions, SqlValue } from 'mysql2';
 import type { Pool as PgPool } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
+import { perStatementOptions } from './mysql-session.js';
 import type { PeerSource } from './peer-source.js';
 
 export type { PeerSource } from './peer-source.js';
@@ -141,12 +142,8 @@ interface StatementOptions {
   readonly timezone: string | undefined;
 }
 
-const READ_OPTIONS = ['supportBigNumbers', 'bigNumberStrings', 'dateStrings', 'typeCast', 'timezone'] as const;
-
 function statementOptions(options: PoolOptions): StatementOptions {
-  const read: Record<string, unknown> = {};
-  for (const key of READ_OPTIONS) if (options[key] !== undefined) read[key] = options[key];
-  return { read, stringifyObjects: options.stringifyObjects === true, timezone: options.timezone };
+  return { read: perStatementOptions(options as Readonly<Record<string, unknown>>), stringifyObjects: options.stringifyObjects === true, timezone: options.timezone };
 }
 
 type QueryCallback = (...args: unknown[]) => void;

@@ -1,3 +1,4 @@
+// What the integrations do alike with mysql2 sessions an ORM holds.
 import { createRequire } from 'node:module';
 import type { Connection, ConnectionOptions, PoolConnection } from 'mysql2';
 
@@ -17,4 +18,18 @@ export function mysqlControlConnection(config: object | string): Connection {
 export function controlConfigOf(session: PoolConnection): ConnectionOptions {
   const { clientFlags: _flags, maxPacketSize: _packet, ...config } = session.config as ConnectionOptions & { clientFlags?: unknown; maxPacketSize?: unknown };
   return config;
+}
+
+/**
+ * The connection options mysql2 also honours on one statement (`query({ sql, ...options })`):
+ * what an ORM set for the connection it thinks it opened, carried by each of its statements on
+ * a session of dbmodule's pool.
+ */
+const PER_STATEMENT = ['supportBigNumbers', 'bigNumberStrings', 'dateStrings', 'typeCast', 'timezone'] as const;
+
+/** Those of `options` that are set. */
+export function perStatementOptions(options: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const key of PER_STATEMENT) if (options[key] !== undefined) picked[key] = options[key];
+  return picked;
 }

@@ -7,11 +7,11 @@ import type { ClusterTelemetry } from '../telemetry/types.js';
 import type { Queryable } from '../transaction.js';
 import { dialAddress, instanceEndpoint, type Endpoint } from '../config/endpoints.js';
 import { InstancePools, type InstancePool, type InstancePoolOpener } from './instance-pools.js';
-import { acquireMonitor, TopologyMonitor, type InstanceInfo, type TopologyRead, type TopologySnapshot } from './monitor.js';
+import { acquireMonitor, TopologyMonitor, type TopologyRead } from './monitor.js';
 import { WriterFailover } from './writer-failover.js';
 import { ReaderRouter, type PoolRunner, type Reader, type ReaderCandidate } from './reader-router.js';
 import { detectTopologySource, readerRoleQuery, replicaLagMs, truthy, type RowsQuery } from './sources.js';
-import type { Topology, TopologyHost } from './types.js';
+import type { InstanceInfo, Topology, TopologyHost, TopologySnapshot } from './types.js';
 
 export interface ClusterOpenContext {
   readonly plan: ConnectionPlan & { readonly cluster: ClusterPlan };
@@ -119,7 +119,6 @@ export class ClusterRouting {
 
   /** The first topology, the readers' pools, and (for a topology the server reports) the writer's failover. */
   static async #start(routing: ClusterRouting, ownName?: string): Promise<ClusterRouting> {
-    const context = routing.#context;
     const monitor = routing.#monitor;
     try {
       const snapshot = monitor.snapshot ?? (await monitor.refresh());

@@ -1,24 +1,8 @@
 import type { Clock } from '../drivers/types.js';
 import { DbModuleError, messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
-import type { Endpoint } from '../config/endpoints.js';
 import type { ClusterTelemetry } from '../telemetry/types.js';
-import type { TopologySource } from './types.js';
-
-/** One instance as a refresh found it: its id, the endpoint it is opened for, and its role. */
-export interface InstanceInfo {
-  readonly id: string;
-  readonly endpoint: Endpoint;
-  readonly role: 'writer' | 'reader';
-  readonly lagMs?: number;
-}
-
-/** What a refresh read: the instances and when. */
-export interface TopologySnapshot {
-  readonly source: TopologySource;
-  readonly instances: readonly InstanceInfo[];
-  readonly refreshedAt: number;
-}
+import type { InstanceInfo, TopologySnapshot, TopologySource } from './types.js';
 
 /** Reads the topology once (a topology query on the writer, or each replica's role). */
 export type TopologyRead = () => Promise<readonly InstanceInfo[]>;

@@ -1,3 +1,5 @@
+import type { Endpoint } from '../config/endpoints.js';
+
 /** Where a connection's topology comes from. @public */
 export type TopologySource = 'aurora-postgresql' | 'aurora-mysql' | 'multi-az-postgresql' | 'multi-az-mysql' | 'replicas';
 
@@ -24,4 +26,19 @@ export interface Topology {
   readonly refreshedAt: number;
   /** The last refresh failed: the topology above is the last good one. */
   readonly refreshError?: { readonly code: string; readonly message: string; readonly at: number };
+}
+
+/** One instance as a refresh found it: its id, the endpoint it is opened for, and its role. */
+export interface InstanceInfo {
+  readonly id: string;
+  readonly endpoint: Endpoint;
+  readonly role: 'writer' | 'reader';
+  readonly lagMs?: number;
+}
+
+/** What a refresh read: the instances and when. */
+export interface TopologySnapshot {
+  readonly source: TopologySource;
+  readonly instances: readonly InstanceInfo[];
+  readonly refreshedAt: number;
 }

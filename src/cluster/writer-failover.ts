@@ -6,7 +6,8 @@ import type { ClusterTelemetry } from '../telemetry/types.js';
 import type { Queryable, TransactionOptions } from '../transaction.js';
 import { failoverReasonOf, provablyNotRun } from './failover-signals.js';
 import type { OpenedPool } from './instance-pools.js';
-import type { InstanceInfo, TopologyMonitor, TopologySnapshot } from './monitor.js';
+import type { TopologyMonitor } from './monitor.js';
+import type { InstanceInfo, TopologySnapshot } from './types.js';
 import type { PoolRunner } from './reader-router.js';
 
 /** The writer sessions go to: an instance, its pool, and how to let that pool go. */

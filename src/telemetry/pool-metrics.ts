@@ -2,7 +2,7 @@ import type { Attributes, BatchObservableResult, Counter, Histogram, Meter, Obse
 import type { ConnectionPlan } from '../config/plan.js';
 import type { DriverPool, DriverSession } from '../drivers/types.js';
 import { ATTR, SPAN, errorType } from './attributes.js';
-import type { InternalSpans } from './internal-spans.js';
+import type { InternalSpans } from './span-maker.js';
 import type { OpenTelemetryApi } from './load-api.js';
 
 /** The database conventions' pool attributes (in development), and dbmodule's own on `pool.wait`. */

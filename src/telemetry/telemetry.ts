@@ -4,7 +4,8 @@ import type { DriverPool, DriverSession, QueryResult } from '../drivers/types.js
 import { TransactionError, messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { ATTR, endpointAttributes, errorType, mysqlFlavour, responseStatusCode, systemOf, type DatabaseSystem, type EndpointAttributes } from './attributes.js';
-import { InternalSpans, OtelInternalTelemetry } from './internal-spans.js';
+import { OtelInternalTelemetry } from './internal-spans.js';
+import { InternalSpans } from './span-maker.js';
 import { loadOpenTelemetryApi, type OpenTelemetryApi } from './load-api.js';
 import type { TelemetryOptions } from './options.js';
 import { PoolMetrics } from './pool-metrics.js';

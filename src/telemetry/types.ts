@@ -2,8 +2,7 @@
  * What the rest of dbmodule sees of telemetry. Declared without `@opentelemetry/api` types, so
  * dbmodule's declarations compile (strict, `skipLibCheck: false`) where that package is not installed.
  */
-import type { TopologySnapshot } from '../cluster/monitor.js';
-import type { TopologySource } from '../cluster/types.js';
+import type { TopologySnapshot, TopologySource } from '../cluster/types.js';
 import type { ConnectionPlan, IamConnectionPlan } from '../config/plan.js';
 import type { AuthFailure, AuthFailureDecision, DriverPool, DriverSession, QueryResult } from '../drivers/types.js';
 import type { DbModuleError } from '../errors.js';

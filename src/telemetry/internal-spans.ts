@@ -1,13 +1,12 @@
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
 import type { ConnectionPlan, IamConnectionPlan } from '../config/plan.js';
-import type { TopologySnapshot, TopologySource } from '../cluster/types.js';
 import type { AuthFailure, AuthFailureDecision, DriverPool } from '../drivers/types.js';
 import type { DbModuleError } from '../errors.js';
 import type { RefreshReport } from '../iam/token-provider.js';
 import { ATTR, SPAN } from './attributes.js';
 import type { PoolMetrics } from './pool-metrics.js';
 import type { InternalSpans } from './span-maker.js';
-import type { ClusterTelemetry, FailoverStart, IamTelemetry, InternalTelemetry } from './types.js';
+import type { ClusterTelemetry, FailoverStart, IamTelemetry, InternalTelemetry, TopologyReadout } from './types.js';
 
 /** dbmodule's names for what its INTERNAL spans and counters carry (the conventions have none for this work). */
 export const INTERNAL_ATTR = {
@@ -193,7 +192,7 @@ class OtelClusterTelemetry implements ClusterTelemetry {
   }
 
   /** Reads the topology in a `topology.refresh` span: the instances found and the writer's id, or the error's code. */
-  topologyRefresh(source: TopologySource, background: boolean, read: () => Promise<TopologySnapshot>): Promise<TopologySnapshot> {
+  topologyRefresh<S extends TopologyReadout>(source: string, background: boolean, read: () => Promise<S>): Promise<S> {
     const spans = this.#spans;
     const parent = spans.parent(background);
     const span = spans.start(SPAN.topologyRefresh, { [ATTR.connectionName]: this.#connection, [INTERNAL_ATTR.topologySource]: source, [INTERNAL_ATTR.background]: background }, parent);

@@ -2,7 +2,6 @@
  * What the rest of dbmodule sees of telemetry. Declared without `@opentelemetry/api` types, so
  * dbmodule's declarations compile (strict, `skipLibCheck: false`) where that package is not installed.
  */
-import type { TopologySnapshot, TopologySource } from '../cluster/types.js';
 import type { ConnectionPlan, IamConnectionPlan } from '../config/plan.js';
 import type { AuthFailure, AuthFailureDecision, DriverPool, DriverSession, QueryResult } from '../drivers/types.js';
 import type { DbModuleError } from '../errors.js';
@@ -115,10 +114,15 @@ export interface FailoverStart {
   readonly code?: string | undefined;
 }
 
+/** What a `topology.refresh` span reports of a refresh's result (the cluster's TopologySnapshot has it). */
+export interface TopologyReadout {
+  readonly instances: ReadonlyArray<{ readonly id: string; readonly role: 'writer' | 'reader' }>;
+}
+
 /** One cluster connection's spans. */
 export interface ClusterTelemetry {
-  /** Reads the topology (`background`: the periodic refresh, not a caller's). */
-  topologyRefresh(source: TopologySource, background: boolean, read: () => Promise<TopologySnapshot>): Promise<TopologySnapshot>;
+  /** Reads the topology from `source` (`background`: the periodic refresh, not a caller's). */
+  topologyRefresh<S extends TopologyReadout>(source: string, background: boolean, read: () => Promise<S>): Promise<S>;
   /** Seeks the new writer (`seek` resolves to its failure, undefined when found; `writer()` then names it). */
   failover(start: FailoverStart, seek: () => Promise<DbModuleError | undefined>, writer: () => string): Promise<DbModuleError | undefined>;
   /** A writer pool a failover left behind closed: its metrics stop. */

@@ -13,9 +13,9 @@ import { runComparison } from '../lib/child.js';
 import { CONCURRENCIES, WORKLOADS, type ContenderKind, type Workload } from '../lib/contender-protocol.js';
 import { ensureBenchTable } from '../lib/databases.js';
 import { integer, ms, ratioCell } from '../lib/format.js';
-import type { LoadOptions } from '../lib/load.js';
 import type { MarkdownTable, TargetCheck, ThroughputStats } from '../lib/result.js';
-import { openRemoteContender, type RemoteContender } from '../lib/remote-contender.js';
+import { queryRounds } from '../lib/profile.js';
+import { openRemoteContender, workloadContender, type RemoteContender } from '../lib/remote-contender.js';
 import { compareThroughput } from '../lib/rounds.js';
 import { startPostgresReplication } from '../../test/support/cluster/replication.js';
 
@@ -69,18 +69,10 @@ runComparison(async (profile) => {
         for (const workload of WORKLOADS) {
           for (const concurrency of CONCURRENCIES) {
             const stats = await compareThroughput({
-              contenders: targets.map(({ target, name, label }) => ({
-                name,
-                label,
-                runSlice: (options: LoadOptions) => target.slice(workload, options),
-                collectGarbage: (kind: 'major' | 'minor') => target.collectGarbage(kind),
-              })),
+              contenders: targets.map(({ target, name, label }) => workloadContender(target, name, label, workload)),
               baseline: 'bare',
               concurrency,
-              rounds: profile.queryRounds,
-              sliceMs: profile.querySliceMs,
-              slices: profile.querySlices,
-              warmupMs: profile.queryWarmupMs,
+              ...queryRounds(profile),
             });
             cases.push({ part, workload, concurrency, stats });
           }

@@ -13,9 +13,9 @@ import { CONCURRENCIES, WORKLOADS, type ContenderKind, type Workload } from '../
 import { ensureBenchTable, upstreamUrl, type Engine } from '../lib/databases.js';
 import { startEmulatorProcess } from '../lib/emulator-host.js';
 import { integer, ms, ratioCell } from '../lib/format.js';
-import type { LoadOptions } from '../lib/load.js';
 import type { MarkdownTable, TargetCheck, ThroughputStats } from '../lib/result.js';
-import { openRemoteContender, type RemoteContender } from '../lib/remote-contender.js';
+import { queryRounds } from '../lib/profile.js';
+import { openRemoteContender, workloadContender, type RemoteContender } from '../lib/remote-contender.js';
 import { compareThroughput } from '../lib/rounds.js';
 
 const CONTENDERS: readonly ContenderKind[] = ['bare', 'dbmodule-query', 'dbmodule-pool', 'wrapper'];
@@ -63,18 +63,10 @@ runComparison(async (profile, args) => {
       try {
         const measure = (workload: Workload, concurrency: number): Promise<ThroughputStats[]> =>
           compareThroughput({
-            contenders: targets.map((target) => ({
-              name: target.name,
-              label: target.label,
-              runSlice: (options: LoadOptions) => target.slice(workload, options),
-              collectGarbage: (kind: 'major' | 'minor') => target.collectGarbage(kind),
-            })),
+            contenders: targets.map((target) => workloadContender(target, target.name, target.label, workload)),
             baseline: 'bare',
             concurrency,
-            rounds: profile.queryRounds,
-            sliceMs: profile.querySliceMs,
-            slices: profile.querySlices,
-            warmupMs: profile.queryWarmupMs,
+            ...queryRounds(profile),
           });
         const routeCases: CaseResult[] = [];
         for (const workload of WORKLOADS) {

@@ -10,9 +10,9 @@ import { runComparison } from '../lib/child.js';
 import { CONCURRENCIES, WORKLOADS, type ContenderKind, type Workload } from '../lib/contender-protocol.js';
 import { ensureBenchTable, type Engine } from '../lib/databases.js';
 import { integer, ms, ratioCell } from '../lib/format.js';
-import type { LoadOptions } from '../lib/load.js';
 import type { MarkdownTable, RoundRatios, TargetCheck, ThroughputStats } from '../lib/result.js';
-import { openRemoteContender, type RemoteContender } from '../lib/remote-contender.js';
+import { queryRounds } from '../lib/profile.js';
+import { openRemoteContender, workloadContender, type RemoteContender } from '../lib/remote-contender.js';
 import { compareThroughput } from '../lib/rounds.js';
 import { METRIC_EXPORT_INTERVAL_MS, SAMPLED_RATIO } from '../contenders/otel.js';
 
@@ -45,19 +45,11 @@ runComparison(async (profile) => {
       for (const target of targets) if (target.verified !== undefined) verified.push(`${ENGINE_LABEL[engine]}, ${target.label}, after warm-up: ${target.verified}.`);
       const measure = (workload: Workload, concurrency: number): Promise<ThroughputStats[]> =>
         compareThroughput({
-          contenders: targets.map((target) => ({
-            name: target.name,
-            label: target.label,
-            runSlice: (options: LoadOptions) => target.slice(workload, options),
-            collectGarbage: (kind: 'major' | 'minor') => target.collectGarbage(kind),
-          })),
+          contenders: targets.map((target) => workloadContender(target, target.name, target.label, workload)),
           baseline: 'bare',
           alsoAgainst: [OFF],
           concurrency,
-          rounds: profile.queryRounds,
-          sliceMs: profile.querySliceMs,
-          slices: profile.querySlices,
-          warmupMs: profile.queryWarmupMs,
+          ...queryRounds(profile),
         });
       const engineCases: CaseResult[] = [];
       for (const workload of WORKLOADS) {

@@ -64,3 +64,8 @@ const QUICK: BenchProfile = {
 export function profileFromArgs(argv: readonly string[]): BenchProfile {
   return argv.includes('--quick') ? QUICK : FULL;
 }
+
+/** The query rounds of `profile` as compareThroughput takes them. */
+export function queryRounds(profile: BenchProfile): { rounds: number; sliceMs: number; slices: number; warmupMs: number } {
+  return { rounds: profile.queryRounds, sliceMs: profile.querySliceMs, slices: profile.querySlices, warmupMs: profile.queryWarmupMs };
+}

@@ -6,6 +6,7 @@ import type { ContenderAnswers, ContenderCall, ContenderKind, Workload } from '.
 import type { Engine } from './databases.js';
 import { forkWithCalls } from './forked-calls.js';
 import type { LoadOptions, LoadResult } from './load.js';
+import type { Contender } from './rounds.js';
 
 const SCRIPT = fileURLToPath(new URL('../processes/contender.js', import.meta.url));
 
@@ -45,4 +46,9 @@ export async function openRemoteContender(engine: Engine, route: Route, kind: Co
     forked.child.kill();
     throw error;
   }
+}
+
+/** `target` running `workload`, as compareThroughput takes a contender (named `name`, shown as `label`). */
+export function workloadContender(target: Pick<RemoteContender, 'slice' | 'collectGarbage'>, name: string, label: string, workload: Workload): Contender {
+  return { name, label, runSlice: (options) => target.slice(workload, options), collectGarbage: (kind) => target.collectGarbage(kind) };
 }

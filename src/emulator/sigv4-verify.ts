@@ -1,5 +1,5 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { KeyRegistry } from './key-registry.js';
+import { deriveSigningKey, EMPTY_SHA256, escapeUri, hmacHex, parseAmzDate, sameHex, sameSecret, sha256Hex } from './sigv4-primitives.js';
 
 /**
  * Why a login was refused; stable, for tests and logs. `NOT_TLS` is decided by the front ends.
@@ -123,7 +123,7 @@ export function verifyIamToken(token: string, check: TokenCheck): Verification {
   const matches = [EMPTY_SHA256, 'UNSIGNED-PAYLOAD'].some((payloadHash) => {
     const canonical = canonicalRequest(params, signedHost, payloadHash);
     const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
-    return sameHex(createHmac('sha256', signingKey).update(stringToSign).digest('hex'), presented);
+    return sameHex(hmacHex(signingKey, stringToSign), presented);
   });
   if (!matches) return refuse('SIGNATURE_MISMATCH', `the signature does not match the secret of ${accessKeyId} for ${signedHost}`);
   return { ok: true, accessKeyId, signedHost, expiresAt };
@@ -140,8 +140,6 @@ export function hostMatches(pattern: string, host: string): boolean {
 }
 
 // --- internal ---
-
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 function deny(reason: DenyReason, detail: string, context: { accessKeyId?: string; signedHost?: string } = {}): Verification {
   return {
@@ -186,19 +184,6 @@ function parseToken(token: string): ParsedToken | string {
   return { hostname, port, params };
 }
 
-function parseAmzDate(value: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
-  if (!m) return undefined;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
-  const time = Date.UTC(y, mo - 1, d, h, mi, s);
-  return new Date(time).getUTCDate() === d ? time : undefined;
-}
-
-/** RFC 3986 encoding as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
-function escapeUri(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 function canonicalRequest(params: Map<string, string>, host: string, payloadHash: string): string {
   const query = [...params]
     .filter(([key]) => key !== 'X-Amz-Signature')
@@ -207,24 +192,4 @@ function canonicalRequest(params: Map<string, string>, host: string, payloadHash
     .map(([key, value]) => `${key}=${value}`)
     .join('&');
   return ['GET', '/', query, `host:${host}`, '', 'host', payloadHash].join('\n');
-}
-
-function deriveSigningKey(secret: string, date: string, region: string, service: string): Buffer {
-  let key: Buffer = createHmac('sha256', `AWS4${secret}`).update(date).digest();
-  for (const part of [region, service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
-  return key;
-}
-
-function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-function sameHex(expected: string, presented: string): boolean {
-  if (!/^[0-9a-f]{64}$/.test(presented)) return false;
-  return timingSafeEqual(Buffer.from(expected, 'hex'), Buffer.from(presented, 'hex'));
-}
-
-function sameSecret(expected: string, presented: string): boolean {
-  // Digests make the comparison constant-time whatever the lengths.
-  return timingSafeEqual(createHash('sha256').update(expected).digest(), createHash('sha256').update(presented).digest());
 }

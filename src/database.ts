@@ -4,7 +4,6 @@ import { planConnection, usesIam, type ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { DriverConnection, type Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
-import { observeOpenings } from './drivers/auth-retry.js';
 import { systemClock, type Clock, type DriverPool, type PoolStats } from './drivers/types.js';
 import { ConnectionError, DbModuleError, messageOf } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
@@ -16,7 +15,7 @@ import { toLogger, type Logger, type LoggerLike } from './logging.js';
 import { migrationSettings } from './migrations/settings.js';
 import type { Migrator } from './migrations/migrator.js';
 import type { MigrateOptions, MigrationRun, MigrationStatus, RollbackOptions } from './migrations/types.js';
-import { telemetryProviders, type TelemetrySetting } from './telemetry/options.js';
+import { telemetryOptions, type TelemetrySetting } from './telemetry/options.js';
 import type { DatabaseTelemetry } from './telemetry/types.js';
 
 /** @public */
@@ -231,10 +230,10 @@ export async function createDatabase(config: DatabaseConfig | object, options: C
 
 /** The Database's telemetry when it is on; `@opentelemetry/api` and dbmodule's telemetry code are loaded only then. */
 async function openTelemetry(option: TelemetrySetting | undefined, config: DatabaseConfig): Promise<DatabaseTelemetry | undefined> {
-  const providers = telemetryProviders(option, config.telemetry?.enabled === true);
-  if (!providers) return undefined;
+  const options = telemetryOptions(option, config.telemetry);
+  if (!options) return undefined;
   const { OtelDatabaseTelemetry } = await import('./telemetry/telemetry.js');
-  return OtelDatabaseTelemetry.open(providers);
+  return OtelDatabaseTelemetry.open(options);
 }
 
 /** What opening a connection needs besides the connection itself. */
@@ -356,15 +355,7 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
       ...(iam ? { password: iam.password, currentPassword: iam.currentPassword, onAuthFailure: iam.onAuthFailure } : {}),
     });
     context.telemetry?.registerPool(pool, plan);
-    if (telemetry) {
-      telemetry.poolOpened(pool, plan, instance);
-      // the openings the IAM layer sees (PostgreSQL, MySQL): db.client.connection.create_time
-      if (iam) {
-        observeOpenings(iam.onAuthFailure, (durationMs, error) => {
-          if (error === null) telemetry.sessionOpened(pool, durationMs);
-        });
-      }
-    }
+    telemetry?.poolOpened(pool, plan, instance);
     return {
       pool,
       driver,

@@ -23,8 +23,8 @@ export interface EnvProblem {
 /** What the environment contributes, before validation. */
 export interface EnvOverlay {
   readonly default?: { readonly value: string; readonly variable: string };
-  /** `DB_TELEMETRY_ENABLED`, unconverted (validation converts it and names the variable). */
-  readonly telemetry?: { readonly enabled: string; readonly variable: string };
+  /** `DB_TELEMETRY_ENABLED`, `DB_TELEMETRY_SQLCOMMENTER`, unconverted (validation converts them and names the variable). */
+  readonly telemetry?: Partial<Record<TelemetryKey, { readonly value: string; readonly variable: string }>>;
   /** Assignments in a stable order: existing connections first, then new ones by name. */
   readonly assignments: readonly EnvAssignment[];
   readonly problems: readonly EnvProblem[];
@@ -41,12 +41,16 @@ export const DEFAULT_VARIABLES = ['DATABASE_DEFAULT_DB_CONNECTION', 'DEFAULT_DB_
 
 const PREFIX = 'DB_';
 
+/** The keys of the `telemetry` block. */
+export type TelemetryKey = 'enabled' | 'sqlcommenter';
+
 /**
- * `telemetry.enabled`: `DB_` and the upper-cased key path, like a connection's keys but without
- * a NAME (the block is the section's). No connection key ends in `ENABLED` alone, so it never
- * reads as a connection's variable.
+ * `telemetry.<key>`: `DB_` and the upper-cased key path, like a connection's keys but without
+ * a NAME (the block is the section's). No connection key is `ENABLED` or `SQLCOMMENTER` alone, so
+ * neither reads as a connection's variable.
  */
-export const TELEMETRY_VARIABLE = 'DB_TELEMETRY_ENABLED';
+export const TELEMETRY_VARIABLES: Readonly<Record<TelemetryKey, string>> = { enabled: 'DB_TELEMETRY_ENABLED', sqlcommenter: 'DB_TELEMETRY_SQLCOMMENTER' };
+const TELEMETRY_VARIABLE_NAMES: ReadonlySet<string> = new Set(Object.values(TELEMETRY_VARIABLES));
 
 // KEY = upper-cased key path; `aws_iam_auth.region` -> AWS_IAM_AUTH_REGION. The Go module
 // spelled the removed token_refresh_interval as AWS_IAM_AUTH_TOKEN_REFRESH, kept as an alias.
@@ -107,7 +111,7 @@ export function readEnvOverlay(env: Env, existing: readonly string[]): EnvOverla
   const groups = new Map<string, { name: string; key: EnvKey; variable: string; value: string }[]>();
 
   for (const [variable, value] of Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (!present(value) || variable === TELEMETRY_VARIABLE) continue;
+    if (!present(value) || TELEMETRY_VARIABLE_NAMES.has(variable)) continue;
     const parsed = split(variable, known);
     if (!parsed) continue;
     const group = envName(parsed.name);
@@ -157,10 +161,14 @@ export function readEnvOverlay(env: Env, existing: readonly string[]): EnvOverla
     warnings.push(`${strongest} (${env[strongest]}) overrides ${weaker} (${env[weaker]})`);
   }
   const value = strongest === undefined ? undefined : env[strongest];
-  const telemetry = env[TELEMETRY_VARIABLE];
+  const telemetry: Partial<Record<TelemetryKey, { value: string; variable: string }>> = {};
+  for (const [key, variable] of Object.entries(TELEMETRY_VARIABLES) as Array<[TelemetryKey, string]>) {
+    const set = env[variable];
+    if (present(set)) telemetry[key] = { value: set, variable };
+  }
   return {
     ...(strongest !== undefined && value !== undefined ? { default: { value, variable: strongest } } : {}),
-    ...(present(telemetry) ? { telemetry: { enabled: telemetry, variable: TELEMETRY_VARIABLE } } : {}),
+    ...(Object.keys(telemetry).length > 0 ? { telemetry } : {}),
     assignments,
     problems,
     warnings,
@@ -172,7 +180,7 @@ export function readEnvOverlay(env: Env, existing: readonly string[]): EnvOverla
 function typoWarnings(env: Env, names: ReadonlySet<string>): string[] {
   const warnings: string[] = [];
   for (const [variable, value] of Object.entries(env)) {
-    if (!present(value) || variable === TELEMETRY_VARIABLE || split(variable, names)) continue;
+    if (!present(value) || TELEMETRY_VARIABLE_NAMES.has(variable) || split(variable, names)) continue;
     for (const name of names) {
       const prefix = `${PREFIX}${name}_`;
       if (!variable.startsWith(prefix)) continue;

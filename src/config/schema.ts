@@ -240,6 +240,7 @@ export const rawConnectionSchema = block(connectionEntries);
 
 const telemetryEntries = {
   enabled: leaf(booleanResult),
+  sqlcommenter: leaf(booleanResult),
 };
 
 /** The raw `telemetry` block, converted. */

@@ -1,15 +1,15 @@
 import { booleanResult } from './boolean.js';
 import { describeReceived, isPlainObject } from './describe.js';
-import type { EnvOverlay } from './env.js';
+import type { EnvOverlay, TelemetryKey } from './env.js';
 import type { Problem } from './problems.js';
 import { issuePath, parseAll, rawTelemetrySchema, TELEMETRY_KEYS, unknownKeys } from './schema.js';
 import { suggest } from './suggest.js';
 import type { TelemetryConfig } from './types.js';
 
 /**
- * The section's `telemetry` block (from `source`) with `DB_TELEMETRY_ENABLED` laid over it:
- * undefined when neither is there. Problems name `telemetry.<key>` or the variable; the
- * source of `telemetry.enabled` is recorded in `sources`.
+ * The section's `telemetry` block (from `source`) with `DB_TELEMETRY_ENABLED` and
+ * `DB_TELEMETRY_SQLCOMMENTER` laid over it: undefined when none is there. Problems name
+ * `telemetry.<key>` or the variable; the source of each key is recorded in `sources`.
  */
 export function resolveTelemetry(
   raw: unknown,
@@ -18,15 +18,20 @@ export function resolveTelemetry(
   sources: Map<string, string>,
   problems: Problem[],
 ): TelemetryConfig | undefined {
-  let enabled: boolean | undefined;
+  const values: Partial<Record<TelemetryKey, boolean>> = {};
   const present = raw !== undefined && raw !== null;
   if (present && !isPlainObject(raw)) {
     problems.push({ path: 'telemetry', message: `expected a mapping, received ${describeReceived(raw)}` });
   } else if (present) {
     const parsed = parseAll(rawTelemetrySchema, raw);
     if (parsed.success) {
-      enabled = parsed.output.enabled;
-      sources.set('telemetry.enabled', enabled === undefined ? 'default' : source);
+      for (const key of KEYS) {
+        const value = parsed.output[key];
+        if (value !== undefined) {
+          values[key] = value;
+          sources.set(`telemetry.${key}`, source);
+        }
+      }
     }
     for (const issue of parsed.issues ?? []) {
       const unknown = unknownKeys(issue, TELEMETRY_KEYS);
@@ -40,16 +45,20 @@ export function resolveTelemetry(
       }
     }
   }
-  if (overlay) {
-    const parsed = booleanResult(overlay.enabled);
+  for (const key of KEYS) {
+    const set = overlay?.[key];
+    if (set === undefined) continue;
+    const parsed = booleanResult(set.value);
     if (!parsed.ok) {
-      problems.push({ path: 'telemetry.enabled', variables: [overlay.variable], message: parsed.problem });
+      problems.push({ path: `telemetry.${key}`, variables: [set.variable], message: parsed.problem });
     } else {
-      enabled = parsed.value;
-      sources.set('telemetry.enabled', `env ${overlay.variable}`);
+      values[key] = parsed.value;
+      sources.set(`telemetry.${key}`, `env ${set.variable}`);
     }
   }
-  if (!present && !overlay) return undefined;
-  if (!sources.has('telemetry.enabled')) sources.set('telemetry.enabled', 'default');
-  return Object.freeze({ enabled: enabled ?? false });
+  if (!present && overlay === undefined) return undefined;
+  for (const key of KEYS) if (!sources.has(`telemetry.${key}`)) sources.set(`telemetry.${key}`, 'default');
+  return Object.freeze({ enabled: values.enabled ?? false, sqlcommenter: values.sqlcommenter ?? false });
 }
+
+const KEYS: readonly TelemetryKey[] = ['enabled', 'sqlcommenter'];

@@ -114,6 +114,12 @@ export type ValueSource = string;
 export interface TelemetryConfig {
   /** Spans and metrics through `@opentelemetry/api` (which must then be installed). Default false. */
   readonly enabled: boolean;
+  /**
+   * Appends the statement span's W3C trace context to each statement dbmodule sends, as a
+   * sqlcommenter comment (`/*traceparent='00-…'*\/`), so server-side logs and query insights join
+   * the trace. Default false.
+   */
+  readonly sqlcommenter: boolean;
 }
 
 /** @public */

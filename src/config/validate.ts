@@ -180,11 +180,11 @@ export function validateConfig(raw: unknown, options: ValidateConfigOptions): Da
   const defaultName = resolveDefault(explicitDefault, [...tree.keys()], sources, problems);
   const telemetry = resolveTelemetry(section.telemetry, options.source, overlay?.telemetry, sources, problems);
   if (problems.length > 0 || defaultName === undefined) throw configError(problems, { source: options.source });
-  const telemetrySource = sources.get('telemetry.enabled');
+  const telemetrySources = [...sources].filter(([path]) => path.startsWith('telemetry.'));
   return freezeConfig({
     default: defaultName,
     connections,
-    sources: new Map([['default', sources.get('default') ?? 'default'], ...leafSources, ...(telemetrySource ? [['telemetry.enabled', telemetrySource] as const] : [])]),
+    sources: new Map([['default', sources.get('default') ?? 'default'], ...leafSources, ...telemetrySources]),
     warnings,
     ...(telemetry ? { telemetry } : {}),
   });

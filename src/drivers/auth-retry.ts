@@ -62,30 +62,7 @@ export type OpeningCallback<S> = (error: Error | null, session?: S) => void;
  * when connection_timeout cuts a retry short: the auth failures that caused it are the news.
  */
 export function openWithAuthRetry<S>(opening: SessionOpening<S>, policy: AuthRetryPolicy, done: OpeningCallback<S>): void {
-  const observer = policy.onAuthFailure === undefined ? undefined : observers.get(policy.onAuthFailure);
-  const ended: OpeningCallback<S> =
-    observer === undefined
-      ? done
-      : (error, session) => {
-          observer(performance.now() - opening.startedAt, error);
-          done(error, session);
-        };
-  new AuthRetry(opening, policy, ended).next();
-}
-
-/** Told how long each opening took (retries included) and what it ended with (null: the session opened). Must not throw. */
-export type OpeningObserver = (durationMs: number, error: Error | null) => void;
-
-const observers = new WeakMap<object, OpeningObserver>();
-
-/**
- * Tells `observer` how every opening whose policy has `hook` as its `onAuthFailure` ends
- * (telemetry's `db.client.connection.create_time`). Keyed by the hook because it is what each
- * driver passes from `DriverPoolOptions.onAuthFailure` into its policy unchanged: the openings of
- * one pool, found without the drivers carrying anything more.
- */
-export function observeOpenings(hook: (failure: AuthFailure) => Promise<AuthFailureDecision>, observer: OpeningObserver): void {
-  observers.set(hook, observer);
+  new AuthRetry(opening, policy, done).next();
 }
 
 /**

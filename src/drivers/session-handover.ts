@@ -9,8 +9,8 @@ export interface HandoverTarget<S, W> {
   firstCheckout(session: S): boolean;
   /** False once the driver saw the session fail, end or close. */
   isAlive(session: S): boolean;
-  /** Gives `session` to `waiter`. */
-  deliver(session: S, waiter: W): void;
+  /** Gives `session` to `waiter`; `opened`: on its first checkout (it was opened for this caller). */
+  deliver(session: S, waiter: W, opened: boolean): void;
   /** Destroys the dead `session` and serves `waiter` another one (taken the same way, so it is checked too). */
   replace(session: S, waiter: W): void;
 }
@@ -38,7 +38,7 @@ export class SessionHandover<S, W> {
   /** Hands `session`, just taken from the pool, to `waiter`, unless it proves dead. */
   handOver(session: S, waiter: W): void {
     const target = this.#target;
-    if (target.firstCheckout(session)) return target.deliver(session, waiter);
+    if (target.firstCheckout(session)) return target.deliver(session, waiter, true);
     // known dead already: no need to wait to find out
     if (!target.isAlive(session)) return target.replace(session, waiter);
     afterPendingIo(this.#afterPoll, session, waiter);
@@ -47,7 +47,7 @@ export class SessionHandover<S, W> {
   /** After the poll: the session goes to the waiter, unless it turned out dead. */
   readonly #afterPoll = (session: S, waiter: W): void => {
     const target = this.#target;
-    if (target.isAlive(session)) target.deliver(session, waiter);
+    if (target.isAlive(session)) target.deliver(session, waiter, false);
     else target.replace(session, waiter);
   };
 }

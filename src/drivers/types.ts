@@ -75,6 +75,18 @@ export interface AuthFailureDecision {
   readonly error?: DbModuleError;
 }
 
+/**
+ * What a pool tells its observer (telemetry's pool metrics) of every checkout, whoever made it
+ * (`connection.query`, a transaction, an ORM on `connection.pool`), once
+ * {@link DriverPool.observeSessions} was called. Until then nothing is timed. Milliseconds.
+ */
+export interface SessionObserver {
+  /** A caller was handed a session `waitMs` after it asked; `opened`: the session was opened for it (its first checkout). */
+  acquired(waitMs: number, opened: boolean): void;
+  /** A session came back `useMs` after it was handed out. */
+  released(useMs: number): void;
+}
+
 /** The driver-specific half of a connection; `Connection` adds events, timing and transactions on top. */
 export interface DriverPool {
   readonly driver: DriverName;
@@ -88,6 +100,8 @@ export interface DriverPool {
   /** Opens (or reuses) a session and runs the dialect's health query. */
   ping(): Promise<void>;
   stats(): PoolStats;
+  /** Reports every checkout from now on to `observer` (one observer; a second call replaces it). */
+  observeSessions(observer: SessionObserver): void;
   /** Waits for sessions in use to be released, then closes every session. */
   close(): Promise<void>;
 }

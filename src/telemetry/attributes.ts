@@ -9,6 +9,7 @@ export const ATTR = {
   operationName: 'db.operation.name',
   collectionName: 'db.collection.name',
   queryText: 'db.query.text',
+  querySummary: 'db.query.summary',
   responseStatusCode: 'db.response.status_code',
   errorType: 'error.type',
   serverAddress: 'server.address',

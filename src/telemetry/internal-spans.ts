@@ -73,10 +73,6 @@ export class OtelInternalTelemetry implements InternalTelemetry {
     this.#pools.register(pool, plan, instance);
   }
 
-  sessionOpened(pool: DriverPool, durationMs: number): void {
-    this.#pools.opened(pool, durationMs);
-  }
-
   poolClosed(pool: DriverPool): void {
     this.#pools.unregister(pool);
   }

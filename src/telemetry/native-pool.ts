@@ -105,6 +105,32 @@ function statementText(statement: unknown, field: 'text' | 'sql'): string | unde
   return typeof text === 'string' ? text : undefined;
 }
 
+/** A copy of the options object `statement`: its prototype and every property. */
+function copyOf(statement: Record<PropertyKey, unknown>): Record<PropertyKey, unknown> {
+  return Object.defineProperties(Object.create(Object.getPrototypeOf(statement) as object | null) as Record<PropertyKey, unknown>, Object.getOwnPropertyDescriptors(statement));
+}
+
+/**
+ * The call's arguments with the statement's text as `span` sends it (a sqlcommenter comment when
+ * that is on): a text replaced, an options object copied (the caller's is left as it was). A
+ * named prepared statement (pg's `name`) keeps its text; objects that run themselves (pg's
+ * Submittables, mysql2's commands) are not copied.
+ */
+function commented(args: unknown[], field: 'text' | 'sql', span: StatementSpan): unknown[] {
+  const statement = args[0];
+  if (typeof statement === 'string') {
+    const sent = span.sent(statement);
+    return sent === statement ? args : [sent, ...args.slice(1)];
+  }
+  if (!isObject(statement) || typeof statement[field] !== 'string' || statement.name !== undefined || typeof statement.submit === 'function' || typeof statement.emit === 'function') return args;
+  const text = statement[field] as string;
+  const sent = span.sent(text);
+  if (sent === text) return args;
+  const copy = copyOf(statement);
+  copy[field] = sent;
+  return [copy, ...args.slice(1)];
+}
+
 // ---------------------------------------------------------------- PostgreSQL
 
 /** What pg calls on a query it runs (pg's own Query, pg-cursor, pg-query-stream: pg's Submittable). */
@@ -117,12 +143,13 @@ interface Submitted {
 function postgresTracing(endpoint: EndpointTelemetry, classify: Classify): PostgresStatementTracing {
   return {
     checkout: (connect, callback) => endpoint.checkout(connect, callback),
-    query(query: Call, client: ClientBase, args: unknown[]): unknown {
+    query(query: Call, client: ClientBase, given: unknown[]): unknown {
       // pg's shapes: (text, values?, callback?), (config { text, values?, callback? }, values?, callback?), (submittable, callback?)
-      const config = args[0];
-      const text = statementText(config, 'text');
+      const text = statementText(given[0], 'text');
       const span = text === undefined ? undefined : endpoint.statement(text);
-      if (span === undefined) return query.apply(client, args);
+      if (span === undefined) return query.apply(client, given);
+      const args = commented(given, 'text', span);
+      const config = args[0];
 
       if (isObject(config) && typeof config.submit === 'function') {
         const submitted = config as unknown as Submitted;
@@ -153,7 +180,7 @@ function postgresTracing(endpoint: EndpointTelemetry, classify: Classify): Postg
       }
       if (isObject(config) && typeof config.callback === 'function') {
         // a copy, as pg copies it: the caller's config object is left as it was
-        const copy = Object.defineProperties(Object.create(Object.getPrototypeOf(config) as object | null) as Record<PropertyKey, unknown>, Object.getOwnPropertyDescriptors(config));
+        const copy = copyOf(config);
         copy.callback = settling(span, classify, config.callback as NodeCallback);
         return running(span, classify, () => query.apply(client, [copy, ...args.slice(1)]));
       }
@@ -209,13 +236,16 @@ function settleOnEnd(command: Command, span: StatementSpan, classify: Classify):
 
 function mysqlTracing(endpoint: EndpointTelemetry, classify: Classify): MysqlStatementTracing {
   // mysql2's shapes: (sql | options { sql, values? } | a Query command (pool.query's), values?, callback?)
-  const traced = (call: Call, connection: PoolConnection, args: unknown[]): unknown => {
-    const sql = args[0];
-    const text = statementText(sql, 'sql');
+  const traced = (call: Call, connection: PoolConnection, given: unknown[], prepared: boolean): unknown => {
+    const text = statementText(given[0], 'sql');
     const span = text === undefined ? undefined : endpoint.statement(text);
-    if (span === undefined) return call.apply(connection, args);
+    if (span === undefined) return call.apply(connection, given);
+    // a prepared statement (execute) keeps its text: mysql2 caches one server statement per text
+    const args = prepared ? given : commented(given, 'sql', span);
+    const sql = args[0];
 
     if (isCommand(sql)) {
+      if (!prepared && typeof sql.sql === 'string') sql.sql = span.sent(sql.sql);
       // pool.query hands the session its command: its callback is onResult (mysql2 formats sql later, in query)
       if (typeof sql.onResult === 'function') sql.onResult = settling(span, classify, sql.onResult as NodeCallback);
       else settleOnEnd(sql, span, classify);
@@ -234,8 +264,8 @@ function mysqlTracing(endpoint: EndpointTelemetry, classify: Classify): MysqlSta
   };
   return {
     checkout: (connect, callback) => endpoint.checkout(connect, callback),
-    query: traced,
-    execute: traced,
+    query: (call, connection, args) => traced(call, connection, args, false),
+    execute: (call, connection, args) => traced(call, connection, args, true),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { TelemetryConfig } from '../config/types.js';
+
 /**
  * An `@opentelemetry/api` `TracerProvider` (the SDK's `NodeTracerProvider`, `BasicTracerProvider`,
  * or `trace.getTracerProvider()`). Declared by its shape so dbmodule's types need no
@@ -28,6 +30,13 @@ export interface TelemetryOptions {
   readonly tracerProvider?: TelemetryTracerProvider;
   /** Default: `metrics.getMeterProvider()`. */
   readonly meterProvider?: TelemetryMeterProvider;
+  /**
+   * Appends each statement span's trace context to the statement sent (`connection.query`,
+   * `reader().query`, transactions, migrations) as a sqlcommenter comment:
+   * `SELECT 1 /*traceparent='00-<trace id>-<span id>-01'*\/`. Default: the configuration's
+   * `telemetry.sqlcommenter` (false).
+   */
+  readonly sqlcommenter?: boolean;
 }
 
 /**
@@ -37,9 +46,9 @@ export interface TelemetryOptions {
  */
 export type TelemetrySetting = boolean | TelemetryOptions;
 
-/** The providers to use, or undefined for telemetry off: the option first, then the configuration. */
-export function telemetryProviders(option: TelemetrySetting | undefined, configured: boolean): TelemetryOptions | undefined {
-  if (option === undefined) return configured ? {} : undefined;
-  if (option === false) return undefined;
-  return option === true ? {} : option;
+/** The options to use, or undefined for telemetry off: the option first, then the configuration. */
+export function telemetryOptions(option: TelemetrySetting | undefined, configured: TelemetryConfig | undefined): TelemetryOptions | undefined {
+  if (option === false || (option === undefined && configured?.enabled !== true)) return undefined;
+  const given = typeof option === 'object' ? option : {};
+  return { ...given, sqlcommenter: given.sqlcommenter ?? configured?.sqlcommenter ?? false };
 }

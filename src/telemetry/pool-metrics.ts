@@ -1,6 +1,6 @@
 import type { Attributes, BatchObservableResult, Counter, Histogram, Meter, Observable, ObservableUpDownCounter } from '@opentelemetry/api';
 import type { ConnectionPlan } from '../config/plan.js';
-import type { DriverPool, DriverSession } from '../drivers/types.js';
+import type { DriverPool, DriverSession, SessionObserver } from '../drivers/types.js';
 import { ATTR, SPAN, errorType } from './attributes.js';
 import type { InternalSpans } from './span-maker.js';
 import type { OpenTelemetryApi } from './load-api.js';
@@ -47,10 +47,12 @@ interface PoolEntry {
  * `.max`, `.idle.max` and `.pending_requests` are observable up-down counters (the conventions
  * make them UpDownCounters), one batch callback reading each pool's stats once.
  *
- * Times are recorded where dbmodule sees them: `wait_time` and `use_time` around the sessions it
- * holds for a transaction or a migration (`withSession`); `create_time` for the session openings
- * the IAM layer sees (src/drivers/auth-retry.ts); `timeouts` counts POOL_TIMEOUT from
- * `withSession` and from statements.
+ * Times are what each pool reports of every checkout, whoever made it (`connection.query`, a
+ * transaction, an ORM on `connection.pool`; see DriverPool.observeSessions): `wait_time` from
+ * asking to being handed a session, `use_time` from then to its release, and `create_time` for a
+ * session opened for the caller that asked: its wait, which is the opening (an IAM token, refused
+ * logins retried and the handshake included). `timeouts` counts POOL_TIMEOUT from `withSession`
+ * and from statements.
  */
 export class PoolMetrics {
   readonly #api: OpenTelemetryApi;
@@ -105,6 +107,18 @@ export class PoolMetrics {
       used: { ...attributes, [POOL_ATTR.state]: 'used' },
       span: { ...attributes, [ATTR.connectionName]: plan.name },
     });
+    pool.observeSessions(this.#observer(attributes));
+  }
+
+  /** What records the times of `pool`'s checkouts. */
+  #observer(attributes: Attributes): SessionObserver {
+    return {
+      acquired: (waitMs, opened) => {
+        this.#waitTime.record(waitMs / 1000, attributes);
+        if (opened) this.#createTime.record(waitMs / 1000, attributes);
+      },
+      released: (useMs) => this.#useTime.record(useMs / 1000, attributes),
+    };
   }
 
   /** `pool` closed: it is no longer observed. */
@@ -118,12 +132,6 @@ export class PoolMetrics {
     this.#meter.removeBatchObservableCallback(this.#observe, this.#observables);
   }
 
-  /** A session of `pool` opened in `durationMs` (retries after refused logins included). */
-  opened(pool: DriverPool, durationMs: number): void {
-    const entry = this.#entries.get(pool);
-    if (entry) this.#createTime.record(durationMs / 1000, entry.attributes);
-  }
-
   /** A statement on `runner` failed with `type`: a POOL_TIMEOUT of a measured pool counts. */
   failed(runner: object, type: string): void {
     if (type !== 'POOL_TIMEOUT') return;
@@ -133,8 +141,8 @@ export class PoolMetrics {
 
   /**
    * Checks out a session of `pool` with tracing suppressed (a driver instrumentation's span of the
-   * checkout would be a second CLIENT span) and runs `body` on it in the caller's context,
-   * measuring the wait and the use. When no session was idle (one is opened, or the caller
+   * checkout would be a second CLIENT span) and runs `body` on it in the caller's context (the
+   * pool itself reports the wait and the use). When no session was idle (one is opened, or the caller
    * queues) the wait is a `pool.wait` span, the parent of the spans of the opening (token signing,
    * a refused login).
    */
@@ -145,7 +153,6 @@ export class PoolMetrics {
     if (entry === undefined) {
       return api.context.with(caller.setValue(this.#suppress, true), () => pool.withSession((session) => api.context.with(caller, body, undefined, session)));
     }
-    const started = performance.now();
     const { idle, waiting, total, maxOpen } = pool.stats();
     // no idle session is left for this caller once those ahead of it are served (a burst of
     // callers queues before the first is handed the idle one): a session is opened, or it queues
@@ -154,38 +161,24 @@ export class PoolMetrics {
         ? this.#spans.start(SPAN.poolWait, { ...entry.span, [POOL_ATTR.pending]: waiting, [POOL_ATTR.atLimit]: waiting + 1 > idle + Math.max(0, maxOpen - total) }, this.#spans.parent(false))
         : undefined;
     const checkout = (span === undefined ? caller : api.trace.setSpan(caller, span)).setValue(this.#suppress, true);
-    let acquired: number | undefined;
+    let acquired = false;
     const held = api.context.with(checkout, () =>
       pool.withSession((session) => {
-        acquired = performance.now();
-        this.#waitTime.record((acquired - started) / 1000, entry.attributes);
-        span?.end(acquired);
+        acquired = true;
+        span?.end();
         return api.context.with(caller, body, undefined, session);
       }),
     );
-    return held.then(
-      (result) => {
-        this.#used(entry, acquired);
-        return result;
-      },
-      (error: unknown) => {
-        if (acquired !== undefined) {
-          this.#used(entry, acquired);
-          throw error;
-        }
-        const type = errorType(error);
-        if (span !== undefined) {
-          this.#spans.fail(span, type);
-          span.end();
-        }
-        if (type === 'POOL_TIMEOUT') this.#timeouts.add(1, entry.attributes);
-        throw error;
-      },
-    );
-  }
-
-  #used(entry: PoolEntry, acquired: number | undefined): void {
-    if (acquired !== undefined) this.#useTime.record((performance.now() - acquired) / 1000, entry.attributes);
+    return held.catch((error: unknown) => {
+      if (acquired) throw error;
+      const type = errorType(error);
+      if (span !== undefined) {
+        this.#spans.fail(span, type);
+        span.end();
+      }
+      if (type === 'POOL_TIMEOUT') this.#timeouts.add(1, entry.attributes);
+      throw error;
+    });
   }
 
   readonly #observe = (result: BatchObservableResult): void => {

@@ -12,6 +12,7 @@ import { PoolMetrics } from './pool-metrics.js';
 import { traceNativePool } from './native-pool.js';
 import type { ConnectionTelemetry, DatabaseTelemetry, EndpointTelemetry, LentMethodWrapper, StatementRunner, StatementSpan } from './types.js';
 import { summarizeStatement, type StatementSummary, type SummaryDialect } from './statement-summary.js';
+import { withTraceComment } from './sqlcommenter.js';
 
 /** The instrumentation scope of every span and instrument. */
 const SCOPE = 'dbmodule';
@@ -34,6 +35,8 @@ interface Instruments {
   readonly suppress: symbol;
   /** The pool metrics (pool-metrics.ts): a session's wait and use, POOL_TIMEOUT. */
   readonly pools: PoolMetrics;
+  /** Statements sent carry their span's trace context in a sqlcommenter comment. */
+  readonly sqlcommenter: boolean;
 }
 
 /**
@@ -68,7 +71,8 @@ export class OtelDatabaseTelemetry implements DatabaseTelemetry {
     const suppress = api.createContextKey(SUPPRESS_TRACING);
     const spans = new InternalSpans(api, tracer, suppress);
     const pools = new PoolMetrics(api, meter, spans, suppress);
-    return new OtelDatabaseTelemetry({ api, tracer, duration, suppress, pools }, new OtelInternalTelemetry(spans, meter, pools));
+    const instruments = { api, tracer, duration, suppress, pools, sqlcommenter: options.sqlcommenter === true };
+    return new OtelDatabaseTelemetry(instruments, new OtelInternalTelemetry(spans, meter, pools));
   }
 
   /** Remembers the plan `pool` was opened from (a connection's, an instance's, a replica's). */
@@ -158,10 +162,13 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
   /** The endpoint's attributes: on every measurement. */
   readonly #metricBase: EndpointAttributes;
   readonly #prepared = new Map<string, PreparedStatement>();
+  /** sqlcommenter on, and a server to read the comments (not SQLite, whose statement cache a text per call would defeat). */
+  readonly #comments: boolean;
 
   constructor(instruments: Instruments, connection: string, endpoint: EndpointAttributes, dialect: SummaryDialect) {
     this.#instruments = instruments;
     this.#system = endpoint[ATTR.systemName];
+    this.#comments = instruments.sqlcommenter && this.#system !== 'sqlite';
     this.#dialect = dialect;
     this.#metricBase = endpoint;
     this.#spanBase = { ...endpoint, [ATTR.connectionName]: connection };
@@ -171,7 +178,8 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
   async query<T>(runner: StatementRunner, sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     const statement = this.#start(sql, this.#instruments.api.context.active());
     try {
-      const result = await statement.run(() => runner.query<T>(sql, params));
+      const sent = statement.sent(sql);
+      const result = await statement.run(() => runner.query<T>(sent, params));
       statement.end();
       return result;
     } catch (error) {
@@ -220,6 +228,7 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
         ended = true;
         this.#failed(span, statement, started, error);
       },
+      sent: (text) => (this.#comments ? withTraceComment(text, span.spanContext(), api.trace.isSpanContextValid) : text),
     };
   }
 
@@ -282,9 +291,10 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
     const known = this.#prepared.get(sql);
     if (known !== undefined) return known;
     const summary = summarizeStatement(sql, this.#dialect);
-    const described = summaryAttributes(summary);
+    const name = spanName(summary, this.#system);
+    const described = summaryAttributes(summary, name);
     const statement: PreparedStatement = {
-      name: spanName(summary, this.#system),
+      name,
       // shared by every span of the text: not frozen, a tracer that wrote into them would throw from the query
       spanAttributes: { ...this.#spanBase, ...described, [ATTR.queryText]: sql },
       metricAttributes: { ...this.#metricBase, ...described },
@@ -302,9 +312,10 @@ function spanName(summary: StatementSummary, system: DatabaseSystem): string {
   return summary.collection === undefined ? summary.operation : `${summary.operation} ${summary.collection}`;
 }
 
-function summaryAttributes(summary: StatementSummary): Attributes {
+/** The operation, the table and the summary the span is named by (`SELECT orders`), where the text says them. */
+function summaryAttributes(summary: StatementSummary, name: string): Attributes {
   if (summary.operation === undefined) return {};
   return summary.collection === undefined
-    ? { [ATTR.operationName]: summary.operation }
-    : { [ATTR.operationName]: summary.operation, [ATTR.collectionName]: summary.collection };
+    ? { [ATTR.operationName]: summary.operation, [ATTR.querySummary]: name }
+    : { [ATTR.operationName]: summary.operation, [ATTR.collectionName]: summary.collection, [ATTR.querySummary]: name };
 }

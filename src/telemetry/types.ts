@@ -53,6 +53,8 @@ export interface StatementSpan {
   end(): void;
   /** Ends the span as failed with `error` (the driver's error, classified as dbmodule classifies it); later calls do nothing. */
   fail(error: unknown): void;
+  /** The text to send for `sql`: with this span's trace context as a sqlcommenter comment when `sqlcommenter` is on, else `sql`. */
+  sent(sql: string): string;
 }
 
 /** Spans and measurements of statements and transactions on one endpoint. */
@@ -89,10 +91,8 @@ export interface InternalTelemetry {
   iam(plan: IamConnectionPlan): IamTelemetry;
   /** The topology and failover telemetry of one cluster connection. */
   cluster(plan: ConnectionPlan): ClusterTelemetry;
-  /** `pool` was opened from `plan`: its metrics are reported from now on (`instance`: a cluster instance's or a replica's pool). */
+  /** `pool` was opened from `plan`: its metrics are reported from now on, its checkouts observed (`instance`: a cluster instance's or a replica's pool). */
   poolOpened(pool: DriverPool, plan: ConnectionPlan, instance: boolean): void;
-  /** A physical session of `pool` opened in `durationMs` (`db.client.connection.create_time`). */
-  sessionOpened(pool: DriverPool, durationMs: number): void;
   /** `pool` closed: its metrics stop. */
   poolClosed(pool: DriverPool): void;
   /** The Database closed: every pool's metrics stop. */

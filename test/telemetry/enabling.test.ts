@@ -49,11 +49,11 @@ describe('turning telemetry on', () => {
 
   it('DB_TELEMETRY_ENABLED turns it on (and wins over the file, like every variable)', async () => {
     const config = await loadConfig({ env: { DB_LOCAL_DSN: 'sqlite::memory:', DB_TELEMETRY_ENABLED: 'true' } });
-    expect(config.telemetry).toEqual({ enabled: true });
+    expect(config.telemetry).toEqual({ enabled: true, sqlcommenter: false });
     expect(config.sources['telemetry.enabled']).toBe('env DB_TELEMETRY_ENABLED');
     expect(await spansOfOneQuery(config)).toBe(1);
     const overridden = validateConfig({ ...sqlite, telemetry: { enabled: true } }, { source: 'object', env: { DB_TELEMETRY_ENABLED: '0' } });
-    expect(overridden.telemetry).toEqual({ enabled: false });
+    expect(overridden.telemetry).toEqual({ enabled: false, sqlcommenter: false });
   });
 
   it("createDatabase's option wins over the configuration: false turns it off", async () => {
@@ -80,16 +80,16 @@ describe('the telemetry block in the configuration', () => {
   it('is absent unless configured, and printed when it is', () => {
     expect(validateConfig(sqlite, { source: 'object' }).telemetry).toBeUndefined();
     const config = validateConfig({ ...sqlite, telemetry: { enabled: true } }, { source: 'object' });
-    expect(config.telemetry).toEqual({ enabled: true });
+    expect(config.telemetry).toEqual({ enabled: true, sqlcommenter: false });
     expect(config.sources['telemetry.enabled']).toBe('object');
-    expect(redactConfig(config).telemetry).toEqual({ enabled: true });
-    expect(JSON.parse(JSON.stringify(config)).telemetry).toEqual({ enabled: true });
-    expect(selectConnection(config, 'local').telemetry).toEqual({ enabled: true });
-    expect(validateConfig({ ...sqlite, telemetry: {} }, { source: 'object' }).telemetry).toEqual({ enabled: false });
+    expect(redactConfig(config).telemetry).toEqual({ enabled: true, sqlcommenter: false });
+    expect(JSON.parse(JSON.stringify(config)).telemetry).toEqual({ enabled: true, sqlcommenter: false });
+    expect(selectConnection(config, 'local').telemetry).toEqual({ enabled: true, sqlcommenter: false });
+    expect(validateConfig({ ...sqlite, telemetry: {} }, { source: 'object' }).telemetry).toEqual({ enabled: false, sqlcommenter: false });
   });
 
   it('is read from a { database: ... } wrapper too', () => {
-    expect(validateConfig({ database: { ...sqlite, telemetry: { enabled: true } } }, { source: 'object' }).telemetry).toEqual({ enabled: true });
+    expect(validateConfig({ database: { ...sqlite, telemetry: { enabled: true } } }, { source: 'object' }).telemetry).toEqual({ enabled: true, sqlcommenter: false });
   });
 
   it('reports unknown keys and bad values by their path, and a bad variable by its name', () => {
@@ -112,7 +112,7 @@ describe('the telemetry block in the configuration', () => {
   it('DB_TELEMETRY_ENABLED is not mistaken for a connection named telemetry', () => {
     const config = validateConfig({ connections: { telemetry: { driver: 'sqlite', dsn: ':memory:' } } }, { source: 'object', env: { DB_TELEMETRY_ENABLED: 'true' } });
     expect(Object.keys(config.connections)).toEqual(['telemetry']);
-    expect(config.telemetry).toEqual({ enabled: true });
+    expect(config.telemetry).toEqual({ enabled: true, sqlcommenter: false });
     expect(config.warnings).toEqual([]);
   });
 });

@@ -191,12 +191,12 @@ describe.each(cases)('$system: connection.pool', (c) => {
       expect(span.attributes).toMatchObject({ ...c.endpoint(), 'dbmodule.connection.name': c.name });
     }
     // the statement summary names the table of DML (DDL's target is not guessed)
-    expect(spans.slice(1).map((span) => [span.name, span.attributes['db.collection.name']])).toEqual(
-      ['INSERT', 'INSERT', 'SELECT', 'UPDATE', 'DELETE'].map((operation) => [`${operation} ${name}`, name]),
+    expect(spans.slice(1).map((span) => [span.name, span.attributes['db.collection.name'], span.attributes['db.query.summary']])).toEqual(
+      ['INSERT', 'INSERT', 'SELECT', 'UPDATE', 'DELETE'].map((operation) => [`${operation} ${name}`, name, `${operation} ${name}`]),
     );
     const points = (await telemetry.duration())?.dataPoints ?? [];
     const inserts = points.find((point) => point.attributes['db.collection.name'] === name && point.attributes['db.operation.name'] === 'INSERT');
-    expect(inserts?.attributes).toEqual({ ...c.endpoint(), 'db.operation.name': 'INSERT', 'db.collection.name': name });
+    expect(inserts?.attributes).toEqual({ ...c.endpoint(), 'db.operation.name': 'INSERT', 'db.collection.name': name, 'db.query.summary': `INSERT ${name}` });
     expect(inserts?.value.count).toBe(2);
   });
 

@@ -1,6 +1,6 @@
 // The pool metrics of the database conventions (in development) on PostgreSQL, MariaDB and SQLite:
-// the counts read from pool.stats() when the SDK collects, the wait and use of the sessions
-// dbmodule holds, POOL_TIMEOUT counted, and a `pool.wait` span for a wait that is not immediate.
+// the counts read from pool.stats() when the SDK collects, the wait and use of every checkout (and
+// the opening of a session opened for one), POOL_TIMEOUT counted, and a `pool.wait` span for a wait that is not immediate.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,7 @@ beforeAll(async () => {
   for (const { name, driver, dsn } of drivers) {
     connections[name] = { driver, dsn, ...limits };
     connections[`${name}_tight`] = { driver, dsn, ...tight };
+    connections[`${name}_timed`] = { driver, dsn, max_open_connections: 3, max_idle_connections: 1 };
   }
   db = await createDatabase({ default: 'pg', connections }, { logger: captureLogger().logger, telemetry: { tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider } });
 });
@@ -142,6 +143,52 @@ describe.each(drivers)('$driver', ({ name }) => {
     expect(transaction).toBeDefined();
     // the one that took the idle session did not wait
     expect(spans.filter((candidate) => candidate.name === 'pool.wait').length).toBeLessThan(3);
+  });
+
+  it('times every checkout, whoever makes it (connection.query, an ORM on the native pool); a session opened for a caller is a create_time', async () => {
+    const timedName = `${name}_timed`;
+    const timed = () => db.connection(timedName);
+    const count = (metricName: string) => histogramCount(metricName, timedName);
+    const [waits, uses, creates] = [await count('db.client.connection.wait_time'), await count('db.client.connection.use_time'), await count('db.client.connection.create_time')];
+    // createDatabase's ping opened the first session
+    expect(creates).toBeGreaterThanOrEqual(1);
+
+    await timed().query('SELECT 1');
+    await timed().query('SELECT 1');
+    expect(await count('db.client.connection.wait_time')).toBe(waits + 2);
+    expect(await count('db.client.connection.use_time')).toBe(uses + 2);
+    // the idle session was reused: nothing opened
+    expect(await count('db.client.connection.create_time')).toBe(creates);
+
+    const native = timed();
+    if (native.driver === 'postgres') await native.pool.query('SELECT 1');
+    if (native.driver === 'mysql') await native.pool.promise().query('SELECT 1');
+    // SQLite lends ORMs a Database of their own, not the pool's checkouts
+    const viaPool = native.driver === 'sqlite' ? 0 : 1;
+    expect(await count('db.client.connection.wait_time')).toBe(waits + 2 + viaPool);
+    expect(await count('db.client.connection.use_time')).toBe(uses + 2 + viaPool);
+
+    // every idle session held, and one more: one session is opened for the last caller
+    const held = timed().stats().idle + 1;
+    expect(held).toBe(2);
+    const holding = holdSessions(timed(), held);
+    await waitFor(() => timed().stats().inUse === held, 5_000, 'the sessions in use');
+    await holding.release();
+    expect(await count('db.client.connection.create_time')).toBe(creates + 1);
+    const [created] = [...(await points('db.client.connection.create_time', timedName)).values()] as Array<{ sum: number }>;
+    expect(created!.sum).toBeGreaterThan(0);
+  });
+
+  it('use_time is how long a session was held', async () => {
+    const sleep = { pg: 'SELECT pg_sleep(0.05)', maria: 'SELECT SLEEP(0.05)', lite: undefined }[name];
+    if (sleep === undefined) return expect(name).toBe('lite');
+    telemetry.reset();
+    const before = (await points('db.client.connection.use_time', name)).values().next().value as { sum: number } | undefined;
+    await connection().transaction(async (tx) => {
+      await tx.query(sleep);
+    });
+    const after = (await points('db.client.connection.use_time', name)).values().next().value as { sum: number };
+    expect(after.sum - (before?.sum ?? 0)).toBeGreaterThanOrEqual(0.05);
   });
 
   it('counts POOL_TIMEOUT in db.client.connection.timeouts, from statements and transactions; the wait span says POOL_TIMEOUT', async () => {

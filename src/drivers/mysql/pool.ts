@@ -5,7 +5,7 @@ import type { Logger } from '../../logging.js';
 import { driverError } from '../driver-error.js';
 import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
-import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult, SessionObserver } from '../types.js';
 import { mysqlDialect } from './dialect.js';
 import { type MysqlErrorContext, toMysqlError } from './errors.js';
 import { redactWhenInspected } from './inspection.js';
@@ -126,6 +126,10 @@ class MysqlDriverPool implements DriverPool, Terminable {
   stats(): PoolStats {
     const config = this.#config;
     return { ...this.#sessions.stats(), maxOpen: config.max_open_connections, maxIdle: Math.min(config.max_idle_connections, config.max_open_connections) };
+  }
+
+  observeSessions(observer: SessionObserver): void {
+    this.#sessions.observeSessions(observer);
   }
 
   close(): Promise<void> {

@@ -5,7 +5,7 @@ import type { AuthRetryPolicy } from '../auth-retry.js';
 import { driverError } from '../driver-error.js';
 import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
-import type { AuthFailure, AuthFailureDecision, Clock, PoolStats } from '../types.js';
+import type { AuthFailure, AuthFailureDecision, Clock, PoolStats, SessionObserver } from '../types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
 import { type OpeningSlots, openReserved } from './opening.js';
@@ -75,6 +75,8 @@ class Checkout {
     /** The pool's own work (a KILL of a timed-out session), served even after terminate(). */
     readonly internal: boolean,
     served: (checkout: Checkout, error: NodeJS.ErrnoException | null, connection?: PoolConnection) => void,
+    /** When it asked (performance.now()), for the pool's observer; undefined when nothing observes. */
+    readonly askedAt: number | undefined,
   ) {
     const callback: CheckoutCallback = (error, connection) => served(this, error, connection);
     callback[CHECKOUT] = this;
@@ -103,6 +105,10 @@ export class MysqlSessionPool {
   readonly #handedOut = new WeakSet<PoolConnection>();
   /** Set by traceStatements (telemetry on): what every session's query and execute run in. */
   #tracing: MysqlStatementTracing | undefined;
+  /** Set by observeSessions (telemetry on): told of every checkout and release. */
+  #observer: SessionObserver | undefined;
+  /** With an observer: when each session in use was handed out. */
+  readonly #handedAt = new WeakMap<PoolConnection, number>();
   /** Set by terminate(): what callers other than the pool's own (see acquireInternal) get from then on. */
   #terminated: (() => Error) | undefined;
   /** Openings between connects (password function running, auth-failure hook deciding): slots mysql2 cannot see. */
@@ -149,7 +155,12 @@ export class MysqlSessionPool {
 
   /** mysql2's getConnection with the session pool's rules; also what the pool's own query/execute use. */
   acquire(callback: ConnectionCallback): void {
-    this.#acquire((callback as CheckoutCallback)[CHECKOUT] ?? new Checkout(callback, false, this.#served));
+    this.#acquire((callback as CheckoutCallback)[CHECKOUT] ?? new Checkout(callback, false, this.#served, this.#observer && performance.now()));
+  }
+
+  /** Reports every checkout to `observer` from now on (see DriverPool.observeSessions). */
+  observeSessions(observer: SessionObserver): void {
+    this.#observer = observer;
   }
 
   /**
@@ -201,7 +212,7 @@ export class MysqlSessionPool {
 
   /** acquire() for the pool's own work (a KILL of a timed-out session), served even after terminate(). */
   acquireInternal(callback: ConnectionCallback): void {
-    this.#acquire(new Checkout(callback, true, this.#served));
+    this.#acquire(new Checkout(callback, true, this.#served, undefined));
   }
 
   #acquire(checkout: Checkout): void {
@@ -273,7 +284,14 @@ export class MysqlSessionPool {
       return true;
     },
     isAlive,
-    deliver: (connection, checkout) => this.#settle(checkout, null, connection),
+    deliver: (connection, checkout, opened) => {
+      if (checkout.askedAt !== undefined && this.#observer) {
+        const handedAt = performance.now();
+        this.#handedAt.set(connection, handedAt);
+        this.#observer.acquired(handedAt - checkout.askedAt, opened);
+      }
+      this.#settle(checkout, null, connection);
+    },
     replace: (connection, checkout) => this.#replaceDead(connection, checkout),
   });
 
@@ -349,6 +367,11 @@ export class MysqlSessionPool {
   }
 
   #release(connection: PoolConnection): void {
+    const handedAt = this.#observer && this.#handedAt.get(connection);
+    if (handedAt !== undefined) {
+      this.#handedAt.delete(connection);
+      this.#observer?.released(performance.now() - handedAt);
+    }
     if (this.#lifetime.limited && connectionInternals(connection)._pool != null && this.#isExpired(connection)) {
       // end() takes it out of the pool, which calls releaseConnection again (with _pool null) to serve a waiter.
       this.#retire(connection);

@@ -3,7 +3,7 @@ import { DbModuleError } from '../../errors.js';
 import { driverError } from '../driver-error.js';
 import { DEAD_SESSION_ATTEMPTS, diedBeforeRunning, isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, closedWhileWaiting, type Terminable } from '../termination.js';
-import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult, SessionObserver } from '../types.js';
 import { buildPoolConfig } from './config.js';
 import { postgresDialect } from './dialect.js';
 import { toPostgresError, type PostgresErrorContext } from './errors.js';
@@ -135,6 +135,10 @@ class PostgresDriverPool implements DriverPool, Terminable {
   stats(): PoolStats {
     const { totalCount: total, idleCount: idle, waitingCount: waiting } = this.native;
     return { total, idle, inUse: total - idle, waiting, maxOpen: this.#maxOpen, maxIdle: this.#maxIdle };
+  }
+
+  observeSessions(observer: SessionObserver): void {
+    this.native.observeSessions(observer);
   }
 
   close(): Promise<void> {

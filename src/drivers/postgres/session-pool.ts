@@ -3,7 +3,7 @@ import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg'
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy, type OpeningAttempt, type SessionOpening } from '../auth-retry.js';
 import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
-import type { Clock } from '../types.js';
+import type { Clock, SessionObserver } from '../types.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
@@ -72,6 +72,8 @@ export interface PostgresSessionPool extends Pool {
    * pool's, with nothing in between. A second call changes nothing.
    */
   traceStatements(tracing: PostgresStatementTracing): void;
+  /** Reports every checkout to `observer` from now on (see DriverPool.observeSessions). */
+  observeSessions(observer: SessionObserver): void;
 }
 
 /**
@@ -91,6 +93,7 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
   let pool: Pool;
   const checkedOut = new Set<ManagedClient>();
   const lifetime = new SessionLifetime(policy.lifetimeMs, policy.clock);
+  let observer: SessionObserver | undefined;
 
   class ManagedClient extends pg.Client {
     readonly #retireAt: number;
@@ -101,6 +104,8 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     #released = false;
     #terminated = false;
     #checkouts = 0;
+    /** When it was handed out, with an observer (performance.now()). */
+    handedAt: number | undefined;
     // set between a server error and the ReadyForQuery that follows it, so a client released
     // from its error callback is not mistaken for one still running a statement
     #errorAwaitingReady = false;
@@ -201,6 +206,10 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
       if (this.#released) return poolRelease(err);
       this.#released = true;
       checkedOut.delete(this);
+      if (this.handedAt !== undefined) {
+        observer?.released(performance.now() - this.handedAt);
+        this.handedAt = undefined;
+      }
       const state = this as unknown as ClientWireState;
       if (state.readyForQuery === false && !this.#errorAwaitingReady) {
         // released while a statement still runs (query_timeout fired, or released too early):
@@ -252,10 +261,27 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     override connect(callback: ConnectCallback): void;
     override connect(callback?: ConnectCallback): Promise<PoolClient> | void {
       if (!callback) {
-        return new Promise((resolve, reject) => this.#connectUsable((error, client) => (client ? resolve(client) : reject(error))));
+        return new Promise((resolve, reject) => this.#connectTimed((error, client) => (client ? resolve(client) : reject(error))));
       }
       // pool.query and our own query take this path: no promise per checkout
-      this.#connectUsable((error, client) => (client ? callback(undefined, client, client.release as (release?: unknown) => void) : callback(error, undefined, NO_RELEASE)));
+      this.#connectTimed((error, client) => (client ? callback(undefined, client, client.release as (release?: unknown) => void) : callback(error, undefined, NO_RELEASE)));
+    }
+
+    /** A checkout, timed for the observer when there is one. */
+    #connectTimed(done: UsableCallback): void {
+      if (observer === undefined) return this.#connectUsable(done);
+      const asked = performance.now();
+      this.#connectUsable((error, client) => {
+        if (client instanceof ManagedClient) {
+          client.handedAt = performance.now();
+          observer?.acquired(client.handedAt - asked, !client.reused);
+        }
+        done(error, client);
+      });
+    }
+
+    observeSessions(next: SessionObserver): void {
+      observer = next;
     }
 
     /** Idempotent, unlike pg-pool's: a second call (ours or an ORM's) returns the same promise. */

@@ -4,7 +4,7 @@ import type { Logger } from '../../logging.js';
 import { driverError } from '../driver-error.js';
 import { isSessionBroken } from '../session-health.js';
 import { closedWhileRunning, type Terminable } from '../termination.js';
-import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult } from '../types.js';
+import type { DriverPool, DriverPoolFactory, DriverPoolOptions, DriverSession, PoolStats, QueryResult, SessionObserver } from '../types.js';
 import { isBusyError, retryWhileBusy } from './busy.js';
 import { sqliteDialect } from './dialect.js';
 import { toSqliteError } from './errors.js';
@@ -111,6 +111,10 @@ class SqlitePool implements DriverPool, Terminable {
 
   stats(): PoolStats {
     return this.native.stats();
+  }
+
+  observeSessions(observer: SessionObserver): void {
+    this.native.observeSessions(observer);
   }
 
   /**

@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { Pool } from 'tarn';
 import type { Logger } from '../../logging.js';
 import { SessionLifetime } from '../lifetime.js';
-import type { Clock, PoolStats } from '../types.js';
+import type { Clock, PoolStats, SessionObserver } from '../types.js';
 
 type Handle = BetterSqlite3.Database;
 /** What `acquire()` returns: `.promise` resolves to a handle. */
@@ -110,6 +110,12 @@ export class SqliteSessionPool extends Pool<Handle> {
   readonly #lifecycle: HandleLifecycle;
   readonly #reaps: boolean;
   readonly #settings: SqliteSessionPoolSettings;
+  /** Set by observeSessions (telemetry on): told of every checkout and release. */
+  #observer: SessionObserver | undefined;
+  /** With an observer: when each handle in use was handed out. */
+  readonly #handedAt = new WeakMap<Handle, number>();
+  /** With an observer: the handles handed out at least once. */
+  readonly #lent = new WeakSet<Handle>();
 
   constructor(settings: SqliteSessionPoolSettings) {
     const lifecycle = new HandleLifecycle(settings);
@@ -137,6 +143,30 @@ export class SqliteSessionPool extends Pool<Handle> {
     lifecycle.release = (db) => void this.release(db);
   }
 
+  /** Reports every checkout to `observer` from now on (see DriverPool.observeSessions). */
+  observeSessions(observer: SessionObserver): void {
+    this.#observer = observer;
+  }
+
+  /** tarn's acquire, timed for the observer when there is one (its reaction runs before the caller's). */
+  override acquire(): PendingHandle {
+    const pending = super.acquire();
+    const observer = this.#observer;
+    if (observer === undefined) return pending;
+    const asked = performance.now();
+    pending.promise.then(
+      (db) => {
+        const handedAt = performance.now();
+        this.#handedAt.set(db, handedAt);
+        const opened = !this.#lent.has(db);
+        this.#lent.add(db);
+        observer.acquired(handedAt - asked, opened);
+      },
+      () => {},
+    );
+    return pending;
+  }
+
   /**
    * Gives a handle back. It is closed instead when it is expired or closed, or when
    * `maxIdle` handles are already idle. Returns false when the handle was not lent out.
@@ -144,6 +174,7 @@ export class SqliteSessionPool extends Pool<Handle> {
   override release(db: Handle): boolean {
     const index = this.#indexInUse(db);
     if (index < 0) return false;
+    this.#released(db);
     if (db.open && db.inTransaction) this.#rollBack(db);
     if (!this.#lifecycle.usable(db)) return this.#discardAt(index, 'expired');
     super.release(db);
@@ -159,7 +190,16 @@ export class SqliteSessionPool extends Pool<Handle> {
   /** Closes a lent handle instead of giving it back (it is broken, or its state must not be reused). */
   discard(db: Handle): boolean {
     const index = this.#indexInUse(db);
-    return index >= 0 && this.#discardAt(index, 'discarded');
+    if (index < 0) return false;
+    this.#released(db);
+    return this.#discardAt(index, 'discarded');
+  }
+
+  #released(db: Handle): void {
+    const handedAt = this.#handedAt.get(db);
+    if (handedAt === undefined) return;
+    this.#handedAt.delete(db);
+    this.#observer?.released(performance.now() - handedAt);
   }
 
   /** For `close()` out of time: closes every lent handle (what still runs on it then fails). Returns how many. */

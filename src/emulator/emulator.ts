@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { DbModuleError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../logging.js';
 import { MemoryAuthLog, type AuthLog } from './auth-log.js';
+import { startAwsEndpoint, type EmulatedAws } from './aws/server.js';
 import { prepareTls, type TlsMaterial } from './certificates.js';
 import { startCluster, type EmulatedCluster } from './cluster.js';
 import { ShiftableClock } from './clock.js';
@@ -34,6 +35,8 @@ export interface Emulator {
   readonly mysql?: EmulatorEndpoint;
   /** The emulated Aurora cluster, when `cluster` was given. */
   readonly cluster?: EmulatedCluster;
+  /** The local Secrets Manager and STS endpoint, when `aws` was given. */
+  readonly aws?: EmulatedAws;
   /** The CA certificate file clients must trust (verify-full against the configured hostnames). */
   readonly caFile: string;
   /** The same CA, PEM. */
@@ -124,6 +127,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const { port, advertisedPort } = await serve(servers, 'mysql', resolved.mysql, resolved.listen, (socket, advertised) => handleMysqlConnection(socket, context, upstream, advertised));
       mysql = { host: resolved.listen, port, advertisedPort, backend: mysqlTarget.redacted };
     }
+    const aws = resolved.aws && (await startAwsEndpoint({ ...resolved.aws, listen: resolved.listen, region: resolved.region, keys, clock, sockets, logger }, servers));
     for (const server of servers) server.on('error', (error) => logger.error('emulator: listener error', { reason: messageOf(error) }));
     // after the loop above: the cluster's listeners have their own error handlers
     const cluster = resolved.cluster && (await startCluster(resolved.cluster, { session: context, listen: resolved.listen, socketSets, servers }));
@@ -132,6 +136,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ...(postgres ? { postgres } : {}),
       ...(mysql ? { mysql } : {}),
       ...(cluster ? { cluster } : {}),
+      ...(aws ? { aws } : {}),
       caFile: material.caFile,
       caPem: material.caPem,
       region: resolved.region,

@@ -66,6 +66,19 @@ export interface EmulatorClusterOptions {
   readonly instances: readonly EmulatorClusterInstanceOptions[];
 }
 
+/**
+ * The local AWS endpoint: Secrets Manager and STS on one HTTP port, authenticating requests by
+ * SigV4 against the emulator's keys and clock (for tests of code that fetches passwords from
+ * Secrets Manager or assumes roles, through the real SDK clients' `endpoint` option).
+ * @public
+ */
+export interface EmulatorAwsOptions {
+  /** Port to listen on (plain HTTP, on the emulator's `listen` address). Default: 0 (a random free port). */
+  readonly port?: number;
+  /** The 12-digit account secrets' ARNs and the keys' IAM users belong to. Default: `123456789012`. */
+  readonly accountId?: string;
+}
+
 /** Options of {@link startEmulator}. @public */
 export interface EmulatorOptions {
   /** The region tokens must be signed for. Default: `us-east-1`. */
@@ -85,6 +98,12 @@ export interface EmulatorOptions {
   readonly mysql?: EmulatorEndpointOptions | false;
   /** An emulated Aurora cluster (the single `postgres` endpoint is then off unless configured). */
   readonly cluster?: EmulatorClusterOptions;
+  /**
+   * Serve Secrets Manager and STS too (`emulator.aws`), on `true` a random port. Credentials its
+   * STS issues are trusted by every endpoint of the emulator until they expire on its clock. With
+   * `postgres: false` and no other endpoint, the emulator is an AWS endpoint only. Default: off.
+   */
+  readonly aws?: boolean | EmulatorAwsOptions;
   /** Which database users authenticate with IAM; the others are passed to the upstream with their own password. Default: every user. */
   readonly iamUsers?: readonly string[] | ((user: string) => boolean);
   /** Static keys. Default: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` from `env`, when set. */
@@ -119,6 +138,11 @@ export interface ResolvedCluster {
   readonly instances: ReadonlyArray<Required<Omit<EmulatorClusterInstanceOptions, 'writer'>> & { readonly writer: boolean }>;
 }
 
+export interface ResolvedAws {
+  readonly port: number;
+  readonly accountId: string;
+}
+
 export interface ResolvedEmulatorOptions {
   readonly region: string;
   readonly hostnames: readonly string[];
@@ -126,6 +150,7 @@ export interface ResolvedEmulatorOptions {
   readonly postgres: ResolvedEndpoint | undefined;
   readonly mysql: ResolvedEndpoint | undefined;
   readonly cluster: ResolvedCluster | undefined;
+  readonly aws: ResolvedAws | undefined;
   readonly isIamUser: (user: string) => boolean;
   readonly credentials: readonly EmulatorCredentials[];
   readonly tls: EmulatorTlsOptions | undefined;
@@ -145,6 +170,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     if (value) rejectUnknown(`${name}.`, value, ENDPOINT_KEYS);
   }
   if (options.tls) rejectUnknown('tls.', options.tls, TLS_KEYS);
+  const aws = resolveAws(options.aws);
   const cluster = options.cluster === undefined ? undefined : resolveCluster(options.cluster);
   const region = options.region ?? 'us-east-1';
   if (!REGION.test(region)) throw invalid('region', `"${region}" is not an AWS region name (like us-east-1)`);
@@ -156,7 +182,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
   const postgres = options.postgres === false || (cluster && options.postgres === undefined) ? undefined : endpoint('postgres', options.postgres ?? {});
   const mysql = options.mysql === false || options.mysql === undefined ? undefined : endpoint('mysql', options.mysql);
   if (mysql && !mysql.upstream) throw invalid('mysql.upstream', 'the MySQL endpoint needs an upstream server URL (mysql://user:password@host:3306/db)');
-  if (!postgres && !mysql && !cluster) throw invalid('postgres', 'both endpoints are disabled: enable postgres or mysql');
+  if (!postgres && !mysql && !cluster && !aws) throw invalid('postgres', 'both endpoints are disabled: enable postgres or mysql');
   const handshakeTimeoutMillis = options.handshakeTimeoutMillis ?? 10_000;
   if (!(handshakeTimeoutMillis > 0)) throw invalid('handshakeTimeoutMillis', 'must be a positive number of milliseconds');
   const clockSkewSeconds = options.clockSkewSeconds ?? 300;
@@ -169,6 +195,7 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
     postgres,
     mysql,
     cluster,
+    aws,
     isIamUser: iamUserPredicate(options.iamUsers),
     credentials: options.credentials ? [...options.credentials] : credentialsFromEnv(options.env ?? process.env),
     tls: options.tls,
@@ -181,12 +208,25 @@ export function resolveEmulatorOptions(options: EmulatorOptions = {}): ResolvedE
 
 // --- internal ---
 
-const OPTION_KEYS = ['region', 'hostnames', 'listen', 'postgres', 'mysql', 'cluster', 'iamUsers', 'credentials', 'tls', 'caFile', 'clock', 'handshakeTimeoutMillis', 'clockSkewSeconds', 'env', 'logger'] as const satisfies ReadonlyArray<keyof EmulatorOptions>;
+const OPTION_KEYS = ['region', 'hostnames', 'listen', 'postgres', 'mysql', 'cluster', 'iamUsers', 'credentials', 'tls', 'caFile', 'clock', 'handshakeTimeoutMillis', 'clockSkewSeconds', 'env', 'logger', 'aws'] as const satisfies ReadonlyArray<keyof EmulatorOptions>;
+const AWS_KEYS = ['port', 'accountId'] as const satisfies ReadonlyArray<keyof EmulatorAwsOptions>;
 const ENDPOINT_KEYS = ['port', 'advertisedPort', 'upstream'] as const satisfies ReadonlyArray<keyof EmulatorEndpointOptions>;
 const TLS_KEYS = ['cert', 'key', 'ca'] as const satisfies ReadonlyArray<keyof EmulatorTlsOptions>;
 const CLUSTER_KEYS = ['engine', 'name', 'clusterId', 'port', 'instances'] as const satisfies ReadonlyArray<keyof EmulatorClusterOptions>;
 const INSTANCE_KEYS = ['id', 'upstream', 'writer', 'lagMs'] as const satisfies ReadonlyArray<keyof EmulatorClusterInstanceOptions>;
 const LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i;
+
+function resolveAws(options: EmulatorOptions['aws']): ResolvedAws | undefined {
+  if (options === undefined || options === false) return undefined;
+  if (options !== true && (typeof options !== 'object' || options === null)) throw invalid('aws', `${JSON.stringify(options)} is not true, false or { port?, accountId? }`);
+  const given = options === true ? {} : options;
+  rejectUnknown('aws.', given, AWS_KEYS);
+  const port = given.port ?? 0;
+  if (!isPort(port, true)) throw invalid('aws.port', `${String(port)} is not a port number`);
+  const accountId = given.accountId ?? '123456789012';
+  if (typeof accountId !== 'string' || !/^\d{12}$/.test(accountId)) throw invalid('aws.accountId', `${JSON.stringify(accountId)} is not a 12-digit AWS account id`);
+  return { port, accountId };
+}
 
 function resolveCluster(options: EmulatorClusterOptions): ResolvedCluster {
   rejectUnknown('cluster.', options, CLUSTER_KEYS);

@@ -3,7 +3,9 @@
  * against telemetry off"): on PostgreSQL and MariaDB, directly, `SELECT 1` and the primary-key
  * lookup at concurrency 1 and 32, pools of 10: the bare driver pool, `connection.query` with
  * telemetry off, with telemetry on into the OpenTelemetry SDK wired as in production minus the
- * network (contenders/otel.ts), and the same with `ParentBased(TraceIdRatioBased(0.1))` sampling.
+ * network (contenders/otel.ts), and the same with `ParentBased(TraceIdRatioBased(0.1))` sampling;
+ * beside them the bare pool with the driver's own instrumentation into the same SDK
+ * (contenders/driver-otel.ts), what tracing costs without dbmodule.
  */
 
 import { runComparison } from '../lib/child.js';
@@ -19,7 +21,8 @@ import { METRIC_EXPORT_INTERVAL_MS, SAMPLED_RATIO } from '../contenders/otel.js'
 const OFF = 'dbmodule-query';
 const ON = 'dbmodule-query-otel';
 const SAMPLED = 'dbmodule-query-otel-sampled';
-const CONTENDERS: readonly ContenderKind[] = ['bare', OFF, ON, SAMPLED];
+const DRIVER_OTEL = 'bare-otel';
+const CONTENDERS: readonly ContenderKind[] = ['bare', DRIVER_OTEL, OFF, ON, SAMPLED];
 const ENGINES: readonly Engine[] = ['postgres', 'mysql'];
 const ENGINE_LABEL: Record<Engine, string> = { postgres: 'PostgreSQL', mysql: 'MariaDB' };
 /** The issue's criterion: telemetry on keeps this share of telemetry off's throughput at concurrency 32. */
@@ -76,10 +79,11 @@ runComparison(async (profile) => {
       "`BasicTracerProvider` with a `BatchSpanProcessor` (the SDK's defaults) on an exporter that drops the spans, `AsyncLocalStorageContextManager` registered globally, " +
       `a \`MeterProvider\` with a \`PeriodicExportingMetricReader\` every ${METRIC_EXPORT_INTERVAL_MS / 1000} s on an exporter that drops the collection; ` +
       `"sampled": the same with \`ParentBased(TraceIdRatioBased(${SAMPLED_RATIO}))\` (the histogram still counts every statement). ` +
+      'The bare pool with `@opentelemetry/instrumentation-pg` / `-mysql2` (enabled before the driver loads, into the same SDK) is what tracing costs without dbmodule: its ratio against the bare pool is the yardstick for telemetry on against off. ' +
       'Each telemetry contender is checked after its warm-up: spans exported for every statement (sampled: about one in ten) and the histogram counting all of them. ' +
       `A cell at concurrency ${TARGET_CONCURRENCY} where telemetry on is below ${THROUGHPUT_TARGET}× of off is measured once more after the others (rows marked "rerun"); it counts as missed only when both runs miss.`,
     tables: ENGINES.map((engine) => table(engine, cases)),
-    checks: checks(cases),
+    checks: [...checks(cases), ...yardstickChecks(cases)],
     findings: [...verified, ...ENGINES.map((engine) => costFinding(engine, cases))],
     data: { cases },
   };
@@ -173,19 +177,39 @@ function checks(cases: readonly CaseResult[]): TargetCheck[] {
     });
 }
 
+/** What a contender keeps of its untraced counterpart's throughput: telemetry on of off, the driver's instrumentation of the bare pool. */
+function keeps(s: ThroughputStats): number {
+  return s.name === DRIVER_OTEL ? s.throughputRatio.median : vsOff(s).throughputRatio.median;
+}
+
+/** At concurrency 32: telemetry on costs no more than the driver's own instrumentation costs the bare pool (1% of slack for noise). */
+function yardstickChecks(cases: readonly CaseResult[]): TargetCheck[] {
+  return cases
+    .filter((c) => c.concurrency === TARGET_CONCURRENCY)
+    .map((c) => {
+      const on = keeps(stat(c.contenders, ON));
+      const driver = keeps(stat(c.contenders, DRIVER_OTEL));
+      return {
+        target: `${ENGINE_LABEL[c.engine]} direct ${c.workload} c=${c.concurrency}: telemetry on keeps at least the share of throughput the driver's instrumentation keeps of the bare pool`,
+        passed: on >= driver - 0.01,
+        detail: `dbmodule on/off ${on.toFixed(3)}, driver instrumented/bare ${driver.toFixed(3)}`,
+      };
+    });
+}
+
 /** Per engine: what telemetry adds in client CPU per statement, and what sampling takes back, at concurrency 32. */
 function costFinding(engine: Engine, cases: readonly CaseResult[]): string {
   const parts = cases
     .filter((c) => c.engine === engine && c.concurrency === TARGET_CONCURRENCY)
     .map((c) => {
-      const [off, on, sampled] = [OFF, ON, SAMPLED].map((name) => stat(c.contenders, name));
-      const extra = (s: ThroughputStats) => {
-        const micros = s.cpuMicrosPerOp.median - off!.cpuMicrosPerOp.median;
+      const [bare, driver, off, on, sampled] = ['bare', DRIVER_OTEL, OFF, ON, SAMPLED].map((name) => stat(c.contenders, name));
+      const extra = (s: ThroughputStats, base: ThroughputStats) => {
+        const micros = s.cpuMicrosPerOp.median - base.cpuMicrosPerOp.median;
         return `${micros < 0 ? '−' : '+'}${Math.abs(micros).toFixed(1)} µs`;
       };
       return (
-        `${workloadLabel(c.workload)}: on ${vsOff(on!).throughputRatio.median.toFixed(3)}× of off (${extra(on!)} client CPU per statement), ` +
-        `sampled ${vsOff(sampled!).throughputRatio.median.toFixed(3)}× (${extra(sampled!)})`
+        `${workloadLabel(c.workload)}: on ${keeps(on!).toFixed(3)}× of off (${extra(on!, off!)} client CPU per statement), ` +
+        `sampled ${keeps(sampled!).toFixed(3)}× (${extra(sampled!, off!)}); the driver's instrumentation ${keeps(driver!).toFixed(3)}× of the bare pool (${extra(driver!, bare!)})`
       );
     });
   return `${ENGINE_LABEL[engine]} at c=${TARGET_CONCURRENCY} (first runs): ${parts.join('; ')}.`;

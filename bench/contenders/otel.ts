@@ -79,6 +79,8 @@ export interface BenchSdk {
    * Answers a line for the comparison's findings.
    */
   verify(statements: number): Promise<string>;
+  /** Flushes the spans and checks a driver instrumentation traced every statement (at least one span each). */
+  verifyDriverSpans(statements: number): Promise<string>;
   shutdown(): Promise<void>;
 }
 
@@ -104,6 +106,11 @@ export function startBenchSdk(sampled: boolean): BenchSdk {
       if (share < low || share > high) throw new Error(`${spans.spans} spans exported for ${statements} statements (expected ${low}–${high} of them)`);
       if (metrics.durationCount < statements) throw new Error(`db.client.operation.duration counted ${metrics.durationCount} of ${statements} statements`);
       return `${spans.spans} spans exported for ${statements} statements (${[...spans.names].join(', ')}); db.client.operation.duration counted ${metrics.durationCount}`;
+    },
+    verifyDriverSpans: async (statements) => {
+      await tracerProvider.forceFlush();
+      if (spans.spans < statements) throw new Error(`${spans.spans} spans exported for ${statements} statements (expected one at least for each)`);
+      return `${spans.spans} spans exported for ${statements} statements (${[...spans.names].join(', ')})`;
     },
     shutdown: async () => {
       await tracerProvider.shutdown();

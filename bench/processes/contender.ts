@@ -11,6 +11,7 @@
  */
 
 import { dbmodulePool, dbmoduleQuery, dbmoduleQueryOtel, dbmoduleReader } from '../contenders/dbmodule.js';
+import { bareDriverOtel } from '../contenders/driver-otel.js';
 import { bareMysqlPool, wrapperMysqlPool } from '../contenders/mysql.js';
 import { barePgPool, wrapperPgPool } from '../contenders/postgres.js';
 import type { QueryTarget, Route } from '../contenders/target.js';
@@ -54,6 +55,8 @@ function open(engine: Engine, route: Route, kind: ContenderKind): Promise<QueryT
   switch (kind) {
     case 'bare':
       return engine === 'postgres' ? barePgPool(route) : bareMysqlPool(route);
+    case 'bare-otel':
+      return bareDriverOtel(engine, route);
     case 'dbmodule-query':
       return dbmoduleQuery(engine, route);
     case 'dbmodule-query-otel':

@@ -199,11 +199,16 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
     return parent.getValue(this.#instruments.suppress) === true ? undefined : this.#start(sql, parent);
   }
 
-  /** A checkout of the native pool with tracing suppressed, its callback in the caller's context. */
+  /**
+   * A checkout of the native pool with tracing suppressed, its callback in the caller's context.
+   * dbmodule's own checkouts (a statement's, already suppressed) run in the caller's context as it is.
+   */
   checkout<F extends (...args: never[]) => unknown, R>(connect: (callback: F | undefined) => R, callback: F | undefined): R {
     const { api, suppress } = this.#instruments;
     const caller = api.context.active();
-    return api.context.with(caller.setValue(suppress, true), connect, undefined, callback === undefined ? undefined : api.context.bind(caller, callback));
+    const bound = callback === undefined ? undefined : api.context.bind(caller, callback);
+    if (caller.getValue(suppress) === true) return connect(bound);
+    return api.context.with(caller.setValue(suppress, true), connect, undefined, bound);
   }
 
   /** Starts the CLIENT span of `sql`, the child of `parent`: the one place statement spans are made. */
@@ -292,11 +297,12 @@ export class OtelEndpointTelemetry implements EndpointTelemetry {
     if (known !== undefined) return known;
     const summary = summarizeStatement(sql, this.#dialect);
     const name = spanName(summary, this.#system);
-    const described = summaryAttributes(summary, name);
+    const described = summaryAttributes(summary);
     const statement: PreparedStatement = {
       name,
       // shared by every span of the text: not frozen, a tracer that wrote into them would throw from the query
-      spanAttributes: { ...this.#spanBase, ...described, [ATTR.queryText]: sql },
+      spanAttributes: { ...this.#spanBase, ...described, ...(summary.operation === undefined ? {} : { [ATTR.querySummary]: name }), [ATTR.queryText]: sql },
+      // the summary is left off: it repeats the operation and the table, and each attribute costs the SDK's histogram on every statement
       metricAttributes: { ...this.#metricBase, ...described },
     };
     if (sql.length <= CACHEABLE_TEXT_LENGTH) {
@@ -312,10 +318,10 @@ function spanName(summary: StatementSummary, system: DatabaseSystem): string {
   return summary.collection === undefined ? summary.operation : `${summary.operation} ${summary.collection}`;
 }
 
-/** The operation, the table and the summary the span is named by (`SELECT orders`), where the text says them. */
-function summaryAttributes(summary: StatementSummary, name: string): Attributes {
+/** The operation and the table, where the text says them. */
+function summaryAttributes(summary: StatementSummary): Attributes {
   if (summary.operation === undefined) return {};
   return summary.collection === undefined
-    ? { [ATTR.operationName]: summary.operation, [ATTR.querySummary]: name }
-    : { [ATTR.operationName]: summary.operation, [ATTR.collectionName]: summary.collection, [ATTR.querySummary]: name };
+    ? { [ATTR.operationName]: summary.operation }
+    : { [ATTR.operationName]: summary.operation, [ATTR.collectionName]: summary.collection };
 }

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, messageOf } from '../errors.js';
 import { createLogfmtLogger } from '../logging.js';
 import type { AuthAttempt } from './auth-log.js';
+import type { EmulatedAws } from './aws/server.js';
 import type { EmulatedCluster } from './cluster.js';
 import { startEmulator, type Emulator } from './emulator.js';
 import type { EmulatorCredentials, EmulatorOptions, EmulatorTlsOptions } from './options.js';
@@ -46,6 +47,13 @@ Options:
   --cluster-name NAME            <NAME>.cluster-<ID>.<region>.rds.amazonaws.com (default: mydb)
   --cluster-id ID                (default: abc123def456)
   --cluster-port N               port tokens are signed for on every endpoint (default: 5432 / 3306)
+  --aws                          also serve Secrets Manager and STS (plain HTTP, SigV4 against the
+                                 trusted key; point an SDK at it with AWS_ENDPOINT_URL_SECRETS_MANAGER
+                                 and AWS_ENDPOINT_URL_STS, or the client's endpoint option)
+  --aws-port N                   its port (default: a free port)
+  --aws-secret NAME=FILE         a secret whose value is FILE's content, one trailing newline
+                                 dropped (repeatable; the value never goes on the command line)
+  --aws-role ARN                 a role STS lets the trusted key assume (repeatable)
   --verbose                      print every authentication attempt
   -h, --help                     this text
 `;
@@ -69,6 +77,7 @@ export async function runEmulateCommand(argv: string[], io: EmulateIo): Promise<
     ...clusterOption(values),
     postgres: values['no-postgres'] || (values.cluster && !values['postgres-upstream']) ? false : { port: port(values['postgres-port'], '--postgres-port'), advertisedPort: port(values['postgres-advertised-port'], '--postgres-advertised-port'), upstream: values['postgres-upstream'] },
     mysql: values['mysql-upstream'] ? { port: port(values['mysql-port'], '--mysql-port'), advertisedPort: port(values['mysql-advertised-port'], '--mysql-advertised-port'), upstream: values['mysql-upstream'] } : false,
+    ...awsOption(values),
     iamUsers: values['iam-user'],
     credentials: credentials(values, env),
     tls: await tlsFiles(values),
@@ -77,7 +86,13 @@ export async function runEmulateCommand(argv: string[], io: EmulateIo): Promise<
     logger: createLogfmtLogger(values.verbose ? 'debug' : 'warn', (line) => io.stderr(`${line}\n`)),
   };
   const emulator = await startEmulator(options);
-  io.stdout(describe(emulator, options));
+  try {
+    await seedAws(emulator, values);
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+  io.stdout(describe(emulator, options, values));
   if (values.verbose) emulator.authLog.subscribe((attempt) => io.stdout(`${formatAttempt(attempt)}\n`));
   return { close: () => emulator.close() };
 }
@@ -127,6 +142,10 @@ const FLAGS = {
   'cluster-name': { type: 'string' },
   'cluster-id': { type: 'string' },
   'cluster-port': { type: 'string' },
+  aws: { type: 'boolean' },
+  'aws-port': { type: 'string' },
+  'aws-secret': { type: 'string', multiple: true },
+  'aws-role': { type: 'string', multiple: true },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -162,6 +181,34 @@ function clusterOption(values: Values): Pick<EmulatorOptions, 'cluster'> {
       ...(clusterPort === undefined ? {} : { port: clusterPort }),
     },
   };
+}
+
+function awsOption(values: Values): Pick<EmulatorOptions, 'aws'> {
+  if (!values.aws) {
+    const stray = (['aws-port', 'aws-secret', 'aws-role'] as const).find((flag) => values[flag] !== undefined);
+    if (stray) throw new ConfigError('CONFIG_INVALID', `--${stray} needs --aws`);
+    return {};
+  }
+  const awsPort = port(values['aws-port'], '--aws-port');
+  return { aws: awsPort === undefined ? true : { port: awsPort } };
+}
+
+/** The secrets and roles of `--aws-secret` / `--aws-role`. */
+async function seedAws(emulator: Emulator, values: Values): Promise<void> {
+  if (!emulator.aws) return;
+  for (const entry of values['aws-secret'] ?? []) {
+    const at = entry.indexOf('=');
+    if (at <= 0) throw new ConfigError('CONFIG_INVALID', '--aws-secret: expected NAME=FILE (app/db=./db-secret.json)');
+    const file = entry.slice(at + 1);
+    let value: string;
+    try {
+      value = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError('CONFIG_INVALID', `--aws-secret: cannot read ${file}: ${messageOf(error)}`, { cause: error });
+    }
+    emulator.aws.secrets.create(entry.slice(0, at), value.replace(/\r?\n$/, ''));
+  }
+  for (const arn of values['aws-role'] ?? []) emulator.aws.sts.defineRole(arn);
 }
 
 function credentials(values: Values, env: Record<string, string | undefined>): EmulatorCredentials[] {
@@ -216,7 +263,20 @@ function maskKey(accessKeyId: string): string {
   return accessKeyId.length <= 8 ? '****' : `${accessKeyId.slice(0, 4)}…${accessKeyId.slice(-4)}`;
 }
 
-function describe(emulator: Emulator, options: EmulatorOptions): string {
+/** The AWS endpoint, how to point an SDK at it, and what it holds. */
+function describeAws(aws: EmulatedAws, values: Values): string[] {
+  const secrets = (values['aws-secret'] ?? []).map((entry) => entry.slice(0, entry.indexOf('=')));
+  const roles = values['aws-role'] ?? [];
+  return [
+    `  aws        ${aws.endpoint} -> Secrets Manager and STS, account ${aws.accountId}, requests signed for ${aws.region}`,
+    `             AWS_ENDPOINT_URL_SECRETS_MANAGER=${aws.endpoint} AWS_ENDPOINT_URL_STS=${aws.endpoint}`,
+    `             (or the SDK client's endpoint option: new SecretsManagerClient({ endpoint: '${aws.endpoint}' }))`,
+    `             secrets: ${secrets.length > 0 ? secrets.join(', ') : 'none (--aws-secret NAME=FILE)'}`,
+    `             roles:   ${roles.length > 0 ? roles.join(', ') : 'none (--aws-role ARN)'}`,
+  ];
+}
+
+function describe(emulator: Emulator, options: EmulatorOptions, values: Values): string {
   const lines = [`dbmodule emulate: RDS IAM endpoint, region ${emulator.region}`];
   const signedFor = (port: number) => emulator.hostnames.map((name) => `${name}:${port}`).join(', ');
   if (emulator.postgres) {
@@ -228,6 +288,7 @@ function describe(emulator: Emulator, options: EmulatorOptions): string {
     lines.push(`  mysql      ${m.host}:${m.port} -> ${m.backend}`, `             tokens signed for ${signedFor(m.advertisedPort)}`);
   }
   if (emulator.cluster) lines.push(...describeCluster(emulator.cluster));
+  if (emulator.aws) lines.push(...describeAws(emulator.aws, values));
   lines.push(
     `  CA file    ${emulator.caFile}`,
     `             trust it: sslmode=verify-full&sslrootcert=${emulator.caFile} (PostgreSQL), ssl.ca (mysql2), --ssl-ca (mysql)`,

@@ -6,10 +6,11 @@ import {
   UpdateSecretVersionStageCommand,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
+import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatedAws, type Emulator } from '../../src/emulator/index.js';
 import { KEY, OTHER_KEY } from '../support/emulator.js';
-import { rejectionOf } from '../support/rejection.js';
+import { rejectionOf, thrownBy } from '../support/rejection.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
@@ -397,5 +398,50 @@ describe('Secrets Manager: SigV4 authentication', () => {
     emulator.setClockOffset(86_400);
     const later = await fetch(aws.endpoint, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.GetSecretValue' }, body: '{}' });
     expect(Math.abs(Date.parse(later.headers.get('date') ?? '') - (Date.now() + 86_400_000))).toBeLessThan(5000);
+  });
+});
+
+describe('startEmulator({ aws })', () => {
+  it('validates the aws option', async () => {
+    const problems = [
+      [{ aws: { port: 70_000 } }, 'emulator option aws.port'],
+      [{ aws: { accountId: '12345' } }, 'emulator option aws.accountId'],
+      [{ aws: { prot: 1 } }, 'emulator option aws.prot: unknown option; did you mean aws.port?'],
+      [{ aws: 'yes' }, 'emulator option aws'],
+    ] as const;
+    for (const [options, message] of problems) {
+      const error = await rejectionOf(startEmulator({ postgres: false, ...(options as object) }));
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID' });
+      expect(error.message).toContain(message);
+    }
+    // without aws, an emulator with no endpoint is still refused
+    expect((await rejectionOf(startEmulator({ postgres: false }))).message).toContain('both endpoints are disabled');
+  });
+
+  it('uses the configured account, and closing ends keep-alive connections and stops listening', async () => {
+    const own = await startEmulator({ postgres: false, aws: { accountId: '111122223333' }, credentials: [KEY] });
+    const endpoint = own.aws?.endpoint ?? '';
+    expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(own.aws?.port).toBe(Number(new URL(endpoint).port));
+    expect(own.postgres).toBeUndefined();
+    const { arn } = own.aws?.secrets.create('own/db', 'v') ?? { arn: '' };
+    expect(arn).toMatch(/^arn:aws:secretsmanager:us-east-1:111122223333:secret:own\/db-/);
+    const sm = new SecretsManagerClient({ region: REGION, endpoint, credentials: KEY, maxAttempts: 1 });
+    try {
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString).toBe('v');
+      // the SDK keeps its socket open (keep-alive); close() must not wait for it
+      await own.close();
+      const refused = await new Promise<string>((resolve) => {
+        const socket = connect(Number(new URL(endpoint).port), '127.0.0.1');
+        socket.once('connect', () => (socket.destroy(), resolve('connected')));
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+      expect((await rejectionOf(sm.send(new GetSecretValueCommand({ SecretId: arn })))).message).toMatch(/ECONNREFUSED|socket hang up|ECONNRESET/);
+    } finally {
+      sm.destroy();
+      await own.close();
+    }
+    expect(thrownBy(() => own.aws?.secrets.create('bad name', 'v')).message).toContain('not a secret name');
   });
 });

@@ -137,3 +137,47 @@ describe('dbmodule emulate --cluster', () => {
     expect((await rejectionOf(() => runEmulateCommand(['--cluster', 'postgres'], io), Error)).message).toContain('cluster.instances: at least one instance');
   });
 });
+
+describe('dbmodule emulate --aws', () => {
+  it('serves Secrets Manager and STS at the printed URL, with the secrets and roles of its flags', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    const { AssumeRoleCommand, STSClient } = await import('@aws-sdk/client-sts');
+    const dir = await mkdtemp(join(tmpdir(), 'dbmodule-cli-aws-'));
+    const file = join(dir, 'secret.json');
+    await writeFile(file, '{"password":"cli-secret-pw"}\n');
+    const { out, io } = capture();
+    const role = 'arn:aws:iam::123456789012:role/cli-role';
+    const handle = await runEmulateCommand(['--no-postgres', '--aws', '--aws-secret', `cli/db=${file}`, '--aws-role', role], io);
+    try {
+      const text = out.join('');
+      const endpoint = /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+)/.exec(text)?.[1] ?? '';
+      expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(text).toContain(`AWS_ENDPOINT_URL_STS=${endpoint}`);
+      expect(text).toContain('secrets: cli/db');
+      expect(text).not.toContain('cli-secret-pw');
+      expect(text).not.toMatch(/^ {2}postgres {3}/m);
+      const sm = new SecretsManagerClient({ region: 'us-east-1', endpoint, credentials: KEY, maxAttempts: 1 });
+      const sts = new STSClient({ region: 'us-east-1', endpoint, credentials: KEY, maxAttempts: 1 });
+      try {
+        expect((await sm.send(new GetSecretValueCommand({ SecretId: 'cli/db' }))).SecretString).toBe('{"password":"cli-secret-pw"}');
+        expect((await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'cli' }))).AssumedRoleUser?.Arn).toBe('arn:aws:sts::123456789012:assumed-role/cli-role/cli');
+      } finally {
+        sm.destroy();
+        sts.destroy();
+      }
+    } finally {
+      await handle.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the flag at fault', async () => {
+    const { io } = capture();
+    expect((await rejectionOf(() => runEmulateCommand(['--aws-role', 'arn:aws:iam::123456789012:role/x'], io), Error)).message).toBe('--aws-role needs --aws');
+    expect((await rejectionOf(() => runEmulateCommand(['--no-postgres', '--aws', '--aws-secret', 'no-file'], io), Error)).message).toContain('--aws-secret: expected NAME=FILE');
+    expect((await rejectionOf(() => runEmulateCommand(['--no-postgres', '--aws', '--aws-role', 'not-an-arn'], io), Error)).message).toContain('not a role ARN');
+  });
+});

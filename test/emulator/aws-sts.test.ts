@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleCommandInput, type STSClientConfig } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
@@ -6,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatedAws, type Emulator } from '../../src/emulator/index.js';
 import type { LogFields, Logger } from '../../src/logging.js';
 import { startAwsTap, type AwsTap } from '../support/aws-tap.js';
-import { KEY, OTHER_KEY, pgClient, sign } from '../support/emulator.js';
+import { KEY, NodeSha256, OTHER_KEY, pgClient, sign } from '../support/emulator.js';
 import { rejectionOf } from '../support/rejection.js';
 import { SecretNeedles } from '../support/iam-e2e/secret-scan.js';
 
@@ -243,6 +245,43 @@ describe('STS: SigV4 authentication', () => {
     expect(stsExpired.$metadata).toMatchObject({ httpStatusCode: 400 });
     // the long-term key still works at that time (the SDK corrects its clock from the Date header)
     expect((await sts(KEY, { maxAttempts: 2 }).send(new GetCallerIdentityCommand({}))).Account).toBe(ACCOUNT);
+  });
+});
+
+describe('STS over GET (awsQuery allows the parameters in the query string)', () => {
+  /** A GET signed by smithy's SigV4 signer on its own, sent with node:http: the canonical query is the emulator's to get right. */
+  async function signedGet(query: Record<string, string>, credentials: { accessKeyId: string; secretAccessKey: string } = KEY): Promise<{ status: number; body: string }> {
+    const port = aws.port;
+    const signer = new SignatureV4({ service: 'sts', region: REGION, credentials, sha256: NodeSha256 });
+    const signed = await signer.sign({ method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port, path: '/', query, headers: { host: `127.0.0.1:${port}` } });
+    const encode = (value: string) => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const path = `/?${Object.entries(query).map(([key, value]) => `${encode(key)}=${encode(value)}`).join('&')}`;
+    return new Promise((resolve, reject) => {
+      const outgoing = httpRequest({ host: '127.0.0.1', port, method: 'GET', path, headers: signed.headers, agent: false }, (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      outgoing.on('error', reject);
+      outgoing.end();
+    });
+  }
+
+  it('verifies the canonical query (encoded, sorted) and answers in XML', async () => {
+    const identity = await signedGet({ Version: '2011-06-15', Action: 'GetCallerIdentity' });
+    expect(identity.status).toBe(200);
+    expect(identity.body).toContain(`<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::${ACCOUNT}:user/${KEY.accessKeyId}</Arn>`);
+    const assumed = await signedGet({ Action: 'AssumeRole', Version: '2011-06-15', RoleArn: ROLE, RoleSessionName: 'get=session@x,y', DurationSeconds: '900' });
+    expect(assumed.status).toBe(200);
+    expect(assumed.body).toContain(`<Arn>arn:aws:sts::${ACCOUNT}:assumed-role/app-db/get=session@x,y</Arn>`);
+    const unknownAction = await signedGet({ Action: 'GetSessionToken', Version: '2011-06-15' });
+    expect(unknownAction.status).toBe(400);
+    expect(unknownAction.body).toMatch(/<ErrorResponse xmlns="[^"]+"><Error><Type>Sender<\/Type><Code>InvalidAction<\/Code><Message>[^<]+<\/Message><\/Error><RequestId>[0-9a-f-]{36}<\/RequestId><\/ErrorResponse>$/);
+    const wrongVersion = await signedGet({ Action: 'GetCallerIdentity', Version: '2010-01-01' });
+    expect(wrongVersion.body).toContain('<Code>InvalidAction</Code>');
+    const wrongSecret = await signedGet({ Action: 'GetCallerIdentity', Version: '2011-06-15' }, { ...KEY, secretAccessKey: 'nope' });
+    expect(wrongSecret.status).toBe(403);
+    expect(wrongSecret.body).toContain('<Code>SignatureDoesNotMatch</Code>');
   });
 });
 

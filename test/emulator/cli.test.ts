@@ -159,14 +159,22 @@ describe('dbmodule emulate --aws', () => {
       expect(text).toContain('secrets: cli/db');
       expect(text).not.toContain('cli-secret-pw');
       expect(text).not.toMatch(/^ {2}postgres {3}/m);
-      const sm = new SecretsManagerClient({ region: 'us-east-1', endpoint, credentials: KEY, maxAttempts: 1 });
-      const sts = new STSClient({ region: 'us-east-1', endpoint, credentials: KEY, maxAttempts: 1 });
+      // as printed: the SDK takes the endpoints from the environment
+      const saved = { sm: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER, sts: process.env.AWS_ENDPOINT_URL_STS };
+      process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = /AWS_ENDPOINT_URL_SECRETS_MANAGER=(\S+)/.exec(text)?.[1];
+      process.env.AWS_ENDPOINT_URL_STS = /AWS_ENDPOINT_URL_STS=(\S+)/.exec(text)?.[1];
+      const sm = new SecretsManagerClient({ region: 'us-east-1', credentials: KEY, maxAttempts: 1 });
+      const sts = new STSClient({ region: 'us-east-1', credentials: KEY, maxAttempts: 1 });
       try {
         expect((await sm.send(new GetSecretValueCommand({ SecretId: 'cli/db' }))).SecretString).toBe('{"password":"cli-secret-pw"}');
         expect((await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'cli' }))).AssumedRoleUser?.Arn).toBe('arn:aws:sts::123456789012:assumed-role/cli-role/cli');
       } finally {
         sm.destroy();
         sts.destroy();
+        for (const [name, value] of [['AWS_ENDPOINT_URL_SECRETS_MANAGER', saved.sm], ['AWS_ENDPOINT_URL_STS', saved.sts]] as const) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
       }
     } finally {
       await handle.close();

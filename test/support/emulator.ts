@@ -35,7 +35,7 @@ export function sign(options: SignOptions): Promise<string> {
 }
 
 /** node:crypto SHA-256 in the shape smithy's signer wants. */
-class NodeSha256 {
+export class NodeSha256 {
   readonly #hash;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));

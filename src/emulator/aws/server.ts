@@ -60,14 +60,12 @@ export async function startAwsEndpoint(context: AwsEndpointContext, servers: Ser
   const secrets = new SecretsManagerService(context.region, context.accountId, context.clock);
   const sts = new StsService(context.keys, identities, context.clock);
   const log = new AwsRequestLog();
-  const server = createServer({ keepAlive: true });
+  const server = createServer();
   servers.push(server);
   server.on('connection', (socket) => context.sockets.track(socket));
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    void exchange(request, response).catch((error: unknown) => {
-      context.logger.error('emulator: an AWS request failed unanswered', { reason: messageOf(error) });
-      response.destroy();
-    });
+    // Only reading the body can fail here (the client went away): there is no one to answer.
+    void exchange(request, response).catch(() => response.destroy());
   });
 
   const exchange = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -95,9 +93,11 @@ export async function startAwsEndpoint(context: AwsEndpointContext, servers: Ser
       const caller: Caller = { accessKeyId, identity: identities.of(accessKeyId) };
       answer = json ? answerJson(signed, caller) : answerQuery(signed, caller, requestId);
     } catch (error) {
-      if (!(error instanceof AwsServiceError)) throw error;
-      failure = error;
-      answer = json ? jsonError(error) : queryError(error, STS_XML_NAMESPACE, requestId);
+      // A fault of the emulator itself is answered as AWS answers its own: 500 InternalFailure,
+      // which the SDK retries; what went wrong goes to the log, not to the caller.
+      if (!(error instanceof AwsServiceError)) context.logger.error('emulator: an AWS request failed', { service, action, reason: messageOf(error) });
+      failure = error instanceof AwsServiceError ? error : new AwsServiceError('InternalFailure', 'We encountered an internal error. Please try again.', 500);
+      answer = json ? jsonError(failure) : queryError(failure, STS_XML_NAMESPACE, requestId);
     }
     if (json) secrets.record(action, bestEffortJson(signed.body), accessKeyId, failure?.code);
     log.record({

@@ -45,11 +45,14 @@ export interface Emulator {
   readonly hostnames: readonly string[];
   /** Every authentication attempt (never the token or its signature). */
   readonly authLog: AuthLog;
-  /** Shifts the emulator clock by `seconds` (absolute, not cumulative), e.g. 960 to make 15-minute tokens expire. */
+  /**
+   * Shifts the emulator clock by `seconds` (absolute, not cumulative), e.g. 960 to make 15-minute
+   * tokens expire, and with them 15-minute credentials from `aws.sts` (for tokens and AWS requests).
+   */
   setClockOffset(seconds: number): void;
-  /** Trusts another access key (or replaces one), e.g. temporary credentials with a session token. */
+  /** Trusts another access key (or replaces one), e.g. temporary credentials with a session token; the AWS endpoint trusts it too. */
   addCredentials(credentials: EmulatorCredentials): void;
-  /** Refuses every later token signed with this access key id. */
+  /** Refuses every later token, and every later AWS request, signed with this access key id. */
   revoke(accessKeyId: string): void;
   /** Ends every session, stops listening and removes the generated CA directory. Idempotent. */
   close(): Promise<void>;
@@ -58,7 +61,9 @@ export interface Emulator {
 /**
  * Starts a local endpoint that authenticates RDS IAM tokens as RDS does (PostgreSQL and/or MySQL
  * protocol, TLS with a generated or given certificate) and relays each authenticated session to
- * a real server, or for PostgreSQL without an upstream to an embedded PGlite database.
+ * a real server, or for PostgreSQL without an upstream to an embedded PGlite database. With `aws`
+ * it also serves Secrets Manager and STS over HTTP (`emulator.aws`), trusting the same keys on the
+ * same clock, for tests that run the real AWS SDK clients against it.
  *
  * @example
  * ```ts

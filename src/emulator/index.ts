@@ -1,5 +1,6 @@
 /**
- * `dbmodule/emulator`: a local RDS IAM endpoint for laptops and CI.
+ * `dbmodule/emulator`: a local RDS IAM endpoint for laptops and CI, with local Secrets Manager and
+ * STS endpoints for code that fetches passwords or assumes roles.
  * @packageDocumentation
  */
 export { startEmulator } from './emulator.js';

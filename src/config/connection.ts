@@ -1,6 +1,6 @@
 import { DbModuleError } from '../errors.js';
 import { dirname, resolve } from 'node:path';
-import type { ClusterConfig, ConnectionConfig, DriverName, IamAuthConfig, MigrationsConfig } from './types.js';
+import type { ClusterConfig, ConnectionConfig, DriverName, IamAuthConfig, MigrationsConfig, SecretsManagerConfig } from './types.js';
 import { CLUSTER_DEFAULTS, DEFAULTS, MIGRATIONS_DEFAULTS } from './defaults.js';
 import { parseConnectionDsn } from './plan.js';
 import { isPlainObject } from './describe.js';
@@ -18,6 +18,7 @@ import {
   type RawCluster,
   type RawConnection,
   type RawMigrations,
+  type RawSecrets,
 } from './schema.js';
 import { suggest } from './suggest.js';
 
@@ -185,10 +186,36 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
     ...(iam?.signing_host === undefined ? {} : { signing_host: iam.signing_host }),
     ...(iam?.signing_port === undefined ? {} : { signing_port: iam.signing_port }),
     ...(maxConnects === undefined ? {} : { max_connects_per_second: maxConnects }),
+    ...(iam?.profile === undefined ? {} : { profile: iam.profile }),
+    ...(iam?.role_arn === undefined ? {} : { role_arn: iam.role_arn }),
+    ...(iam?.role_session_name === undefined ? {} : { role_session_name: iam.role_session_name }),
+    ...(iam?.external_id === undefined ? {} : { external_id: iam.external_id }),
+    ...(iam?.duration === undefined ? {} : { duration: iam.duration }),
   };
   const ignored = ['region', 'db_user', 'signing_host', 'signing_port', 'max_connects_per_second'].filter((key) => iam?.[key as keyof typeof iam] !== undefined);
   if (!enabled && ignored.length > 0) {
     warnings.push(`${base}.aws_iam_auth: ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} ignored because aws_iam_auth.enabled is false`);
+  }
+
+  const secrets = data.secrets_manager === undefined ? undefined : secretsConfig(data.secrets_manager);
+  if (data.secrets_manager !== undefined && secrets === undefined && !failed.has('secrets_manager')) {
+    at('secrets_manager.secret_id', `is required: the name or ARN of the secret holding the login (or set ${envVariable(name, ['secrets_manager', 'secret_id'])})`);
+  }
+  if (data.secrets_manager !== undefined && enabled) {
+    at('secrets_manager', 'cannot be used with aws_iam_auth.enabled: true: a login is either an IAM token or the password of a secret; remove one');
+  }
+  if (data.secrets_manager !== undefined && driver === 'sqlite') at('secrets_manager', 'SQLite has no login; remove it or use a postgres or mysql connection');
+  // the credential keys serve IAM signing and Secrets Manager alike
+  const credentialKeys = ['profile', 'role_arn', 'role_session_name', 'external_id', 'duration'].filter((key) => iam?.[key as keyof typeof iam] !== undefined);
+  if (!enabled && data.secrets_manager === undefined && credentialKeys.length > 0) {
+    warnings.push(`${base}.aws_iam_auth: ${credentialKeys.join(', ')} ${credentialKeys.length > 1 ? 'are' : 'is'} ignored: the connection uses no AWS credentials (neither aws_iam_auth.enabled nor secrets_manager)`);
+  }
+  const roleOnly = ['role_session_name', 'external_id', 'duration'].filter((key) => iam?.[key as keyof typeof iam] !== undefined);
+  if (iam?.role_arn === undefined && roleOnly.length > 0) {
+    warnings.push(`${base}.aws_iam_auth: ${roleOnly.join(', ')} ${roleOnly.length > 1 ? 'are' : 'is'} ignored without aws_iam_auth.role_arn`);
+  }
+  if (iam?.duration !== undefined && (iam.duration < 900_000 || iam.duration > 43_200_000)) {
+    at('aws_iam_auth.duration', `(${ms(iam.duration)}) must be between 15m and 12h: the range STS AssumeRole accepts`);
   }
 
   const cluster = data.cluster === undefined ? undefined : clusterConfig(data.cluster);
@@ -210,6 +237,7 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
   for (const key of Object.keys(aws_iam_auth)) record(`aws_iam_auth.${key}`, sourceOf(`aws_iam_auth.${key}`));
   if (cluster) for (const key of Object.keys(cluster)) record(`cluster.${key}`, sourceOf(`cluster.${key}`));
   if (replicas) record('replicas', sourceOf('replicas'));
+  if (secrets) for (const key of Object.keys(secrets)) record(`secrets_manager.${key}`, sourceOf(`secrets_manager.${key}`));
   const migrations = data.migrations === undefined ? undefined : migrationsConfig(data.migrations, sources.get(`connections.${name}.migrations.directory`) ?? sources.get(`connections.${name}`));
   if (migrations) for (const key of Object.keys(migrations)) record(`migrations.${key}`, sourceOf(`migrations.${key}`));
 
@@ -226,6 +254,7 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
       connection_timeout: timeout ?? iamTimeout ?? DEFAULTS.connection_timeout,
       query_timeout: data.query_timeout ?? DEFAULTS.query_timeout,
       aws_iam_auth,
+      ...(secrets ? { secrets_manager: secrets } : {}),
       ...(cluster ? { cluster } : {}),
       ...(replicas ? { replicas } : {}),
       ...(migrations ? { migrations } : {}),
@@ -234,6 +263,17 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
     problems,
     warnings,
   };
+}
+
+/** A `secrets_manager` block with defaults applied; undefined without its secret_id. */
+function secretsConfig(raw: RawSecrets): SecretsManagerConfig | undefined {
+  if (raw.secret_id === undefined) return undefined;
+  return Object.freeze({
+    secret_id: raw.secret_id,
+    ...(raw.region === undefined ? {} : { region: raw.region }),
+    refresh: raw.refresh ?? DEFAULTS.secret_refresh,
+    ...(raw.endpoint === undefined ? {} : { endpoint: raw.endpoint }),
+  });
 }
 
 /** A `cluster` block with defaults applied (CLUSTER_DEFAULTS). */

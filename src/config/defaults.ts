@@ -9,6 +9,10 @@ export const DEFAULTS = Object.freeze({
   query_timeout: 0,
   /** Only when aws_iam_auth.enabled; RDS throttles new IAM connections at 200/s. */
   max_connects_per_second: 50,
+  /** secrets_manager.refresh. */
+  secret_refresh: 3_600_000,
+  /** aws_iam_auth.duration of assumed-role credentials (STS's own default). */
+  role_duration: 3_600_000,
 });
 
 /** Cluster settings left unset (DESIGN §9). Durations in milliseconds. @public */

@@ -9,7 +9,7 @@ export interface DsnPlan {
   readonly driver: DriverName;
   /** The validated settings: pool limits and timeouts (milliseconds). */
   readonly settings: ConnectionConfig;
-  /** The DSN's parts, decoded. Under IAM the password is removed (the token replaces it). */
+  /** The DSN's parts, decoded. Under IAM or Secrets Manager the password is removed (the token or the secret's replaces it). */
   readonly dsn: ParsedDsn;
   /** The DSN redacted, for messages: `postgres://app@db.example.com:5432/app`. */
   readonly target: string;
@@ -17,7 +17,7 @@ export interface DsnPlan {
   readonly host?: string;
   /** The port dialled, the driver's default (5432, 3306) when the DSN has none. */
   readonly port?: number;
-  /** True when IAM removed a (placeholder) password from the DSN. */
+  /** True when IAM or Secrets Manager removed a (placeholder) password from the DSN. */
   readonly passwordStripped: boolean;
   /** The DSN's parameters less the TLS ones, which {@link ConnectionPlan.tls} has translated. */
   readonly params: Readonly<Record<string, string>>;
@@ -35,6 +35,33 @@ export interface IamPlan {
   readonly maxConnectsPerSecond: number;
 }
 
+/** Where a connection's login comes from with `secrets_manager`. @public */
+export interface SecretPlan {
+  /** The secret's name or ARN, as configured. */
+  readonly secretId: string;
+  readonly region: string;
+  readonly regionSource: 'secrets_manager.region' | 'secret ARN' | 'hostname' | 'AWS_REGION' | 'AWS_DEFAULT_REGION';
+  /** How long a fetched secret is used before it is fetched again (ms). */
+  readonly refreshMs: number;
+  readonly endpoint?: string;
+}
+
+/**
+ * Where the AWS credentials of IAM signing and Secrets Manager come from when not the default
+ * chain as it is: a named profile, and or a role assumed on top. @public
+ */
+export interface CredentialsPlan {
+  readonly profile?: string;
+  readonly role?: {
+    readonly arn: string;
+    readonly sessionName: string;
+    readonly externalId?: string;
+    readonly durationSeconds: number;
+    /** The region of STS requests: the connection's (IAM's or the secret's), set explicitly. */
+    readonly stsRegion: string;
+  };
+}
+
 /**
  * One connection resolved once, immutable: every consumer (the pool, new sessions, `check`,
  * `exec`, `token --connection`, `health()`) reads this and nothing else decides the user, the
@@ -47,6 +74,10 @@ export interface ConnectionPlan extends DsnPlan {
   readonly database?: string;
   readonly tls: ConnectionTls;
   readonly iam?: IamPlan;
+  /** The secret that supplies the login (`secrets_manager`); `user` is then the DSN's, used when the secret names none. */
+  readonly secret?: SecretPlan;
+  /** Set when `aws_iam_auth.profile` or `role_arn` say where the AWS credentials come from. */
+  readonly credentials?: CredentialsPlan;
   /**
    * The endpoint by name when `cluster.instance_addresses` has it dialled at another address
    * (`host`/`port`): the name TLS checks and IAM signs for, and the port a cluster's instance
@@ -77,3 +108,6 @@ export interface ClusterPlan {
 
 /** The plan of an IAM connection. @public */
 export type IamConnectionPlan = ConnectionPlan & { readonly iam: IamPlan };
+
+/** The plan of a connection whose login comes from Secrets Manager. @public */
+export type SecretConnectionPlan = ConnectionPlan & { readonly secret: SecretPlan };

@@ -3,7 +3,7 @@ import type { DriverName } from '../driver-name.js';
 import { describeTls, type CaSource } from '../tls/connection-tls.js';
 import type { SslMode } from '../tls/sslmode.js';
 import { formatDuration } from './duration.js';
-import type { ConnectionPlan } from './plan-types.js';
+import type { ConnectionPlan, CredentialsPlan } from './plan-types.js';
 
 /** A {@link ConnectionPlan} as `check --json` shows it: JSON-able, nothing secret. @public */
 export interface ConnectionPlanView {
@@ -20,6 +20,10 @@ export interface ConnectionPlanView {
   params: Record<string, string>;
   tls: { mode: SslMode; source: string; ca?: CaSource; caFile?: string; servername?: string; description: string };
   iam?: { user: string; userSource: string; signingEndpoint: string; region: string; regionSource: string; maxConnectsPerSecond: number };
+  /** The secret the login comes from (its id, never its contents). */
+  secret?: { secretId: string; region: string; regionSource: string; refresh: string; endpoint?: string };
+  /** Where the AWS credentials come from, when not the default chain as it is. */
+  credentials?: { profile?: string; roleArn?: string; roleSessionName?: string; externalId?: 'set'; roleDuration?: string; stsRegion?: string };
   pool: { maxOpen: number; maxIdle: number; maxLifetime: string; maxIdleTime: string; connectionTimeout: string; queryTimeout: string };
   cluster?: {
     topology: 'auto' | boolean;
@@ -33,6 +37,23 @@ export interface ConnectionPlanView {
     instanceAddresses: Record<string, string> | 'function';
     /** The replicas' targets, redacted. */
     replicas: string[];
+  };
+}
+
+/** Where the credentials come from; the external id is a shared secret of sorts (the confused-deputy guard): only that it is set. */
+function credentialsView(credentials: CredentialsPlan): NonNullable<ConnectionPlanView['credentials']> {
+  const { profile, role } = credentials;
+  return {
+    ...(profile === undefined ? {} : { profile }),
+    ...(role === undefined
+      ? {}
+      : {
+          roleArn: role.arn,
+          roleSessionName: role.sessionName,
+          ...(role.externalId === undefined ? {} : { externalId: 'set' as const }),
+          roleDuration: formatDuration(role.durationSeconds * 1000),
+          stsRegion: role.stsRegion,
+        }),
   };
 }
 
@@ -68,6 +89,18 @@ export function planView(plan: ConnectionPlan): ConnectionPlanView {
           },
         }
       : {}),
+    ...(plan.secret
+      ? {
+          secret: {
+            secretId: plan.secret.secretId,
+            region: plan.secret.region,
+            regionSource: plan.secret.regionSource,
+            refresh: formatDuration(plan.secret.refreshMs),
+            ...(plan.secret.endpoint === undefined ? {} : { endpoint: plan.secret.endpoint }),
+          },
+        }
+      : {}),
+    ...(plan.credentials ? { credentials: credentialsView(plan.credentials) } : {}),
     pool: {
       maxOpen: settings.max_open_connections,
       maxIdle: settings.max_idle_connections,

@@ -8,10 +8,11 @@ import { withoutTlsParams } from '../tls/sslmode.js';
 import { defaultInstancePattern, dialAddress, isRdsProxy, rdsEndpointKind, type Endpoint } from './endpoints.js';
 import { CLUSTER_DEFAULTS, DEFAULTS } from './defaults.js';
 import { planView, type ConnectionPlanView } from './plan-view.js';
-import type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
+import { planCredentials, planSecret } from './secret-plan.js';
+import type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan, SecretConnectionPlan } from './plan-types.js';
 import type { ClusterConfig, ConnectionConfig } from './types.js';
 
-export type { ClusterPlan, ConnectionPlan, DsnPlan, IamConnectionPlan, IamPlan } from './plan-types.js';
+export type { ClusterPlan, ConnectionPlan, CredentialsPlan, DsnPlan, IamConnectionPlan, IamPlan, SecretConnectionPlan, SecretPlan } from './plan-types.js';
 
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
@@ -33,7 +34,7 @@ export function planDsn(settings: ConnectionConfig): DsnPlan {
 
 function dsnPlanOf(settings: ConnectionConfig, parsed: ParsedDsn): DsnPlan {
   const { name, driver } = settings;
-  const passwordStripped = settings.aws_iam_auth.enabled && parsed.password !== undefined;
+  const passwordStripped = (settings.aws_iam_auth.enabled || settings.secrets_manager !== undefined) && parsed.password !== undefined;
   const dsn: ParsedDsn = passwordStripped ? withoutPassword(parsed) : parsed;
   const network = driver !== 'sqlite';
   return {
@@ -92,6 +93,8 @@ function finishPlan(base: DsnPlan, cluster: ClusterPlan | undefined): Connection
   const { name, dsn, settings } = base;
   const iamConfig = settings.aws_iam_auth;
   const iam = iamConfig.enabled ? planIam(base) : undefined;
+  const secret = planSecret(base);
+  const credentials = planCredentials(base, iam, secret);
   const tls = connectionTls(dsn, { connection: name, iam: iam !== undefined });
   const user = iam?.user ?? dsn.user;
   const plan: ConnectionPlan = {
@@ -100,6 +103,8 @@ function finishPlan(base: DsnPlan, cluster: ClusterPlan | undefined): Connection
     ...(dsn.database === undefined ? {} : { database: dsn.database }),
     tls,
     ...(iam ? { iam } : {}),
+    ...(secret ? { secret } : {}),
+    ...(credentials ? { credentials } : {}),
     ...(cluster ? { cluster } : {}),
   };
   return freezePlan(plan);
@@ -124,6 +129,11 @@ export function signingInput(base: DsnPlan): { host: string; port: number; user:
 /** True for the plan of an IAM connection. */
 export function usesIam(plan: ConnectionPlan): plan is IamConnectionPlan {
   return plan.iam !== undefined;
+}
+
+/** True for the plan of a connection whose login comes from Secrets Manager. */
+export function usesSecret(plan: ConnectionPlan): plan is SecretConnectionPlan {
+  return plan.secret !== undefined;
 }
 
 // --- internal ---

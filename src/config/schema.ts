@@ -102,12 +102,40 @@ const iamEntries = {
   max_connects_per_second: leaf((value) => integerResult(value, { min: 1 })),
   // The Go module's place for the connect budget; merged into connection_timeout.
   connection_timeout: positiveDuration,
+  // Where the AWS credentials come from (IAM signing and Secrets Manager alike)
+  profile: leaf(textResult('a profile name of the shared AWS config files', /^[^\s\]\[]+$/)),
+  role_arn: leaf(textResult('an IAM role ARN such as arn:aws:iam::123456789012:role/app', /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/)),
+  role_session_name: leaf(textResult('a role session name: 2 to 64 letters, digits or +=,.@_-', /^[\w+=,.@-]{2,64}$/)),
+  external_id: leaf(textResult('an external id: 2 to 1224 letters, digits or +=,.@:/_-', /^[\w+=,.@:/-]{2,1224}$/)),
+  duration: positiveDuration,
   token_refresh_interval: deprecated,
   connection_close_grace_period: deprecated,
 };
 
 /** The raw `aws_iam_auth` block (file, object or environment), converted but not cross-checked. */
 export const rawIamSchema = block(iamEntries);
+
+function endpointUrlResult(value: unknown): Parsed<string> {
+  if (typeof value === 'string') {
+    try {
+      const url = new URL(value);
+      if ((url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === '') return ok(value);
+    } catch {
+      // reported below
+    }
+  }
+  return fail(`expected an endpoint URL such as https://secretsmanager.us-east-1.amazonaws.com, received ${describeReceived(value)}`);
+}
+
+const secretsEntries = {
+  secret_id: leaf(textResult('a secret name or ARN')),
+  region: leaf(textResult('an AWS region name such as us-east-1', /^[a-z]{2,}(-[a-z0-9]+)+$/)),
+  refresh: positiveDuration,
+  endpoint: leaf(endpointUrlResult),
+};
+
+/** The raw `secrets_manager` block, converted but not cross-checked. */
+export const rawSecretsSchema = block(secretsEntries);
 
 function choiceResult<const C extends string>(choices: readonly C[]) {
   return (value: unknown): Parsed<C> => {
@@ -228,6 +256,7 @@ export const connectionEntries = {
   connection_timeout: positiveDuration,
   query_timeout: duration,
   aws_iam_auth: nested(rawIamSchema),
+  secrets_manager: nested(rawSecretsSchema),
   cluster: nested(rawClusterSchema),
   replicas: leaf(replicasResult),
   migrations: nested(rawMigrationsSchema),
@@ -261,6 +290,8 @@ export const rawSectionSchema = block(sectionEntries);
 export type RawConnection = v.InferOutput<typeof rawConnectionSchema>;
 /** An `aws_iam_auth` block as it leaves {@link rawIamSchema}. */
 export type RawIam = v.InferOutput<typeof rawIamSchema>;
+/** A `secrets_manager` block as it leaves {@link rawSecretsSchema}. */
+export type RawSecrets = v.InferOutput<typeof rawSecretsSchema>;
 /** A `cluster` block as it leaves {@link rawClusterSchema}. */
 export type RawCluster = v.InferOutput<typeof rawClusterSchema>;
 /** A `migrations` block as it leaves {@link rawMigrationsSchema}. */
@@ -270,12 +301,14 @@ export type RawMigrations = v.InferOutput<typeof rawMigrationsSchema>;
 export const CONNECTION_KEYS: readonly string[] = Object.keys(connectionEntries);
 /** Keys accepted under `aws_iam_auth`. */
 export const IAM_KEYS: readonly string[] = Object.keys(iamEntries);
+/** Keys accepted under `secrets_manager`. */
+export const SECRETS_KEYS: readonly string[] = Object.keys(secretsEntries);
 /** Keys accepted under `cluster`. */
 export const CLUSTER_KEYS: readonly string[] = Object.keys(clusterEntries);
 /** Keys accepted under `migrations`. */
 export const MIGRATIONS_KEYS: readonly string[] = Object.keys(migrationsEntries);
 /** The connection keys that are blocks of their own, and the keys each accepts. */
-export const NESTED_BLOCKS: Readonly<Record<string, readonly string[]>> = { aws_iam_auth: IAM_KEYS, cluster: CLUSTER_KEYS, migrations: MIGRATIONS_KEYS };
+export const NESTED_BLOCKS: Readonly<Record<string, readonly string[]>> = { aws_iam_auth: IAM_KEYS, secrets_manager: SECRETS_KEYS, cluster: CLUSTER_KEYS, migrations: MIGRATIONS_KEYS };
 /** Keys accepted under `telemetry`. */
 export const TELEMETRY_KEYS: readonly string[] = Object.keys(telemetryEntries);
 /** Keys accepted in the `database` section. */

@@ -15,6 +15,35 @@ export interface IamAuthConfig {
   readonly signing_port?: number;
   /** New IAM connections per second per process for this endpoint. Default: 50 (RDS throttles at 200/s). */
   readonly max_connects_per_second?: number;
+  /**
+   * A named profile of the shared AWS config files instead of the default chain (a `role_arn`
+   * profile with `source_profile` or `credential_source` included). For IAM signing and Secrets
+   * Manager alike, also when `enabled` is false.
+   */
+  readonly profile?: string;
+  /** A role assumed (STS AssumeRole) with the chain's (or `profile`'s) credentials, refreshed before its credentials expire. */
+  readonly role_arn?: string;
+  /** With `role_arn`: the session name CloudTrail shows. Default: `dbmodule-<connection>`. */
+  readonly role_session_name?: string;
+  /** With `role_arn`: the external id the role's trust policy asks for. */
+  readonly external_id?: string;
+  /** With `role_arn`: how long the assumed credentials last, 15 minutes to 12 hours (the role's maximum). Default: 1 hour. Milliseconds. */
+  readonly duration?: number;
+}
+
+/**
+ * A login fetched from AWS Secrets Manager instead of the DSN's password (DESIGN §12). Durations in milliseconds.
+ * @public
+ */
+export interface SecretsManagerConfig {
+  /** The secret's name or ARN. */
+  readonly secret_id: string;
+  /** Default: the ARN's region, else the RDS hostname's, else `AWS_REGION` / `AWS_DEFAULT_REGION`. */
+  readonly region?: string;
+  /** How long a fetched secret is used before it is fetched again. Default 1 hour. */
+  readonly refresh: number;
+  /** The Secrets Manager endpoint (a VPC endpoint, a local stand-in). Default: the region's. */
+  readonly endpoint?: string;
 }
 
 /** Where reads go: only readers, readers and else the writer, or the writer. @public */
@@ -95,6 +124,8 @@ export interface ConnectionConfig {
   /** Bounds one query; the session is destroyed when it fires. 0 = none. Default 0. */
   readonly query_timeout: number;
   readonly aws_iam_auth: IamAuthConfig;
+  /** The login from AWS Secrets Manager; the DSN's password is then ignored. */
+  readonly secrets_manager?: SecretsManagerConfig;
   /** Cluster settings, when the connection has a `cluster` block. */
   readonly cluster?: ClusterConfig;
   /** DSNs of plain read replicas (secret-bearing, like `dsn`); missing parts are the main DSN's. */

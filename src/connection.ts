@@ -5,6 +5,8 @@ import type { Dialect, DriverPool, DriverSession, PoolStats, QueryResult } from 
 import { DbModuleError, messageOf } from './errors.js';
 import type { DatabaseEventEmitter } from './events.js';
 import type { IamConnectionAuth } from './iam-connection.js';
+import type { SecretConnectionAuth } from './secret-connection.js';
+import type { SecretState } from './secrets/types.js';
 import type { TokenState } from './iam/types.js';
 import { isTerminable } from './drivers/termination.js';
 import { borrowedPool } from './drivers/borrowed-pool.js';
@@ -44,6 +46,7 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   #borrowed: object | undefined;
 
   readonly #iam: IamConnectionAuth | undefined;
+  readonly #secret: SecretConnectionAuth | undefined;
   #cluster: ClusterRouting | undefined;
   /** Where writes go when the cluster's writer can fail over; undefined otherwise (writes go to `#pool`). */
   #writer: WriterFailover | undefined;
@@ -53,8 +56,9 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   #lent: LentMethodWrapper | undefined;
 
   /** @internal Created by `createDatabase`. */
-  constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, iam?: IamConnectionAuth) {
-    this.#iam = iam;
+  constructor(plan: ConnectionPlan, pool: DriverPool, dialect: Dialect, events: DatabaseEventEmitter, auth: { iam?: IamConnectionAuth | undefined; secret?: SecretConnectionAuth | undefined } = {}) {
+    this.#iam = auth.iam;
+    this.#secret = auth.secret;
     this.name = plan.name;
     this.driver = plan.driver as D;
     this.config = plan.settings;
@@ -113,6 +117,11 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
   /** IAM connections: what the token provider knows (never the token itself). */
   tokenState(): TokenState | undefined {
     return this.#iam?.state();
+  }
+
+  /** `secrets_manager` connections: what is known of the secret (never a value). */
+  secretState(): SecretState | undefined {
+    return this.#secret?.state();
   }
 
   get lastError(): LastError | undefined {
@@ -231,6 +240,7 @@ export class DriverConnection<D extends DriverName = DriverName> implements Quer
     try {
       await this.#cluster?.close();
       this.#iam?.close();
+      this.#secret?.close();
       // after a failover the writer's pool is another than the connection's own (closed by then)
       const pool = this.#writerPool();
       const closing = this.#writer ? Promise.all([this.#writer.closeWriter(), this.#pool.close()]).then(() => {}) : this.#pool.close();
@@ -292,6 +302,8 @@ const CONNECTION_LEVEL_CODES: ReadonlySet<string> = new Set([
   'CONNECTION_LOST',
   'AWS_CREDENTIALS_UNAVAILABLE',
   'IAM_AUTH_FAILED',
+  'SECRET_UNAVAILABLE',
+  'SECRET_INVALID',
 ]);
 
 /** How long close() waits, after ending the sessions still in use, for the pool to finish closing. */

@@ -1,6 +1,6 @@
 import { envVariable, isResolvedConfig, validateConfig } from './config/index.js';
 import { formatDuration } from './config/duration.js';
-import { planConnection, usesIam, type ConnectionPlan } from './config/plan.js';
+import { planConnection, usesIam, usesSecret, type ConnectionPlan } from './config/plan.js';
 import type { ConnectionConfig, DatabaseConfig, DriverName } from './config/types.js';
 import { DriverConnection, type Connection, type LastError } from './connection.js';
 import { loadDriver } from './drivers/index.js';
@@ -9,6 +9,8 @@ import { ConnectionError, DbModuleError, messageOf } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, TokenState } from './iam/types.js';
 import { SharedTokenProviders } from './iam/shared-providers.js';
 import type { IamConnectionAuth } from './iam-connection.js';
+import type { SecretConnectionAuth } from './secret-connection.js';
+import type { SecretState } from './secrets/types.js';
 import type { Topology } from './cluster/types.js';
 import { DatabaseEventEmitter, type DatabaseEventListener, type DatabaseEventName } from './events.js';
 import { toLogger, type Logger, type LoggerLike } from './logging.js';
@@ -50,6 +52,8 @@ export interface ConnectionHealth {
   lastError?: LastError;
   /** IAM connections: the token's state (source, age, expiry, credential source and key id suffix). */
   token?: TokenState;
+  /** `secrets_manager` connections: the secret's state (id, version, fetch time; never a value). */
+  secret?: SecretState;
   /** Cluster connections: the topology as last refreshed (a failed refresh shows as `refreshError`). */
   topology?: Topology;
 }
@@ -266,15 +270,19 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
   logger.debug('Opening connection pool', { ...fields, max_open: config.max_open_connections, max_idle: config.max_idle_connections });
 
   let opened: OpenedDriverPool;
+  let secret: SecretConnectionAuth | undefined;
   try {
-    opened = await openDriverPool(plan, context, iamModule);
+    // one secret per connection, shared by the pools of its cluster instances and replicas
+    secret = await openSecret(plan, context);
+    opened = await openDriverPool(plan, context, iamModule, false, secret);
   } catch (error) {
+    secret?.close();
     throw error instanceof DbModuleError && error.connection === undefined
       ? new DbModuleError(error.code, `connection "${plan.name}": ${error.message}`, { ...error, connection: plan.name, cause: error })
       : error;
   }
   const { pool, driver, iam } = opened;
-  const connection = new DriverConnection(plan, pool, driver.dialect, context.events, iam) as Connection;
+  const connection = new DriverConnection(plan, pool, driver.dialect, context.events, { iam, secret }) as Connection;
   try {
     logger.debug('Testing database connection', { connection: config.name, timeout: formatDuration(config.connection_timeout) });
     await abortable(connection.ping(), signal, config.name);
@@ -291,7 +299,7 @@ export async function openConnection(source: ConnectionConfig | ConnectionPlan, 
           routingPool: driver.routingPool,
           // an instance's native pool is lent to ORMs too (the cluster's routing pool checks out from it)
           openPool: async (instance) => {
-            const opened = await openDriverPool(instance, context, iamModule, true);
+            const opened = await openDriverPool(instance, context, iamModule, true, secret);
             telemetry?.traceLent(opened.pool);
             return opened;
           },
@@ -332,8 +340,43 @@ interface OpenedDriverPool {
   close(): Promise<void>;
 }
 
-/** `instance`: the pool of a cluster instance or a replica (its metrics name it `name/host:port`), not the connection's own. */
-async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamModule: typeof import('./iam-connection.js') | undefined, instance = false): Promise<OpenedDriverPool> {
+/**
+ * The login lifecycle of a `secrets_manager` connection, its secret fetched once before any
+ * session opens (a secret that cannot be read fails the opening with its own error); undefined
+ * for other connections. The Secrets Manager code and SDK client load only for such a connection.
+ */
+async function openSecret(plan: ConnectionPlan, context: OpenContext): Promise<SecretConnectionAuth | undefined> {
+  if (!usesSecret(plan)) return undefined;
+  const { createSecretConnectionAuth } = await import('./secret-connection.js');
+  const telemetry = context.telemetry?.internal.secret(plan);
+  const secret = createSecretConnectionAuth({
+    plan,
+    logger: context.logger,
+    clock: context.clock,
+    emit: (event, payload) => context.events.emit(event, payload),
+    credentials: context.credentials,
+    ...(telemetry ? { telemetry } : {}),
+  });
+  try {
+    await abortable(secret.ready(), context.signal, plan.name);
+  } catch (error) {
+    secret.close();
+    throw error;
+  }
+  return secret;
+}
+
+/**
+ * `instance`: the pool of a cluster instance or a replica (its metrics name it `name/host:port`),
+ * not the connection's own. `secret`: the connection's, for a `secrets_manager` connection.
+ */
+async function openDriverPool(
+  plan: ConnectionPlan,
+  context: OpenContext,
+  iamModule: typeof import('./iam-connection.js') | undefined,
+  instance = false,
+  secret?: SecretConnectionAuth,
+): Promise<OpenedDriverPool> {
   const telemetry = context.telemetry?.internal;
   const iam = iamModule && usesIam(plan)
     ? iamModule.createIamConnectionAuth({
@@ -353,6 +396,7 @@ async function openDriverPool(plan: ConnectionPlan, context: OpenContext, iamMod
       logger: context.logger,
       clock: context.clock,
       ...(iam ? { password: iam.password, currentPassword: iam.currentPassword, onAuthFailure: iam.onAuthFailure } : {}),
+      ...(secret ? { login: secret.login, onAuthFailure: secret.onAuthFailure } : {}),
     });
     context.telemetry?.registerPool(pool, plan);
     telemetry?.poolOpened(pool, plan, instance);
@@ -401,6 +445,8 @@ async function checkHealth(connection: Connection): Promise<ConnectionHealth> {
   if (connection.lastError) health.lastError = connection.lastError;
   const token = connection.tokenState();
   if (token) health.token = token;
+  const secret = connection.secretState();
+  if (secret) health.secret = secret;
   const topology = connection.topology();
   if (topology) health.topology = topology;
   return health;

@@ -19,6 +19,9 @@ export interface DatabaseEvents {
   'token.refreshed': { connection: string; expiresAt: number; credentialSource: string; accessKeyIdSuffix: string };
   'token.refresh_failed': { connection: string; code: string; message: string; attempt: number };
   'auth.retried': { connection: string; attempt: number; code: string; delayMs: number };
+  /** A secret's login was fetched (`reason`: the first fetch, `refresh` after secrets_manager.refresh, `rejected` after the server refused the cached one). Never a value. */
+  'secret.refreshed': { connection: string; secretId: string; versionId: string; reason: SecretFetchReason; durationMs: number };
+  'secret.refresh_failed': { connection: string; secretId: string; reason: SecretFetchReason; code: string; message: string };
   /** The cluster's instances or roles changed (ids; never an address that came from a secret). */
   'topology.changed': { connection: string; source: string; writer?: string; readers: string[]; added: string[]; removed: string[] };
   'topology.refresh_failed': { connection: string; source: string; code: string; message: string };
@@ -31,6 +34,9 @@ export interface DatabaseEvents {
   'migration.completed': { connection: string; id: string; version: string; durationMs: number };
   'migration.failed': { connection: string; id: string; version: string; durationMs: number; message: string };
 }
+
+/** Why a secret was fetched. @public */
+export type SecretFetchReason = 'initial' | 'refresh' | 'rejected';
 
 /** What started a failover: a network error on the writer, a read-only error on a write, or a topology naming another writer. @public */
 export type FailoverReason = 'network' | 'read-only' | 'topology';

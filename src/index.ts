@@ -1,7 +1,19 @@
 export { envVariable, loadConfig, validateConfig, redactConfig, selectConnection } from './config/index.js';
 export { formatDuration } from './config/duration.js';
-export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, MigrationsConfig, ReadFrom, ReaderSelection, TelemetryConfig, ValueSource } from './config/types.js';
-export { planConnection, planDsn, type ClusterPlan, type ConnectionPlan, type DsnPlan, type IamConnectionPlan, type IamPlan } from './config/plan.js';
+export type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, IamAuthConfig, MigrationsConfig, ReadFrom, ReaderSelection, SecretsManagerConfig, TelemetryConfig, ValueSource } from './config/types.js';
+export {
+  planConnection,
+  planDsn,
+  type ClusterPlan,
+  type ConnectionPlan,
+  type CredentialsPlan,
+  type DsnPlan,
+  type IamConnectionPlan,
+  type IamPlan,
+  type SecretConnectionPlan,
+  type SecretPlan,
+} from './config/plan.js';
+export type { SecretState } from './secrets/types.js';
 export type { Topology, TopologyHost, TopologySource } from './cluster/types.js';
 export type { Reader } from './cluster/reader-router.js';
 export { planView, type ConnectionPlanView } from './config/plan-view.js';
@@ -26,7 +38,7 @@ export type { DsnFamily, ParsedDsn } from './dsn/types.js';
 export { ConfigError, ConnectionError, DbModuleError, IamError, QueryError, TransactionError, isDbModuleError } from './errors.js';
 export type { DbModuleErrorOptions, ErrorCode, TransactionOutcome } from './errors.js';
 export { DatabaseEventEmitter } from './events.js';
-export type { DatabaseEventListener, DatabaseEventName, DatabaseEvents } from './events.js';
+export type { DatabaseEventListener, DatabaseEventName, DatabaseEvents, SecretFetchReason } from './events.js';
 export { createLogfmtLogger, toLogger } from './logging.js';
 export type { LogFields, LogLevel, Logger, LoggerLike } from './logging.js';
 export { checkConnections } from './diagnostics/check.js';

@@ -34,6 +34,12 @@ export interface DriverSession {
   query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
 }
 
+/** A login that is not the plan's: the user and password a new session logs in with. */
+export interface SessionLogin {
+  readonly user: string;
+  readonly password: string;
+}
+
 /**
  * Everything a driver pool needs, already resolved: the driver reads the plan and decides nothing of its own.
  * `password` is the seam for IAM: called once for every new physical connection.
@@ -48,6 +54,12 @@ export interface DriverPoolOptions {
    * carries (a peer's control connection opened from it logs in with a valid token).
    */
   readonly currentPassword?: () => string | undefined;
+  /**
+   * Overrides the plan's user and the DSN's password (Secrets Manager, whose rotation may change
+   * both): read synchronously as each physical session starts opening, and again before each
+   * retry `onAuthFailure` asks for. Comes with `onAuthFailure`; never with `password`.
+   */
+  readonly login?: () => SessionLogin;
   /**
    * Called when opening a physical session failed with AUTH_FAILED (the IAM layer invalidates the
    * token there). Resolving `retry: true` makes the driver open the session again, calling `password`

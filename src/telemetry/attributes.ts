@@ -93,4 +93,5 @@ export const SPAN = {
   topologyRefresh: 'topology.refresh',
   failover: 'writer.failover',
   poolWait: 'pool.wait',
+  secretFetch: 'secret.fetch',
 } as const;

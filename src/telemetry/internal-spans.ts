@@ -1,12 +1,13 @@
 import type { Attributes, Counter, Meter } from '@opentelemetry/api';
-import type { ConnectionPlan, IamConnectionPlan } from '../config/plan.js';
+import type { ConnectionPlan, IamConnectionPlan, SecretConnectionPlan } from '../config/plan.js';
 import type { AuthFailure, AuthFailureDecision, DriverPool } from '../drivers/types.js';
 import type { DbModuleError } from '../errors.js';
 import type { RefreshReport } from '../iam/token-provider.js';
 import { ATTR, SPAN } from './attributes.js';
 import type { PoolMetrics } from './pool-metrics.js';
 import type { InternalSpans } from './span-maker.js';
-import type { ClusterTelemetry, FailoverStart, IamTelemetry, InternalTelemetry, TopologyReadout } from './types.js';
+import type { SecretFetchReason } from '../events.js';
+import type { ClusterTelemetry, FailoverStart, IamTelemetry, InternalTelemetry, SecretTelemetry, TopologyReadout } from './types.js';
 
 /** dbmodule's names for what its INTERNAL spans and counters carry (the conventions have none for this work). */
 export const INTERNAL_ATTR = {
@@ -33,6 +34,9 @@ export const INTERNAL_ATTR = {
   /** The error code that made the writer suspect (CONNECTION_LOST, READ_ONLY, ...), when an error did. */
   failoverTrigger: 'dbmodule.failover.trigger_code',
   failoverOutcome: 'dbmodule.failover.outcome',
+  secretId: 'dbmodule.secret.id',
+  secretReason: 'dbmodule.secret.fetch_reason',
+  secretVersion: 'dbmodule.secret.version_id',
 } as const;
 
 /** The counters of IAM work (dbmodule's own, not the conventions'). */
@@ -63,6 +67,10 @@ export class OtelInternalTelemetry implements InternalTelemetry {
 
   iam(plan: IamConnectionPlan): IamTelemetry {
     return new OtelIamTelemetry(this.#spans, this.#counters, plan);
+  }
+
+  secret(plan: SecretConnectionPlan): SecretTelemetry {
+    return new OtelSecretTelemetry(this.#spans, plan);
   }
 
   cluster(plan: ConnectionPlan): ClusterTelemetry {
@@ -172,6 +180,30 @@ class OtelIamTelemetry implements IamTelemetry {
       },
       () => span.setAttribute(INTERNAL_ATTR.authOutcome, 'gave-up'),
     );
+  }
+}
+
+/**
+ * One `secrets_manager` connection's `secret.fetch` spans: the secret's id (a name or ARN, not a
+ * value), why it was fetched, the version it brought. A fetch at open or after a refused login
+ * is the child of the work that waits for it; a refresh after `secrets_manager.refresh` is
+ * background work, a trace of its own.
+ */
+class OtelSecretTelemetry implements SecretTelemetry {
+  readonly #spans: InternalSpans;
+  readonly #base: Attributes;
+
+  constructor(spans: InternalSpans, plan: SecretConnectionPlan) {
+    this.#spans = spans;
+    this.#base = { [ATTR.connectionName]: plan.name, [INTERNAL_ATTR.secretId]: plan.secret.secretId, [INTERNAL_ATTR.cloudRegion]: plan.secret.region };
+  }
+
+  fetch<T extends { readonly versionId: string }>(reason: SecretFetchReason, run: () => Promise<T>): Promise<T> {
+    const spans = this.#spans;
+    const background = reason === 'refresh';
+    const parent = spans.parent(background);
+    const span = spans.start(SPAN.secretFetch, { ...this.#base, [INTERNAL_ATTR.secretReason]: reason, [INTERNAL_ATTR.background]: background }, parent);
+    return spans.run(span, parent, run, (login) => span.setAttribute(INTERNAL_ATTR.secretVersion, login.versionId));
   }
 }
 

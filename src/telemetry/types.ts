@@ -2,10 +2,10 @@
  * What the rest of dbmodule sees of telemetry. Declared without `@opentelemetry/api` types, so
  * dbmodule's declarations compile (strict, `skipLibCheck: false`) where that package is not installed.
  */
-import type { ConnectionPlan, IamConnectionPlan } from '../config/plan.js';
+import type { ConnectionPlan, IamConnectionPlan, SecretConnectionPlan } from '../config/plan.js';
 import type { AuthFailure, AuthFailureDecision, DriverPool, DriverSession, QueryResult } from '../drivers/types.js';
 import type { DbModuleError } from '../errors.js';
-import type { FailoverReason } from '../events.js';
+import type { FailoverReason, SecretFetchReason } from '../events.js';
 import type { RefreshReport } from '../iam/token-provider.js';
 import type { Logger } from '../logging.js';
 
@@ -89,6 +89,8 @@ export interface EndpointTelemetry {
 export interface InternalTelemetry {
   /** The token and login telemetry of one IAM pool (the connection's, or an instance's). */
   iam(plan: IamConnectionPlan): IamTelemetry;
+  /** The secret fetches of one `secrets_manager` connection. */
+  secret(plan: SecretConnectionPlan): SecretTelemetry;
   /** The topology and failover telemetry of one cluster connection. */
   cluster(plan: ConnectionPlan): ClusterTelemetry;
   /** `pool` was opened from `plan`: its metrics are reported from now on, its checkouts observed (`instance`: a cluster instance's or a replica's pool). */
@@ -105,6 +107,12 @@ export interface IamTelemetry {
   refreshed(report: RefreshReport): void;
   /** Runs the auth-failure hook (`decide`) for a login the server refused. */
   authFailure(failure: AuthFailure, decide: (failure: AuthFailure) => Promise<AuthFailureDecision>): Promise<AuthFailureDecision>;
+}
+
+/** One `secrets_manager` connection's spans. */
+export interface SecretTelemetry {
+  /** Runs one fetch of the secret (`reason`: initial, refresh, rejected) in a `secret.fetch` span: its version id, never a value. */
+  fetch<T extends { readonly versionId: string }>(reason: SecretFetchReason, run: () => Promise<T>): Promise<T>;
 }
 
 /** What started a failover: the writer's instance id, why, and the error code that made it suspect. */

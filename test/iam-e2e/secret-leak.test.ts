@@ -32,6 +32,8 @@ const EVENT_NAMES = [
   'token.refresh_failed',
   'auth.retried',
   'topology.changed',
+  'secret.refreshed',
+  'secret.refresh_failed',
   'topology.refresh_failed',
   'failover.started',
   'failover.completed',

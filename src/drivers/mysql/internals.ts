@@ -26,7 +26,7 @@ export interface PoolConfigInternals {
   readonly waitForConnections: boolean;
   readonly queueLimit: number;
   /** Copied (own property descriptors) into every new connection by `_createConnectionConfig`. */
-  readonly connectionConfig: { password?: string; connectTimeout?: number };
+  readonly connectionConfig: { user?: string; password?: string; connectTimeout?: number };
 }
 
 /** The fields of mysql2's BasePool read or wrapped by this driver. */

@@ -2,6 +2,7 @@ import type { PoolConnection } from 'mysql2';
 import { ConnectionError, DbModuleError, messageOf } from '../../errors.js';
 import { openWithAuthRetry, type AuthRetryPolicy, type OpeningAttempt, type SessionOpening } from '../auth-retry.js';
 import { driverError } from '../driver-error.js';
+import type { SessionLogin } from '../types.js';
 import type { ConnectionCallback } from './internals.js';
 
 /** What an opening needs to know; the session pool passes its settings through. */
@@ -10,6 +11,8 @@ export interface OpeningSettings {
   /** Budget of one opening: password function, connect, and every auth retry; 0 = unbounded. */
   readonly connectTimeoutMs: number;
   readonly password?: (() => Promise<string>) | undefined;
+  /** Each session's user and password instead (see DriverPoolOptions.login), read as each attempt starts. */
+  readonly login?: (() => SessionLogin) | undefined;
 }
 
 /** The slot bookkeeping an opening borrows from the session pool. */
@@ -18,11 +21,12 @@ export interface OpeningSlots {
   reserve(): void;
   /**
    * Turns the held slot into a mysql2 connection opened with `password` (when a password function
-   * is set) and, when given, `connectTimeoutMs` instead of the pool's connectTimeout. `onOpened`
+   * or a login is set), `user` (a login's) and, when given, `connectTimeoutMs` instead of the
+   * pool's connectTimeout. `onOpened`
    * gets mysql2's outcome; if the slot could not be used (pool closed or filled behind our back),
    * `fallback` is served the ordinary way instead.
    */
-  connect(password: string | undefined, connectTimeoutMs: number | undefined, onOpened: ConnectionCallback, fallback: ConnectionCallback): void;
+  connect(password: string | undefined, user: string | undefined, connectTimeoutMs: number | undefined, onOpened: ConnectionCallback, fallback: ConnectionCallback): void;
   /** The password mysql2 sends when there is no password function (the DSN's). */
   staticPassword(): string | undefined;
   /** Gives the held slot back (the opening failed) and lets a waiter use it. */
@@ -58,6 +62,8 @@ class MysqlSessionOpening implements SessionOpening<PoolConnection> {
   }
 
   attempt(attempt: OpeningAttempt<PoolConnection>): void {
+    const login = this.#settings.login?.();
+    if (login) return this.#connect(login.password, attempt, login.user);
     const password = this.#settings.password;
     if (!password) return this.#connect(this.#slots.staticPassword(), attempt);
     this.#askPassword(password, attempt.remainingMs()).then(
@@ -116,12 +122,12 @@ class MysqlSessionOpening implements SessionOpening<PoolConnection> {
     });
   }
 
-  #connect(password: string | undefined, attempt: OpeningAttempt<PoolConnection>): void {
+  #connect(password: string | undefined, attempt: OpeningAttempt<PoolConnection>, user?: string): void {
     this.#sent = password;
     // The first attempt keeps mysql2's own connectTimeout (as without a hook); retries get what is left.
     const remainingMs = attempt.remainingMs();
     const timeout = attempt.number > 1 && Number.isFinite(remainingMs) ? Math.max(1, remainingMs) : undefined;
-    this.#slots.connect(password, timeout, (error, connection) => attempt.finished(error, connection), this.#fallback);
+    this.#slots.connect(password, user, timeout, (error, connection) => attempt.finished(error, connection), this.#fallback);
   }
 }
 

@@ -234,6 +234,7 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
     connectTimeoutMs: config.connection_timeout,
     lifetimeMs: config.connection_max_lifetime,
     password: options.password,
+    login: options.login,
     currentPassword: options.currentPassword,
     onAuthFailure: options.onAuthFailure,
     classify: (error) => toMysqlError(error, connectContext),

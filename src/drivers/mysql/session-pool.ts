@@ -5,7 +5,7 @@ import type { AuthRetryPolicy } from '../auth-retry.js';
 import { driverError } from '../driver-error.js';
 import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
-import type { AuthFailure, AuthFailureDecision, Clock, PoolStats, SessionObserver } from '../types.js';
+import type { AuthFailure, AuthFailureDecision, Clock, PoolStats, SessionLogin, SessionObserver } from '../types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
 import { type OpeningSlots, openReserved } from './opening.js';
@@ -21,6 +21,8 @@ export interface MysqlSessionPoolSettings {
   readonly lifetimeMs: number;
   /** Called for every new physical connection; its answer becomes that connection's password. */
   readonly password?: (() => Promise<string>) | undefined;
+  /** Each session's user and password instead of the plan's (see DriverPoolOptions.login). */
+  readonly login?: (() => SessionLogin) | undefined;
   /** With `password`: one valid now, if known; what each session's `config.password` reads (see followCurrentPassword). */
   readonly currentPassword?: (() => string | undefined) | undefined;
   /** Asked whether to open a session again after it failed with AUTH_FAILED; see openWithAuthRetry. */
@@ -119,7 +121,7 @@ export class MysqlSessionPool {
     reserve: () => {
       this.#opening++;
     },
-    connect: (password, connectTimeoutMs, onOpened, fallback) => this.#openReserved(password, connectTimeoutMs, onOpened, fallback),
+    connect: (password, user, connectTimeoutMs, onOpened, fallback) => this.#openReserved(password, user, connectTimeoutMs, onOpened, fallback),
     staticPassword: () => this.#pool.config.connectionConfig.password,
     abandon: () => {
       this.#opening--;
@@ -419,7 +421,7 @@ export class MysqlSessionPool {
   }
 
   /** Opens a mysql2 connection in the slot an opening reserved (see OpeningSlots.connect). */
-  #openReserved(password: string | undefined, connectTimeoutMs: number | undefined, onOpened: ConnectionCallback, fallback: ConnectionCallback): void {
+  #openReserved(password: string | undefined, user: string | undefined, connectTimeoutMs: number | undefined, onOpened: ConnectionCallback, fallback: ConnectionCallback): void {
     this.#opening--;
     const pool = this.#pool;
     if (pool._closed) {
@@ -432,7 +434,8 @@ export class MysqlSessionPool {
     }
     // mysql2 copies connectionConfig (own property descriptors) into the connection it creates next, synchronously.
     const config = pool.config.connectionConfig;
-    if (this.#settings.password) config.password = password;
+    if (this.#settings.password || this.#settings.login) config.password = password;
+    if (user !== undefined) config.user = user;
     const poolTimeout = config.connectTimeout;
     if (connectTimeoutMs !== undefined) config.connectTimeout = connectTimeoutMs;
     try {

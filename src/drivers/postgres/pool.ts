@@ -184,7 +184,7 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
   const config = plan.settings;
   const connection = plan.name;
   const endpoint = `${plan.host}:${plan.port}`;
-  const { onAuthFailure } = options;
+  const { onAuthFailure, login } = options;
   const native = createPostgresSessionPool(pg, buildPoolConfig(options), {
     maxIdle: config.max_idle_connections,
     lifetimeMs: config.connection_max_lifetime,
@@ -206,6 +206,7 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
           },
         }
       : {}),
+    ...(login ? { login } : {}),
   });
   return new PostgresDriverPool(native, options, endpoint);
 };

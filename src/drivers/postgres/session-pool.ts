@@ -3,7 +3,7 @@ import type { ClientBase, ClientConfig, Pool, PoolClient, PoolConfig } from 'pg'
 import { openWithAuthRetry, unwrapDecided, type AuthRetryPolicy, type OpeningAttempt, type SessionOpening } from '../auth-retry.js';
 import { SessionLifetime } from '../lifetime.js';
 import { SessionHandover } from '../session-handover.js';
-import type { Clock, SessionObserver } from '../types.js';
+import type { Clock, SessionLogin, SessionObserver } from '../types.js';
 import { cancelBackend } from './cancel.js';
 import type { PgModule } from './load-driver.js';
 
@@ -22,6 +22,8 @@ export interface PostgresSessionPoolSettings {
   onSessionError(error: Error): void;
   /** Set when authentication failures while opening a session go to a hook that may retry. */
   readonly authRetry?: AuthRetryPolicy;
+  /** Each session's user and password, read as it starts opening (see DriverPoolOptions.login). */
+  readonly login?: () => SessionLogin;
 }
 
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
@@ -126,7 +128,10 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     override connect(callback: ClientCallback): void;
     override connect(callback?: ClientCallback): Promise<ManagedClient> | void {
       const authRetry = policy.authRetry;
-      if (!authRetry) return callback ? super.connect(callback) : super.connect().then(() => this);
+      if (!authRetry) {
+        this.#logIn();
+        return callback ? super.connect(callback) : super.connect().then(() => this);
+      }
       const opening: SessionOpening<ManagedClient> = {
         startedAt: this.#openingStarted,
         attempt: (attempt) => this.#attempt(attempt),
@@ -140,8 +145,18 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     }
 
     #attempt(attempt: OpeningAttempt<ManagedClient>): void {
+      this.#logIn();
       this.#sent.password = typeof this.password === 'string' ? this.password : undefined;
       super.connect((error: Error | null) => attempt.finished(error, this));
+    }
+
+    /** With a login of its own (Secrets Manager): the user of the startup message and the password the server asks for. */
+    #logIn(): void {
+      const login = policy.login?.();
+      if (login === undefined) return;
+      const parameters = (this as unknown as { connectionParameters: { user: string; password: unknown } }).connectionParameters;
+      this.user = parameters.user = login.user;
+      this.password = parameters.password = login.password;
     }
 
     #watchConnection(): void {

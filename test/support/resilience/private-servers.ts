@@ -4,7 +4,7 @@
  * use at the same time. Started with the server's own tools, as an operator would restart it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,12 @@ export async function pgTool(tool: string, args: string[]): Promise<void> {
   await run(command, argv, { timeout: 60_000 });
 }
 
-/** initdb + pg_ctl on an ephemeral port, trust authentication, TLS off, fsync off (the data only has to outlive a restart). */
-export async function startPrivatePostgres(): Promise<PrivateServer> {
+/**
+ * initdb + pg_ctl on an ephemeral port, trust authentication, TLS off, fsync off (the data only
+ * has to outlive a restart). `checkPasswords`: every user but `postgres` logs in over TCP with a
+ * password checked by SCRAM (password rotation tests).
+ */
+export async function startPrivatePostgres(settings: { checkPasswords?: boolean } = {}): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dbmodule-pg-'));
   if (process.getuid?.() === 0) {
     const { uid, gid } = idsOf('postgres');
@@ -54,6 +58,10 @@ export async function startPrivatePostgres(): Promise<PrivateServer> {
   const data = join(dir, 'data');
   const port = await freePort();
   await pgTool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  if (settings.checkPasswords) {
+    const hba = ['local all all trust', 'host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n');
+    writeFileSync(join(data, 'pg_hba.conf'), hba);
+  }
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c ssl=off -c fsync=off -c max_connections=100`;
   const start = () => pgTool('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', '-t', '30', 'start']);
   const stop = () => pgTool('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);

@@ -5,6 +5,7 @@ import { DbModuleError, IamError, messageOf } from './errors.js';
 import type { DatabaseEvents } from './events.js';
 import { isIamAuthFailure } from './iam/auth-errors.js';
 import { backoffDelay } from './iam/backoff.js';
+import { credentialsFor, describeCredentialSettings } from './iam/credential-sources.js';
 import { iamAuthFailedError } from './iam/errors.js';
 import { endpointRateLimiter } from './iam/rate-limit.js';
 import { createTokenProvider } from './iam/token-provider.js';
@@ -32,7 +33,10 @@ export interface IamConnectionAuthOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly emit: <E extends 'token.refreshed' | 'token.refresh_failed' | 'auth.retried'>(event: E, payload: DatabaseEvents[E]) => void;
-  /** Credentials or a provider; default: the AWS SDK default chain. */
+  /**
+   * Credentials or a provider given in code; default: the AWS SDK default chain. The plan's
+   * `credentials` (aws_iam_auth.profile, role_arn) apply on top, as {@link credentialsFor} says.
+   */
   readonly credentials?: Credentials;
   /** Random source for retry jitter; default Math.random. */
   readonly random?: () => number;
@@ -68,7 +72,7 @@ export function planIamConnection(from: ConnectionConfig | DsnPlan, logger: Logg
   logger.info('Starting AWS IAM authentication setup', { connection, region: configuredRegion, driver: settings.driver });
   // The seed's "AWS configuration" step: where the region and the credentials will come from.
   // Credentials themselves are resolved when the first token is signed (errors surface there).
-  const credentialSource = credentials === undefined ? 'AWS SDK default chain' : typeof credentials === 'function' ? 'provider function' : 'static credentials';
+  const credentialSource = describeCredentialSettings(settings.aws_iam_auth, credentials);
   logger.debug('Loading AWS configuration', { connection, region: configuredRegion, credentials: credentialSource });
   logger.debug('AWS configuration loaded successfully', { connection, credentials: credentialSource });
   logger.debug('Processing DSN for IAM authentication', { connection, original_dsn_length: settings.dsn.length });
@@ -105,6 +109,16 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   const { iam, name: connection } = plan;
   const endpoint = `${iam.signingHost}:${iam.signingPort}`;
   logger.info('Creating AWS RDS credential store', { connection, endpoint, region: iam.region, username: iam.user });
+  // the one place a connection's AWS credentials are decided: given ones, the profile, the role
+  const chosen = credentialsFor(plan, options.credentials, logger);
+  if (plan.credentials) {
+    logger.debug('AWS credentials for IAM signing', {
+      connection,
+      credentials: chosen.description,
+      ...(chosen.profile === undefined ? {} : { profile: chosen.profile }),
+      ...(chosen.assumedRoleArn === undefined ? {} : { role_arn: chosen.assumedRoleArn, role_session_name: plan.credentials.role?.sessionName, sts_region: plan.credentials.stsRegion }),
+    });
+  }
   const onEvent = (event: TokenProviderEvent): void => {
     if (event.type === 'token.refreshed') {
       options.emit('token.refreshed', { connection, expiresAt: event.expiresAt, credentialSource: event.credentialSource, accessKeyIdSuffix: event.accessKeyIdSuffix });
@@ -120,7 +134,7 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
         port: iam.signingPort,
         user: iam.user,
         region: iam.region,
-        ...(options.credentials ? { credentials: options.credentials } : {}),
+        ...(chosen.credentials ? { credentials: chosen.credentials } : {}),
         clock: options.clock,
         logger,
         ...(options.random ? { random: options.random } : {}),
@@ -131,7 +145,7 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
     );
   let held: HeldProvider;
   try {
-    held = options.shared ? options.shared.acquire(sharedProviderKey(iam), create, onEvent) : ownProvider(create(onEvent));
+    held = options.shared ? options.shared.acquire(sharedProviderKey(iam, chosen.key), create, onEvent) : ownProvider(create(onEvent));
   } catch (error) {
     logger.error('Failed to create AWS RDS credential store', { connection, error: messageOf(error), endpoint, username: iam.user, possible_causes: 'Invalid endpoint, missing region, or missing username' });
     throw forConnection(error, connection);

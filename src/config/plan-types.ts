@@ -52,6 +52,12 @@ export interface SecretPlan {
  */
 export interface CredentialsPlan {
   readonly profile?: string;
+  /**
+   * The region of the STS requests these credentials need (a role's AssumeRole, a `role_arn`
+   * profile's): the connection's (IAM's, else the secret's). A profile's own `region` wins for
+   * the profile's role.
+   */
+  readonly stsRegion: string;
   readonly role?: {
     readonly arn: string;
     readonly sessionName: string;

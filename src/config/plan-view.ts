@@ -45,6 +45,7 @@ function credentialsView(credentials: CredentialsPlan): NonNullable<ConnectionPl
   const { profile, role } = credentials;
   return {
     ...(profile === undefined ? {} : { profile }),
+    stsRegion: credentials.stsRegion,
     ...(role === undefined
       ? {}
       : {
@@ -52,7 +53,6 @@ function credentialsView(credentials: CredentialsPlan): NonNullable<ConnectionPl
           roleSessionName: role.sessionName,
           ...(role.externalId === undefined ? {} : { externalId: 'set' as const }),
           roleDuration: formatDuration(role.durationSeconds * 1000),
-          stsRegion: role.stsRegion,
         }),
   };
 }

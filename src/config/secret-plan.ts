@@ -48,6 +48,7 @@ export function planCredentials(base: DsnPlan, iam: IamPlan | undefined, secret:
   if (region === undefined || (config.profile === undefined && config.role_arn === undefined)) return undefined;
   return Object.freeze({
     ...(config.profile === undefined ? {} : { profile: config.profile }),
+    stsRegion: region,
     ...(config.role_arn === undefined
       ? {}
       : {

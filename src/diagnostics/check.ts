@@ -28,7 +28,24 @@ export interface ConnectionCheck {
   ok: boolean;
   /** How the connection was resolved (user, endpoint, signing endpoint, TLS): exactly what its driver is given. */
   plan?: ConnectionPlanView;
+  /** IAM connections: the AWS credentials the `credentials` phase resolved (never a secret). */
+  credentials?: CheckedCredentials;
   phases: CheckPhase[];
+}
+
+/** What the `credentials` phase of an IAM connection found. Nothing secret. @public */
+export interface CheckedCredentials {
+  /** `env`, `shared-ini`, `sso`, `container`, `imds`, `assumed-role`, `static`, `custom`... */
+  source: string;
+  /** Last four characters of the access key id. */
+  accessKeyIdSuffix: string;
+  /** When the credentials expire (ISO 8601); absent for long-term keys. */
+  expiresAt?: string;
+  /** The role assumed (aws_iam_auth.role_arn) and its session name. */
+  assumedRoleArn?: string;
+  roleSessionName?: string;
+  /** The profile used (aws_iam_auth.profile). */
+  profile?: string;
 }
 
 /** @public */
@@ -49,7 +66,8 @@ export interface CheckOptions {
  * Diagnoses connections phase by phase, stopping a connection at its first failed phase:
  * - every connection: `dsn` (parsed, redacted target);
  * - IAM connections: `config` (user, signing endpoint, region, TLS policy), `credentials` (source,
- *   access key id suffix, expiry), `token` (signed for host:port, region, user, expiry);
+ *   profile, assumed role, access key id suffix, expiry; also in `credentials` of the check),
+ *   `token` (signed for host:port, region, user, expiry);
  * - network drivers: `dns`, `tcp`, then `tls` when TLS is used (PostgreSQL: SSLRequest and the
  *   handshake, certificate verified with the connection's own options; MySQL negotiates TLS after
  *   the server greeting, so there it is verified as part of `authentication`);
@@ -92,7 +110,11 @@ async function checkConnection(connection: ConnectionConfig, options: CheckOptio
   });
   if (!parsed || !base) return check;
 
-  const iam = iamEnabled ? await checkIamPhases(base, recorder, options.credentials) : undefined;
+  const iam = iamEnabled
+    ? await checkIamPhases(base, recorder, options.credentials, (credentials) => {
+        check.credentials = credentials;
+      })
+    : undefined;
   plan = iam?.plan ?? plan;
   if (!plan) return check;
   check.plan = planView(plan);

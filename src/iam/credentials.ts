@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DbModuleError } from '../errors.js';
+import { originOf, type CredentialOrigin } from './credential-origin.js';
 import { awsSdkMissingError, credentialProblemOf, credentialsUnavailableError, type CredentialProblem } from './errors.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider, CredentialChainOptions, CredentialSource, IamClock } from './types.js';
 
@@ -15,10 +16,16 @@ export class ResolvedCredentials {
   readonly expiresAt: number | undefined;
   /** Access key id plus a hash of the session token: what a token cache may be keyed by. */
   readonly identityKey: string;
+  /** The role these credentials were assumed for (`aws_iam_auth.role_arn`); not secret. */
+  readonly assumedRoleArn: string | undefined;
+  /** The profile they (or the role's source credentials) come from (`aws_iam_auth.profile`). */
+  readonly profile: string | undefined;
 
-  constructor(identity: AwsCredentialIdentity, source: CredentialSource, expiresAt: number | undefined) {
+  constructor(identity: AwsCredentialIdentity, source: CredentialSource, expiresAt: number | undefined, origin: CredentialOrigin = {}) {
     this.#identity = identity;
     this.source = source;
+    this.assumedRoleArn = origin.assumedRoleArn;
+    this.profile = origin.profile;
     this.accessKeyIdSuffix = identity.accessKeyId.slice(-4);
     this.expiresAt = expiresAt;
     const sessionHash = identity.sessionToken ? createHash('sha256').update(identity.sessionToken).digest('hex').slice(0, 16) : '-';
@@ -53,7 +60,9 @@ export interface CredentialCacheOptions {
 
 // `$source` feature flags the AWS SDK sets on resolved credentials, most specific first: an SSO
 // profile carries both CREDENTIALS_PROFILE_SSO and CREDENTIALS_SSO, a role assumed from env keys
-// through a profile carries CREDENTIALS_PROFILE_NAMED_PROVIDER and CREDENTIALS_ENV_VARS.
+// through a profile carries CREDENTIALS_PROFILE_NAMED_PROVIDER and CREDENTIALS_ENV_VARS (and
+// CREDENTIALS_PROFILE_SOURCE_PROFILE): a profile's role is `shared-ini`. CREDENTIALS_STS_ASSUME_ROLE
+// alone is a role assumed outside a profile (aws_iam_auth.role_arn): `assumed-role`.
 const FEATURE_SOURCES: ReadonlyArray<readonly [string, CredentialSource]> = [
   ['CREDENTIALS_SSO', 'sso'],
   ['CREDENTIALS_SSO_LEGACY', 'sso'],
@@ -69,7 +78,7 @@ const FEATURE_SOURCES: ReadonlyArray<readonly [string, CredentialSource]> = [
   ['CREDENTIALS_PROFILE', 'shared-ini'],
   ['CREDENTIALS_PROFILE_SOURCE_PROFILE', 'shared-ini'],
   ['CREDENTIALS_PROFILE_NAMED_PROVIDER', 'shared-ini'],
-  ['CREDENTIALS_STS_ASSUME_ROLE', 'shared-ini'],
+  ['CREDENTIALS_STS_ASSUME_ROLE', 'assumed-role'],
   ['CREDENTIALS_HTTP', 'container'],
   ['CREDENTIALS_IMDS', 'imds'],
   ['CREDENTIALS_ENV_VARS', 'env'],
@@ -108,13 +117,18 @@ function chainContext(chain: CredentialChainOptions | undefined, error: unknown)
   };
 }
 
-async function loadDefaultChain(chain: CredentialChainOptions | undefined): Promise<AwsCredentialProvider> {
-  let module: typeof import('@aws-sdk/credential-providers');
+/** `@aws-sdk/credential-providers`, loaded on first use (dbmodule loads the AWS SDK only when a connection needs it). */
+export async function loadCredentialProviders(): Promise<typeof import('@aws-sdk/credential-providers')> {
   try {
-    module = await import('@aws-sdk/credential-providers');
+    return await import('@aws-sdk/credential-providers');
   } catch (error) {
     throw awsSdkMissingError('@aws-sdk/credential-providers', error);
   }
+}
+
+/** The AWS SDK default chain (with `chain`'s profile and timeouts), reading the shared files anew at every resolution. */
+export async function loadDefaultChain(chain: CredentialChainOptions | undefined): Promise<AwsCredentialProvider> {
+  const module = await loadCredentialProviders();
   // ignoreCache: shared files rotated outside the process are read again on every resolution.
   const provider = module.fromNodeProviderChain({
     ignoreCache: true,
@@ -133,13 +147,15 @@ async function loadDefaultChain(chain: CredentialChainOptions | undefined): Prom
  */
 export function createCredentialCache(options: CredentialCacheOptions): CredentialCache {
   const given = options.credentials;
+  // what dbmodule knows of a provider it made (aws_iam_auth.profile, role_arn): source, profile, role
+  const origin = (): CredentialOrigin => originOf(given) ?? {};
   let provider: AwsCredentialProvider | undefined = typeof given === 'function' ? given : undefined;
   let memo: ResolvedCredentials | undefined;
   let inflight: Promise<ResolvedCredentials> | undefined;
   let generation = 0;
   let resolutions = 0;
 
-  const fallbackSource = (): CredentialSource => (given === undefined ? remoteSource() : typeof given === 'function' ? 'custom' : 'static');
+  const fallbackSource = (): CredentialSource => origin().source ?? (given === undefined ? remoteSource() : typeof given === 'function' ? 'custom' : 'static');
 
   const fetchIdentity = async (): Promise<AwsCredentialIdentity> => {
     if (given !== undefined && typeof given !== 'function') return given;
@@ -166,7 +182,7 @@ export function createCredentialCache(options: CredentialCacheOptions): Credenti
       ...(raw.sessionToken ? { sessionToken: raw.sessionToken } : {}),
       ...(expiresAt === undefined ? {} : { expiration: new Date(expiresAt) }),
     });
-    return new ResolvedCredentials(identity, sourceFromFeatures(raw) ?? fallbackSource(), expiresAt);
+    return new ResolvedCredentials(identity, sourceFromFeatures(raw) ?? fallbackSource(), expiresAt, origin());
   };
 
   const fresh = (credentials: ResolvedCredentials): boolean =>

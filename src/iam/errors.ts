@@ -153,3 +153,183 @@ export function awsSdkMissingError(pkg: string, cause: unknown): IamError {
     cause,
   });
 }
+
+/** Why assuming `aws_iam_auth.role_arn` failed, read from STS's answer or the SDK's error. */
+export type AssumeRoleProblem = 'denied' | 'invalid' | 'source-rejected' | 'source-expired' | 'source-unavailable' | 'unreachable' | 'unknown';
+
+const STS_CODES: Readonly<Record<string, AssumeRoleProblem>> = {
+  AccessDenied: 'denied',
+  AccessDeniedException: 'denied',
+  ValidationError: 'invalid',
+  MalformedPolicyDocument: 'invalid',
+  PackedPolicyTooLarge: 'invalid',
+  RegionDisabledException: 'invalid',
+  ExpiredToken: 'source-expired',
+  ExpiredTokenException: 'source-expired',
+  InvalidClientTokenId: 'source-rejected',
+  SignatureDoesNotMatch: 'source-rejected',
+  IncompleteSignature: 'source-rejected',
+  UnrecognizedClientException: 'source-rejected',
+};
+
+/** The kind of an AssumeRole failure: STS's error code, else what the SDK said. */
+export function assumeRoleProblemOf(error: unknown): AssumeRoleProblem {
+  if (!(error instanceof Error)) return 'unknown';
+  const code = (error as { Code?: unknown; code?: unknown }).Code ?? (error as { code?: unknown }).code;
+  const byCode = STS_CODES[error.name] ?? (typeof code === 'string' ? STS_CODES[code] : undefined);
+  if (byCode) return byCode;
+  const problem = credentialProblemOf(error);
+  if (problem === 'unreachable') return 'unreachable';
+  if (error.name === 'CredentialsProviderError' || problem === 'not-found') return 'source-unavailable';
+  return 'unknown';
+}
+
+/** What an assume-role error must name: the role (its ARN is not secret), never the external id's value. */
+export interface AssumeRoleFailure {
+  readonly connection: string;
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly durationSeconds: number;
+  readonly stsRegion: string;
+  /** Whether aws_iam_auth.external_id is set (its value is never shown). */
+  readonly externalIdSet: boolean;
+  /** Where the source credentials come from, e.g. `profile "dev"`. */
+  readonly source: string;
+}
+
+const TRY_ASSUME = (failure: AssumeRoleFailure): string =>
+  `Try it from this host: aws sts assume-role --role-arn ${failure.roleArn} --role-session-name ${failure.sessionName}${failure.externalIdSet ? ' --external-id <external_id>' : ''} --region ${failure.stsRegion}`;
+
+function assumeRoleHints(problem: AssumeRoleProblem, failure: AssumeRoleFailure): { possibleCauses: string[]; solutions: string[] } {
+  const { roleArn } = failure;
+  const identity = 'Check which identity the source credentials are: aws sts get-caller-identity';
+  switch (problem) {
+    case 'denied':
+      return {
+        possibleCauses: [
+          `The trust policy of ${roleArn} does not name the source identity (${failure.source}) as a Principal allowed sts:AssumeRole`,
+          failure.externalIdSet
+            ? "aws_iam_auth.external_id is not the value the trust policy's sts:ExternalId condition requires"
+            : 'The trust policy requires an external id (Condition StringEquals sts:ExternalId) and aws_iam_auth.external_id is not set',
+          `The source identity's own IAM policy does not allow sts:AssumeRole on ${roleArn}`,
+          'The role does not exist: a typo in aws_iam_auth.role_arn, or another account',
+        ],
+        solutions: [
+          `Add the source identity to the trust policy of ${roleArn}: {"Effect":"Allow","Principal":{"AWS":"<source identity ARN>"},"Action":"sts:AssumeRole"${failure.externalIdSet ? ',"Condition":{"StringEquals":{"sts:ExternalId":"<external_id>"}}' : ''}}`,
+          failure.externalIdSet ? 'Ask the role owner for the external id and set aws_iam_auth.external_id to it' : 'Set aws_iam_auth.external_id when the trust policy asks for one',
+          `Allow the source identity sts:AssumeRole on ${roleArn}: {"Effect":"Allow","Action":"sts:AssumeRole","Resource":"${roleArn}"}`,
+          identity,
+          TRY_ASSUME(failure),
+        ],
+      };
+    case 'invalid':
+      return {
+        possibleCauses: [
+          `aws_iam_auth.duration (${failure.durationSeconds} s) exceeds the role's MaxSessionDuration, or 1 hour when the source credentials are themselves a role's (role chaining)`,
+          'aws_iam_auth.role_session_name is not 2 to 64 of letters, digits and +=,.@_-',
+          `STS is not activated in ${failure.stsRegion}`,
+        ],
+        solutions: [
+          `Lower aws_iam_auth.duration, or raise the role's maximum: aws iam update-role --role-name <name> --max-session-duration ${failure.durationSeconds}`,
+          'Fix aws_iam_auth.role_session_name',
+          `Activate STS in ${failure.stsRegion} (IAM console, Account settings), or set aws_iam_auth.region`,
+        ],
+      };
+    case 'source-expired':
+      return {
+        possibleCauses: [`The source credentials (${failure.source}) have expired (an SSO session, an assumed role, a temporary key)`],
+        solutions: ['Renew the source credentials (aws sso login, a new session token)', identity],
+      };
+    case 'source-rejected':
+      return {
+        possibleCauses: [`STS does not know the source credentials (${failure.source}): a deleted or deactivated access key, a wrong secret key, a session token of other keys`],
+        solutions: ['Check or replace the source access key (IAM console, Security credentials)', identity],
+      };
+    case 'source-unavailable':
+      return { possibleCauses: [`No source credentials for the role (${failure.source})`, NOT_FOUND], solutions: [...CONFIGURE, CHECK] };
+    case 'unreachable':
+      return {
+        possibleCauses: [`STS in ${failure.stsRegion} (sts.${failure.stsRegion}.amazonaws.com, or AWS_ENDPOINT_URL_STS) is unreachable from this host`, 'Network issues or throttling'],
+        solutions: [`Allow HTTPS to sts.${failure.stsRegion}.amazonaws.com (a NAT gateway, or an STS interface VPC endpoint)`, 'Check AWS_ENDPOINT_URL_STS when it is set', TRY_ASSUME(failure)],
+      };
+    default:
+      return {
+        possibleCauses: [`STS refused to issue credentials for ${roleArn}`, ...UNREACHABLE],
+        solutions: [TRY_ASSUME(failure), identity],
+      };
+  }
+}
+
+/**
+ * Assuming `aws_iam_auth.role_arn` failed: the message names the connection, the role and where
+ * its source credentials come from; causes and solutions fit what STS said (AccessDenied: the
+ * trust policy and the external id). The external id's value never appears.
+ */
+export function assumeRoleFailedError(failure: AssumeRoleFailure, cause: unknown, problem: AssumeRoleProblem = assumeRoleProblemOf(cause)): IamError {
+  const name = cause instanceof Error && cause.name !== 'Error' ? `${cause.name}: ` : '';
+  return new IamError(
+    'AWS_CREDENTIALS_UNAVAILABLE',
+    `connection "${failure.connection}": assuming role ${failure.roleArn} (session "${failure.sessionName}", source credentials: ${failure.source}) failed: ${name}${messageOf(cause)}`,
+    {
+      connection: failure.connection,
+      ...assumeRoleHints(problem, failure),
+      // only an expired or unreachable source may work on a later attempt; a refusal is configuration
+      retryable: problem === 'unreachable' || problem === 'source-expired' || problem === 'unknown',
+      cause,
+    },
+  );
+}
+
+/** One shared AWS file as a profile lookup read it. */
+export interface ProfileFile {
+  readonly kind: 'config' | 'credentials';
+  readonly path: string;
+  readonly state: 'read' | 'missing' | 'unreadable';
+  /** The profile names it has (not secret). */
+  readonly profiles: readonly string[];
+}
+
+/**
+ * `aws_iam_auth.profile` gave no credentials: the message names the profile and which files were
+ * read; a profile found in neither says so (with the profiles that exist), one that was found says
+ * what the SDK could not do with it.
+ */
+export function profileUnavailableError(connection: string, profile: string, files: readonly ProfileFile[], cause: unknown): IamError {
+  const describe = (file: ProfileFile): string => `${file.path} (${file.state === 'read' ? `${file.kind} file` : file.state})`;
+  const holder = files.find((file) => file.profiles.includes(profile));
+  const known = [...new Set(files.flatMap((file) => file.profiles))];
+  const config = files.find((file) => file.kind === 'config');
+  const credentials = files.find((file) => file.kind === 'credentials');
+  const check = `Check the profile from this host: aws sts get-caller-identity --profile ${profile}`;
+  if (!holder) {
+    return new IamError('AWS_CREDENTIALS_UNAVAILABLE', `connection "${connection}": AWS profile "${profile}" (aws_iam_auth.profile) was not found; read ${files.map(describe).join(' and ')}`, {
+      connection,
+      possibleCauses: [
+        `No [profile ${profile}] section in ${config?.path ?? 'the config file'} and no [${profile}] section in ${credentials?.path ?? 'the credentials file'}`,
+        'AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE (or HOME) point at other files than the ones that hold it',
+        known.length > 0 ? `A typo in aws_iam_auth.profile: the files have ${known.map((name) => `"${name}"`).join(', ')}` : 'The files do not exist on this host (a container, another user)',
+      ],
+      solutions: [
+        `Create it: aws configure --profile ${profile} (or add [profile ${profile}] to ${config?.path ?? '~/.aws/config'})`,
+        'Set AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE to the files that hold it',
+        'Fix aws_iam_auth.profile, or remove it to use the default credential chain',
+      ],
+      retryable: false,
+      cause,
+    });
+  }
+  const name = cause instanceof Error && cause.name !== 'Error' ? `${cause.name}: ` : '';
+  const problem = credentialProblemOf(cause);
+  return new IamError('AWS_CREDENTIALS_UNAVAILABLE', `connection "${connection}": AWS profile "${profile}" (in ${holder.path}) gave no credentials: ${name}${messageOf(cause)}`, {
+    connection,
+    possibleCauses: [
+      ...(problem === 'expired' ? [EXPIRED] : []),
+      'The profile has no usable credentials: aws_access_key_id and aws_secret_access_key, role_arn with source_profile or credential_source (Environment, Ec2InstanceMetadata, EcsContainer), sso_session, credential_process or web_identity_token_file',
+      'Its source_profile is missing or has no credentials, or its role could not be assumed (trust policy, external_id, mfa_serial is not supported)',
+      ...(problem === 'unreachable' ? UNREACHABLE : []),
+    ],
+    solutions: [check, `Run \`aws sso login --profile ${profile}\` again for an SSO profile`, `Fix the [profile ${profile}] section of ${holder.path}`],
+    retryable: problem === 'unreachable' || problem === 'expired' || problem === undefined,
+    cause,
+  });
+}

@@ -2,6 +2,7 @@
 export { createIamTokenProvider } from './token-provider.js';
 export { classifyAuthFailure, isIamAuthFailure, type AuthFailureKind } from './auth-errors.js';
 export { regionFromHostname } from './region.js';
+export { credentialsFor, type ConnectionCredentials } from './credential-sources.js';
 export { backoffDelay, createBackoff, type Backoff, type BackoffOptions } from './backoff.js';
 export {
   createRateLimiter,

@@ -7,9 +7,10 @@ export interface HeldProvider {
 }
 
 /**
- * The IAM token providers of one `Database`, one per signing host, port, user and region, held
- * by every pool that signs for that endpoint (two connections to one cluster, a connection and
- * the instance pools of another): one token cache and one single-flight refresh per endpoint.
+ * The IAM token providers of one `Database`, one per signing host, port, user, region and
+ * credentials (profile, role), held by every pool that signs for that endpoint with those
+ * credentials (two connections to one cluster, a connection and the instance pools of another):
+ * one token cache and one single-flight refresh per endpoint and credentials.
  * A provider closes when the last pool holding it does.
  */
 export class SharedTokenProviders {
@@ -45,7 +46,11 @@ export class SharedTokenProviders {
   }
 }
 
-/** The key of a signing endpoint and user. */
-export function sharedProviderKey(iam: { readonly signingHost: string; readonly signingPort: number; readonly user: string; readonly region: string }): string {
-  return JSON.stringify([iam.signingHost.toLowerCase(), iam.signingPort, iam.user, iam.region]);
+/**
+ * The key of a signing endpoint, user and credentials (`credentialsKey`: `ConnectionCredentials.key`),
+ * so two connections that assume different roles, or read different profiles, never share a
+ * provider or a token.
+ */
+export function sharedProviderKey(iam: { readonly signingHost: string; readonly signingPort: number; readonly user: string; readonly region: string }, credentialsKey = 'default'): string {
+  return JSON.stringify([iam.signingHost.toLowerCase(), iam.signingPort, iam.user, iam.region, credentialsKey]);
 }

@@ -8,6 +8,8 @@ export interface CachedToken extends TokenWindow {
   readonly credentialExpiresAt: number | undefined;
   readonly credentialSource: string;
   readonly accessKeyIdSuffix: string;
+  readonly assumedRoleArn?: string | undefined;
+  readonly credentialProfile?: string | undefined;
 }
 
 /**

@@ -161,6 +161,8 @@ export function createTokenProvider(options: IamTokenProviderOptions, onRefresh?
       credentialExpiresAt: resolved.expiresAt,
       credentialSource: resolved.source,
       accessKeyIdSuffix: resolved.accessKeyIdSuffix,
+      assumedRoleArn: resolved.assumedRoleArn,
+      credentialProfile: resolved.profile,
     };
   };
 
@@ -177,9 +179,18 @@ export function createTokenProvider(options: IamTokenProviderOptions, onRefresh?
       expires_at: new Date(entry.expiresAt).toISOString(),
       credential_source: entry.credentialSource,
       access_key_id_suffix: entry.accessKeyIdSuffix,
+      ...(entry.assumedRoleArn === undefined ? {} : { assumed_role_arn: entry.assumedRoleArn }),
+      ...(entry.credentialProfile === undefined ? {} : { profile: entry.credentialProfile }),
+      ...(entry.credentialExpiresAt === undefined ? {} : { credentials_expire_at: new Date(entry.credentialExpiresAt).toISOString() }),
       token_length: entry.token.length,
     });
-    emit({ type: 'token.refreshed', expiresAt: entry.expiresAt, credentialSource: entry.credentialSource, accessKeyIdSuffix: entry.accessKeyIdSuffix });
+    emit({
+      type: 'token.refreshed',
+      expiresAt: entry.expiresAt,
+      credentialSource: entry.credentialSource,
+      accessKeyIdSuffix: entry.accessKeyIdSuffix,
+      ...(entry.assumedRoleArn === undefined ? {} : { assumedRoleArn: entry.assumedRoleArn }),
+    });
     schedule(entry.refreshAt);
   };
 
@@ -311,6 +322,8 @@ export function createTokenProvider(options: IamTokenProviderOptions, onRefresh?
               refreshAt: current.refreshAt,
               ...(current.credentialExpiresAt === undefined ? {} : { credentialExpiresAt: current.credentialExpiresAt }),
               credentialSource: current.credentialSource,
+              ...(current.assumedRoleArn === undefined ? {} : { assumedRoleArn: current.assumedRoleArn }),
+              ...(current.credentialProfile === undefined ? {} : { credentialProfile: current.credentialProfile }),
               accessKeyIdSuffix: current.accessKeyIdSuffix,
             }
           : {}),

@@ -28,8 +28,10 @@ export interface IamClock {
 }
 
 /**
- * Where the credentials came from: `env`, `shared-ini`, `sso`, `web-identity`, `process`, `login`,
- * `container`, `imds`, `static` (an object passed in), `custom` (a function passed in).
+ * Where the credentials came from: `env`, `shared-ini` (a profile of the shared files, its
+ * `role_arn` included), `sso`, `web-identity`, `process`, `login`, `container`, `imds`,
+ * `assumed-role` (STS AssumeRole of `aws_iam_auth.role_arn`), `static` (an object passed in),
+ * `custom` (a function passed in).
  * @public
  */
 export type CredentialSource = string;
@@ -89,8 +91,13 @@ export interface TokenState {
   expiresAt?: number;
   /** When a background refresh becomes due. */
   refreshAt?: number;
+  /** When the credentials that signed the current token expire; absent for long-term keys. */
   credentialExpiresAt?: number;
   credentialSource?: CredentialSource;
+  /** The role whose assumed credentials signed the current token (`aws_iam_auth.role_arn`). */
+  assumedRoleArn?: string;
+  /** The profile those credentials (or the role's source credentials) come from (`aws_iam_auth.profile`). */
+  credentialProfile?: string;
   /** Last four characters of the access key id that signed the current token. */
   accessKeyIdSuffix?: string;
   signedHost: string;
@@ -109,7 +116,7 @@ export interface TokenState {
 
 /** Emitted through `onEvent`; never carries a token or secret. @public */
 export type TokenProviderEvent =
-  | { type: 'token.refreshed'; expiresAt: number; credentialSource: CredentialSource; accessKeyIdSuffix: string }
+  | { type: 'token.refreshed'; expiresAt: number; credentialSource: CredentialSource; accessKeyIdSuffix: string; assumedRoleArn?: string }
   | { type: 'token.refresh_failed'; code: string; message: string; attempt: number };
 
 /** @public */

@@ -1,3 +1,4 @@
+import { withOrigin } from '../../iam/credential-origin.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider } from '../../iam/index.js';
 
 /**
@@ -6,6 +7,8 @@ import type { AwsCredentialIdentity, AwsCredentialProvider } from '../../iam/ind
  * `process.env`; the CLI's environment is injected, so that link is taken from it here, marked as
  * the SDK marks environment credentials (source `env`). Without those variables: undefined, and
  * dbmodule falls back to the rest of the SDK default chain (profiles, SSO, web identity, ECS, EC2).
+ * Marked as the chain's environment link: a connection's aws_iam_auth.profile outranks it (as
+ * AWS_PROFILE does in the SDK), and aws_iam_auth.role_arn is assumed with it.
  */
 export function credentialsFromCliEnv(env: Record<string, string | undefined>): AwsCredentialProvider | undefined {
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
@@ -21,5 +24,5 @@ export function credentialsFromCliEnv(env: Record<string, string | undefined>): 
   };
   // `$source` is the AWS SDK's feature flag for credentials read from environment variables.
   const marked = Object.assign({}, identity, { $source: { CREDENTIALS_ENV_VARS: 'g' } });
-  return async () => marked;
+  return withOrigin(async () => marked, { kind: 'environment', source: 'env' });
 }

@@ -63,10 +63,12 @@ export async function execEnvironment(connection: ConnectionConfig, io: CliIo, l
     let credential = password === undefined ? 'no password' : 'the DSN password';
     if (plan.iam) {
       const target = targetOfConnection(plan);
-      const { token, state } = await signToken({ ...target, region: regionFor(target.host, target.region, io.env) }, io, logger);
+      // the connection's own credentials (aws_iam_auth.profile, role_arn), as it signs with them
+      const { token, state } = await signToken({ ...target, region: regionFor(target.host, target.region, io.env) }, io, logger, plan);
       const until = state.expiresAt === undefined ? '' : `, valid until ${new Date(state.expiresAt).toISOString()}`;
+      const role = state.assumedRoleArn === undefined ? '' : `, role ${state.assumedRoleArn}`;
       password = token;
-      credential = `a fresh IAM token for ${state.user}@${state.signedHost}:${state.signedPort} (key ...${state.accessKeyIdSuffix ?? '?'}${until})`;
+      credential = `a fresh IAM token for ${state.user}@${state.signedHost}:${state.signedPort} (key ...${state.accessKeyIdSuffix ?? '?'}${role}${until})`;
     }
     const options = plan.driver === 'mysql' ? await file('my.cnf', mysqlOptionFile(plan, password, rootCert)) : undefined;
     return {

@@ -1,5 +1,5 @@
-import { ConfigError, envVariable, planConnection, type ConnectionConfig, type ConnectionPlan, type Logger } from '../../index.js';
-import { createIamTokenProvider, regionFromHostname, type IamTokenProviderOptions, type TokenState } from '../../iam/index.js';
+import { ConfigError, envVariable, planConnection, type ConnectionConfig, type ConnectionPlan, type IamConnectionPlan, type Logger } from '../../index.js';
+import { createIamTokenProvider, credentialsFor, regionFromHostname, type IamTokenProviderOptions, type TokenState } from '../../iam/index.js';
 import { regionMissingError, type RegionSettingNames } from '../../iam/errors.js';
 import type { CliIo } from '../io.js';
 import { credentialsFromCliEnv } from './credentials.js';
@@ -18,6 +18,12 @@ export interface SigningTarget {
  * for (signing_host/port, db_user, region). A connection without IAM has none: that is said.
  */
 export function targetOfConnection(connection: ConnectionConfig | ConnectionPlan): SigningTarget {
+  const { signingHost, signingPort, user, region } = iamPlanOf(connection).iam;
+  return { host: signingHost, port: signingPort, user, region };
+}
+
+/** The plan of a configured IAM connection; a connection without IAM has no token to sign: that is said. */
+export function iamPlanOf(connection: ConnectionConfig | ConnectionPlan): IamConnectionPlan {
   const plan = 'settings' in connection ? connection : planConnection(connection);
   if (!plan.iam) {
     throw new ConfigError('CONFIG_INVALID', `connection "${plan.name}" does not use IAM authentication (aws_iam_auth.enabled is false), so it has no token to sign`, {
@@ -25,8 +31,7 @@ export function targetOfConnection(connection: ConnectionConfig | ConnectionPlan
       solutions: [`Enable it: connections.${plan.name}.aws_iam_auth.enabled: true (or ${envVariable(plan.name, ['aws_iam_auth', 'enabled'])}=true)`, 'Or give --hostname, --port and --username instead of --connection'],
     });
   }
-  const { signingHost, signingPort, user, region } = plan.iam;
-  return { host: signingHost, port: signingPort, user, region };
+  return plan as IamConnectionPlan;
 }
 
 /**
@@ -42,9 +47,14 @@ export function regionFor(host: string, region: string | undefined, env: CliIo['
   return fromEnv;
 }
 
-/** A fresh token for `target`, with credentials from the AWS default chain (environment first). */
-export async function signToken(target: SigningTarget, io: CliIo, logger: Logger): Promise<{ token: string; state: TokenState }> {
-  const credentials = credentialsFromCliEnv(io.env);
+/**
+ * A fresh token for `target`, with credentials from the AWS default chain (environment first), or,
+ * for a configured connection (`plan`), the connection's own: its aws_iam_auth.profile and
+ * role_arn applied as a connection applies them (`credentialsFor`).
+ */
+export async function signToken(target: SigningTarget, io: CliIo, logger: Logger, plan?: Pick<ConnectionPlan, 'name' | 'credentials'>): Promise<{ token: string; state: TokenState }> {
+  const environment = credentialsFromCliEnv(io.env);
+  const credentials = plan ? credentialsFor(plan, environment, logger).credentials : environment;
   const options: IamTokenProviderOptions = {
     host: target.host,
     port: target.port,

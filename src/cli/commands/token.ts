@@ -1,6 +1,7 @@
 import { EXIT_OK, UsageError, type CliIo } from '../io.js';
 import type { Command } from '../command.js';
-import { regionFor, signToken, targetOfConnection, type SigningTarget } from './iam-target.js';
+import type { IamConnectionPlan } from '../../index.js';
+import { iamPlanOf, regionFor, signToken, targetOfConnection, type SigningTarget } from './iam-target.js';
 import { findConnection, loadCliConfig } from './load.js';
 import { cliLogger } from './logger.js';
 
@@ -22,10 +23,13 @@ export const tokenCommand: Command = {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     const logger = cliLogger(io);
     let configured: Partial<SigningTarget> = {};
+    let plan: IamConnectionPlan | undefined;
     if (typeof values.connection === 'string') {
       const connection = findConnection(await loadCliConfig(values, io), values.connection);
-      // From the connection's plan: what it signs for, or CONFIG_INVALID saying it does not use IAM.
-      configured = targetOfConnection(connection);
+      // From the connection's plan: what it signs for and with which credentials (profile, role),
+      // or CONFIG_INVALID saying it does not use IAM.
+      plan = iamPlanOf(connection);
+      configured = targetOfConnection(plan);
     }
     const host = text(values.hostname) ?? configured.host;
     const user = text(values.username) ?? configured.user;
@@ -38,7 +42,7 @@ export const tokenCommand: Command = {
       region: configured.host === undefined ? '--region (or AWS_REGION)' : '--region, AWS_REGION or aws_iam_auth.region',
       signingHost: configured.host === undefined ? '--hostname' : 'aws_iam_auth.signing_host',
     });
-    const { token, state } = await signToken({ host, port, user, region }, io, logger);
+    const { token, state } = await signToken({ host, port, user, region }, io, logger, plan);
     if (values.json) {
       io.stdout(`${JSON.stringify({
         token,
@@ -49,6 +53,9 @@ export const tokenCommand: Command = {
         issuedAt: iso(state.issuedAt),
         expiresAt: iso(state.expiresAt),
         credentialSource: state.credentialSource,
+        ...(state.assumedRoleArn === undefined ? {} : { assumedRoleArn: state.assumedRoleArn }),
+        ...(state.credentialProfile === undefined ? {} : { credentialProfile: state.credentialProfile }),
+        credentialsExpireAt: iso(state.credentialExpiresAt),
         accessKeyIdSuffix: state.accessKeyIdSuffix,
       }, null, 2)}\n`);
     } else {

@@ -4,6 +4,7 @@ import { DbModuleError } from './errors.js';
 import type { DatabaseEvents } from './events.js';
 import { classifyAuthFailure } from './iam/auth-errors.js';
 import { backoffDelay } from './iam/backoff.js';
+import { credentialsFor } from './iam/credential-sources.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider } from './iam/types.js';
 import type { Logger } from './logging.js';
 import { SecretCache } from './secrets/secret-cache.js';
@@ -26,7 +27,7 @@ export interface SecretConnectionAuthOptions {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly emit: <E extends 'secret.refreshed' | 'secret.refresh_failed' | 'auth.retried'>(event: E, payload: DatabaseEvents[E]) => void;
-  /** The connection's AWS credentials; default: the AWS SDK default chain. */
+  /** The credentials given in code (`createDatabase(config, { credentials })`); the plan's profile or role applies on top (see credentialsFor). */
   readonly credentials?: AwsCredentialIdentity | AwsCredentialProvider | undefined;
   /** Random source for retry jitter; default Math.random. */
   readonly random?: () => number;
@@ -48,7 +49,8 @@ export interface SecretConnectionAuthOptions {
 export function createSecretConnectionAuth(options: SecretConnectionAuthOptions): SecretConnectionAuth {
   const { plan, logger } = options;
   const { secret, name: connection } = plan;
-  const source = options.source ?? createSecretSource({ connection, plan: secret, fallbackUser: plan.dsn.user, credentials: options.credentials });
+  // the same credentials IAM signing would use: the given ones, a profile, an assumed role or the default chain
+  const source = options.source ?? createSecretSource({ connection, plan: secret, fallbackUser: plan.dsn.user, credentials: credentialsFor(plan, options.credentials, logger).credentials });
   const cache = new SecretCache({
     source,
     plan: secret,

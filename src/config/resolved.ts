@@ -1,5 +1,5 @@
 import { DbModuleError } from '../errors.js';
-import { redactDsn } from '../dsn/index.js';
+import { REDACTED, redactDsn } from '../dsn/index.js';
 import type { ClusterConfig, ConnectionConfig, DatabaseConfig, DriverName, MigrationsConfig, TelemetryConfig } from './types.js';
 
 /** A connection as {@link redactConfig} returns it: plain, mutable, DSN redacted. @public */
@@ -53,7 +53,8 @@ function redactConnection(connection: ConnectionConfig): RedactedConnectionConfi
   return {
     ...rest,
     dsn: redactedDsn(connection.dsn),
-    aws_iam_auth: { ...connection.aws_iam_auth },
+    // the external id guards the role against confused deputies: printed as set, never its value
+    aws_iam_auth: { ...connection.aws_iam_auth, ...(connection.aws_iam_auth.external_id === undefined ? {} : { external_id: REDACTED }) },
     ...(replicas ? { replicas: replicas.map(redactedDsn) } : {}),
   };
 }

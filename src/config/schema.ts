@@ -78,10 +78,11 @@ function dsnResult(value: unknown): Parsed<string> {
   return value.trim() === '' ? fail('must not be empty') : ok(value);
 }
 
-function textResult(what: string, pattern?: RegExp, hint?: string) {
+/** `secret`: a refused value is described by its type and length only (an external id). */
+function textResult(what: string, pattern?: RegExp, hint?: string, secret = false) {
   return (value: unknown): Parsed<string> => {
     if (typeof value !== 'string' || value.trim() === '' || (pattern && !pattern.test(value))) {
-      return fail(`expected ${what}, received ${describeReceived(value)}${hint ? ` (${hint})` : ''}`);
+      return fail(`expected ${what}, received ${describeReceived(value, secret)}${hint ? ` (${hint})` : ''}`);
     }
     return ok(value);
   };
@@ -106,7 +107,7 @@ const iamEntries = {
   profile: leaf(textResult('a profile name of the shared AWS config files', /^[^\s\]\[]+$/)),
   role_arn: leaf(textResult('an IAM role ARN such as arn:aws:iam::123456789012:role/app', /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/)),
   role_session_name: leaf(textResult('a role session name: 2 to 64 letters, digits or +=,.@_-', /^[\w+=,.@-]{2,64}$/)),
-  external_id: leaf(textResult('an external id: 2 to 1224 letters, digits or +=,.@:/_-', /^[\w+=,.@:/-]{2,1224}$/)),
+  external_id: leaf(textResult('an external id: 2 to 1224 letters, digits or +=,.@:/_-', /^[\w+=,.@:/-]{2,1224}$/, undefined, true)),
   duration: positiveDuration,
   token_refresh_interval: deprecated,
   connection_close_grace_period: deprecated,

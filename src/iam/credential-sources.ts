@@ -8,7 +8,7 @@ import type { Logger } from '../logging.js';
 import { originOf, withOrigin } from './credential-origin.js';
 import { loadCredentialProviders, loadDefaultChain } from './credentials.js';
 import { assumeRoleFailedError, assumeRoleProblemOf, profileUnavailableError, type ProfileFile } from './errors.js';
-import type { AwsCredentialIdentity, AwsCredentialProvider, CredentialSource } from './types.js';
+import type { AwsCredentialIdentity, AwsCredentialProvider } from './types.js';
 
 type Given = AwsCredentialIdentity | AwsCredentialProvider;
 
@@ -243,7 +243,3 @@ async function profileFiles(): Promise<ProfileFile[]> {
   );
 }
 
-/** The credential source reported for a choice before anything is resolved (for `check` and logs). */
-export function reportedSource(choice: ConnectionCredentials): CredentialSource | undefined {
-  return choice.source === 'assumed-role' || choice.source === 'shared-ini' ? choice.source : undefined;
-}

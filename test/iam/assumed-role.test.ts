@@ -113,11 +113,10 @@ describe('aws_iam_auth.external_id', () => {
     ['wrong', 'not-the-partner-id', 'aws_iam_auth.external_id is not the value'],
   ])('%s: AWS_CREDENTIALS_UNAVAILABLE naming the role, the trust policy and the external id, never its value', async (_name, externalId, cause) => {
     const { logger, lines } = captureLogger();
-    const error = await rejectionOf(
+    const coded = await rejectionOf(
       createDatabase({ connections: { partner: roleConnection({ role_arn: EXTERNAL_ROLE, role_session_name: 'partner-denied', ...(externalId ? { external_id: externalId } : {}) }) } }, { credentials: KEY, logger }),
+      DbModuleError,
     );
-    expect(error).toBeInstanceOf(DbModuleError);
-    const coded = error as DbModuleError;
     expect(coded.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(coded.connection).toBe('partner');
     expect(coded.message).toContain(`connection "partner": assuming role ${EXTERNAL_ROLE} (session "partner-denied", source credentials: the static credentials given in code) failed: AccessDenied: `);
@@ -133,7 +132,7 @@ describe('aws_iam_auth.external_id', () => {
   });
 
   it('a source identity the trust policy does not name is refused the same way', async () => {
-    const error = (await rejectionOf(createDatabase({ connections: { narrow: roleConnection({ role_arn: NARROW_ROLE }) } }, { credentials: KEY, logger: captureLogger().logger }))) as DbModuleError;
+    const error = await rejectionOf(createDatabase({ connections: { narrow: roleConnection({ role_arn: NARROW_ROLE }) } }, { credentials: KEY, logger: captureLogger().logger }), DbModuleError);
     expect(error.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(error.message).toContain(`assuming role ${NARROW_ROLE}`);
     expect(error.possibleCauses.join('\n')).toContain('does not name the source identity');
@@ -141,7 +140,7 @@ describe('aws_iam_auth.external_id', () => {
   });
 
   it('a duration over the role maximum is said to be one', async () => {
-    const error = (await rejectionOf(createDatabase({ connections: { long: roleConnection({ role_arn: ROLE, duration: '2h' }) } }, { credentials: KEY, logger: captureLogger().logger }))) as DbModuleError;
+    const error = await rejectionOf(createDatabase({ connections: { long: roleConnection({ role_arn: ROLE, duration: '2h' }) } }, { credentials: KEY, logger: captureLogger().logger }), DbModuleError);
     expect(error.code).toBe('AWS_CREDENTIALS_UNAVAILABLE');
     expect(error.message).toContain('ValidationError: The requested DurationSeconds exceeds the MaxSessionDuration set for this role.');
     expect(error.possibleCauses.join('\n')).toContain("aws_iam_auth.duration (7200 s) exceeds the role's MaxSessionDuration");

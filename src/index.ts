@@ -14,6 +14,7 @@ export {
   type SecretPlan,
 } from './config/plan.js';
 export type { SecretState } from './secrets/types.js';
+export { readSecretLogin, type SecretLoginRead } from './secret-connection.js';
 export type { Topology, TopologyHost, TopologySource } from './cluster/types.js';
 export type { Reader } from './cluster/reader-router.js';
 export { planView, type ConnectionPlanView } from './config/plan-view.js';

@@ -37,6 +37,32 @@ export interface SecretConnectionAuthOptions {
   readonly source?: SecretSource;
 }
 
+/** What {@link readSecretLogin} read. @public */
+export interface SecretLoginRead {
+  readonly user: string;
+  readonly password: string;
+  readonly versionId: string;
+  /** Where the AWS credentials that read it came from (`role arn:aws:iam::...:role/app assumed with the default chain`). */
+  readonly credentials: string;
+}
+
+/**
+ * Reads the login of a `secrets_manager` connection once, as the connection would (AWSCURRENT,
+ * the connection's credentials): for tools that hand it on, such as `dbmodule exec` and
+ * `dbmodule check`. The password is the caller's to keep out of logs.
+ * @throws DbModuleError SECRET_UNAVAILABLE, SECRET_INVALID, AWS_CREDENTIALS_UNAVAILABLE, DRIVER_NOT_INSTALLED.
+ * @public
+ */
+export async function readSecretLogin(plan: SecretConnectionPlan, options: { credentials?: AwsCredentialIdentity | AwsCredentialProvider; logger?: Logger } = {}): Promise<SecretLoginRead> {
+  const chosen = credentialsFor(plan, options.credentials, options.logger);
+  const source = createSecretSource({ connection: plan.name, plan: plan.secret, fallbackUser: plan.dsn.user, credentials: chosen.credentials });
+  try {
+    return { ...(await source.fetch()), credentials: chosen.description };
+  } finally {
+    source.close();
+  }
+}
+
 /**
  * The login lifecycle of one `secrets_manager` connection (DESIGN §12). A session opens with the
  * login of the secret's AWSCURRENT version, fetched once and kept. When the server refuses it

@@ -5,6 +5,7 @@ import { planConnection, planDsn, type ConnectionPlan, type DsnPlan } from '../c
 import { planView, type ConnectionPlanView } from '../config/plan-view.js';
 import type { ConnectionConfig, DatabaseConfig } from '../config/types.js';
 import { openConnection } from '../database.js';
+import { readSecretLogin } from '../secret-connection.js';
 import type { DriverName } from '../driver-name.js';
 import { systemClock } from '../drivers/types.js';
 import { DbModuleError } from '../errors.js';
@@ -68,6 +69,8 @@ export interface CheckOptions {
  * - IAM connections: `config` (user, signing endpoint, region, TLS policy), `credentials` (source,
  *   profile, assumed role, access key id suffix, expiry; also in `credentials` of the check),
  *   `token` (signed for host:port, region, user, expiry);
+ * - `secrets_manager` connections: `secret` (the secret read as the connection reads it: its id,
+ *   region, version, the user it holds and where the AWS credentials came from; never the password);
  * - network drivers: `dns`, `tcp`, then `tls` when TLS is used (PostgreSQL: SSLRequest and the
  *   handshake, certificate verified with the connection's own options; MySQL negotiates TLS after
  *   the server greeting, so there it is verified as part of `authentication`);
@@ -119,12 +122,21 @@ async function checkConnection(connection: ConnectionConfig, options: CheckOptio
   if (!plan) return check;
   check.plan = planView(plan);
   const planned = plan;
+  const { secret } = planned;
+  if (secret) {
+    const read = await recorder.run('secret', async () => {
+      const started = performance.now();
+      const login = await readSecretLogin({ ...planned, secret }, options.credentials === undefined ? {} : { credentials: options.credentials });
+      return `secret "${secret.secretId}" (${secret.region}, from ${secret.regionSource}) version ${login.versionId}: user "${login.user}", read in ${Math.round(performance.now() - started)}ms with ${login.credentials}`;
+    });
+    if (!read) return check;
+  }
   try {
     if (planned.driver === 'sqlite') {
       if (!(await recorder.run('file', () => checkSqlitePath(planned)))) return check;
       check.ok = await recorder.run('ping', () => openAndPing(planned, undefined));
     } else {
-      check.ok = await checkNetworkPhases(planned, recorder, iam);
+      check.ok = await checkNetworkPhases(planned, recorder, iam, options.credentials);
     }
   } finally {
     iam?.auth.close();
@@ -138,7 +150,8 @@ function describeParams(base: DsnPlan): string {
   return entries.length === 0 ? '' : ` (${entries.join(', ')})`;
 }
 
-async function checkNetworkPhases(plan: ConnectionPlan, recorder: PhaseRecorder, iam: IamCheckResult | undefined): Promise<boolean> {
+/** `given`: the credentials given to `check` (a `secrets_manager` connection reads its secret with them). */
+async function checkNetworkPhases(plan: ConnectionPlan, recorder: PhaseRecorder, iam: IamCheckResult | undefined, given: CheckOptions['credentials']): Promise<boolean> {
   const host = plan.host ?? 'localhost';
   const port = plan.port ?? 0;
   const timeoutMs = plan.settings.connection_timeout;
@@ -159,7 +172,7 @@ async function checkNetworkPhases(plan: ConnectionPlan, recorder: PhaseRecorder,
     recorder.skip('tls', `MySQL starts TLS after the server greeting, so TLS (${describeTls(plan.tls)}) is checked as part of authentication`);
   }
 
-  if (!iam) return recorder.run('ping', () => openAndPing(plan, undefined));
+  if (!iam) return recorder.run('ping', () => openAndPing(plan, given));
   let opened: Connection | undefined;
   try {
     const authenticated = await recorder.run('authentication', async () => {
@@ -179,7 +192,7 @@ async function checkNetworkPhases(plan: ConnectionPlan, recorder: PhaseRecorder,
   }
 }
 
-async function openAndPing(plan: ConnectionPlan, credentials: AwsCredentialProvider | undefined): Promise<string> {
+async function openAndPing(plan: ConnectionPlan, credentials: CheckOptions['credentials']): Promise<string> {
   const connection = await openSingleSession(plan, credentials);
   try {
     const started = performance.now();
@@ -191,7 +204,7 @@ async function openAndPing(plan: ConnectionPlan, credentials: AwsCredentialProvi
 }
 
 /** Opens the plan itself, with one session: what `check` reports is what it connects with. */
-async function openSingleSession(plan: ConnectionPlan, credentials: AwsCredentialProvider | undefined): Promise<Connection> {
+async function openSingleSession(plan: ConnectionPlan, credentials: CheckOptions['credentials']): Promise<Connection> {
   const single: ConnectionPlan = { ...plan, settings: { ...plan.settings, max_open_connections: 1, max_idle_connections: 1 } };
   const { connection } = await openConnection(single, {
     logger: silentLogger,

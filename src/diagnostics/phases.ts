@@ -3,7 +3,7 @@ import type { LogFields, Logger } from '../logging.js';
 import { explain } from './causes.js';
 
 /** @public */
-export type PhaseName = 'dsn' | 'config' | 'file' | 'credentials' | 'token' | 'dns' | 'tcp' | 'tls' | 'authentication' | 'ping';
+export type PhaseName = 'dsn' | 'config' | 'file' | 'credentials' | 'token' | 'secret' | 'dns' | 'tcp' | 'tls' | 'authentication' | 'ping';
 /** @public */
 export type PhaseStatus = 'ok' | 'failed' | 'skipped';
 

@@ -1,8 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { formatDsn, planConnection, rdsCaBundle, ROOT_CERT_PARAM_NAMES, TLS_MODE_PARAM_NAMES, type ConnectionConfig, type ConnectionPlan, type Logger, type ParsedDsn } from '../../index.js';
+import { formatDsn, planConnection, rdsCaBundle, readSecretLogin, ROOT_CERT_PARAM_NAMES, TLS_MODE_PARAM_NAMES, type ConnectionConfig, type ConnectionPlan, type Logger, type ParsedDsn } from '../../index.js';
 import type { CliIo } from '../io.js';
+import { credentialsFromCliEnv } from './credentials.js';
 import { regionFor, signToken, targetOfConnection } from './iam-target.js';
 
 /**
@@ -37,10 +38,10 @@ export interface ExecEnvironment {
  * variables (PostgreSQL) or the mysql client's MYSQL_* ones, plus DATABASE_URL with the password
  * percent-encoded. The user is the plan's login user (`db_user` under IAM). IAM connections get a
  * fresh token as the password and the plan's TLS (the RDS CA bundle is written to a temporary
- * file for libpq); others get the DSN's password.
+ * file for libpq); `secrets_manager` connections the secret's user and password; others the DSN's password.
  */
 export async function execEnvironment(connection: ConnectionConfig, io: CliIo, logger: Logger): Promise<ExecEnvironment> {
-  const plan = planConnection(connection);
+  let plan = planConnection(connection);
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async (): Promise<void> => {
     await Promise.allSettled(cleanups.map((step) => step()));
@@ -69,6 +70,15 @@ export async function execEnvironment(connection: ConnectionConfig, io: CliIo, l
       const role = state.assumedRoleArn === undefined ? '' : `, role ${state.assumedRoleArn}`;
       password = token;
       credential = `a fresh IAM token for ${state.user}@${state.signedHost}:${state.signedPort} (key ...${state.accessKeyIdSuffix ?? '?'}${role}${until})`;
+    }
+    const { secret } = plan;
+    if (secret) {
+      // the login the connection would use: the secret's AWSCURRENT user and password
+      const environment = credentialsFromCliEnv(io.env);
+      const login = await readSecretLogin({ ...plan, secret }, { logger, ...(environment ? { credentials: environment } : {}) });
+      password = login.password;
+      plan = { ...plan, user: login.user };
+      credential = `the login of secret "${secret.secretId}" (version ${login.versionId}, user ${login.user}; ${login.credentials})`;
     }
     const options = plan.driver === 'mysql' ? await file('my.cnf', mysqlOptionFile(plan, password, rootCert)) : undefined;
     return {

@@ -16,7 +16,8 @@ export interface DatabaseEvents {
   'transaction.started': { connection: string; isolation: string; depth: number };
   'transaction.committed': { connection: string; durationMs: number; depth: number };
   'transaction.rolled_back': { connection: string; durationMs: number; depth: number; reason: string };
-  'token.refreshed': { connection: string; expiresAt: number; credentialSource: string; accessKeyIdSuffix: string };
+  /** `assumedRoleArn`: the role the signing credentials were assumed from (aws_iam_auth.role_arn). */
+  'token.refreshed': { connection: string; expiresAt: number; credentialSource: string; accessKeyIdSuffix: string; assumedRoleArn?: string };
   'token.refresh_failed': { connection: string; code: string; message: string; attempt: number };
   'auth.retried': { connection: string; attempt: number; code: string; delayMs: number };
   /** A secret's login was fetched (`reason`: the first fetch, `refresh` after secrets_manager.refresh, `rejected` after the server refused the cached one). Never a value. */

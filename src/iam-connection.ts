@@ -121,7 +121,13 @@ export function createIamConnectionAuth(options: IamConnectionAuthOptions): IamC
   }
   const onEvent = (event: TokenProviderEvent): void => {
     if (event.type === 'token.refreshed') {
-      options.emit('token.refreshed', { connection, expiresAt: event.expiresAt, credentialSource: event.credentialSource, accessKeyIdSuffix: event.accessKeyIdSuffix });
+      options.emit('token.refreshed', {
+        connection,
+        expiresAt: event.expiresAt,
+        credentialSource: event.credentialSource,
+        accessKeyIdSuffix: event.accessKeyIdSuffix,
+        ...(event.assumedRoleArn === undefined ? {} : { assumedRoleArn: event.assumedRoleArn }),
+      });
     } else {
       options.emit('token.refresh_failed', { connection, code: event.code, message: event.message, attempt: event.attempt });
     }

@@ -43,4 +43,4 @@ export type { DatabaseEventListener, DatabaseEventName, DatabaseEvents, SecretFe
 export { createLogfmtLogger, toLogger } from './logging.js';
 export type { LogFields, LogLevel, Logger, LoggerLike } from './logging.js';
 export { checkConnections } from './diagnostics/check.js';
-export type { CheckOptions, CheckPhase, CheckReport, ConnectionCheck, PhaseName, PhaseStatus } from './diagnostics/check.js';
+export type { CheckedCredentials, CheckOptions, CheckPhase, CheckReport, ConnectionCheck, PhaseName, PhaseStatus } from './diagnostics/check.js';

@@ -15,11 +15,12 @@ import { silentLogger } from '../logging.js';
 import { describeTls } from '../tls/connection-tls.js';
 import type { Connection } from '../connection.js';
 import { isSecretParam, REDACTED } from '../dsn/index.js';
-import { checkIamPhases, type IamCheckResult } from './iam-check.js';
+import { checkIamPhases, type CheckedCredentials, type IamCheckResult } from './iam-check.js';
 import { PhaseRecorder, type CheckPhase } from './phases.js';
 import { probePostgresTls, probeTcp } from './probes.js';
 
 export type { CheckPhase, PhaseName, PhaseStatus } from './phases.js';
+export type { CheckedCredentials } from './iam-check.js';
 
 /** @public */
 export interface ConnectionCheck {
@@ -32,21 +33,6 @@ export interface ConnectionCheck {
   /** IAM connections: the AWS credentials the `credentials` phase resolved (never a secret). */
   credentials?: CheckedCredentials;
   phases: CheckPhase[];
-}
-
-/** What the `credentials` phase of an IAM connection found. Nothing secret. @public */
-export interface CheckedCredentials {
-  /** `env`, `shared-ini`, `sso`, `container`, `imds`, `assumed-role`, `static`, `custom`... */
-  source: string;
-  /** Last four characters of the access key id. */
-  accessKeyIdSuffix: string;
-  /** When the credentials expire (ISO 8601); absent for long-term keys. */
-  expiresAt?: string;
-  /** The role assumed (aws_iam_auth.role_arn) and its session name. */
-  assumedRoleArn?: string;
-  roleSessionName?: string;
-  /** The profile used (aws_iam_auth.profile). */
-  profile?: string;
 }
 
 /** @public */

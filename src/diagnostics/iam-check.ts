@@ -6,8 +6,22 @@ import { withOrigin } from '../iam/credential-origin.js';
 import type { ResolvedCredentials } from '../iam/credentials.js';
 import type { AwsCredentialIdentity, AwsCredentialProvider } from '../iam/types.js';
 import { describeTls } from '../tls/connection-tls.js';
-import type { CheckedCredentials } from './check.js';
 import { warningCollector, type PhaseRecorder } from './phases.js';
+
+/** What the `credentials` phase of an IAM connection found. Nothing secret. @public */
+export interface CheckedCredentials {
+  /** `env`, `shared-ini`, `sso`, `container`, `imds`, `assumed-role`, `static`, `custom`... */
+  source: string;
+  /** Last four characters of the access key id. */
+  accessKeyIdSuffix: string;
+  /** When the credentials expire (ISO 8601); absent for long-term keys. */
+  expiresAt?: string;
+  /** The role assumed (aws_iam_auth.role_arn) and its session name. */
+  assumedRoleArn?: string;
+  roleSessionName?: string;
+  /** The profile used (aws_iam_auth.profile). */
+  profile?: string;
+}
 
 /** What the later phases (TLS, authentication) take from the IAM phases. */
 export interface IamCheckResult {

@@ -19,8 +19,6 @@ export interface SecretSourceOptions {
   readonly fallbackUser: string | undefined;
   /** The connection's AWS credentials; default: the SDK's default chain. */
   readonly credentials?: AwsCredentialIdentity | AwsCredentialProvider | undefined;
-  /** Loads `@aws-sdk/client-secrets-manager`; default: `import()` (a test of the missing package substitutes a failing one). */
-  readonly load?: () => Promise<typeof import('@aws-sdk/client-secrets-manager')>;
 }
 
 type Client = import('@aws-sdk/client-secrets-manager').SecretsManagerClient;
@@ -36,7 +34,7 @@ export function createSecretSource(options: SecretSourceOptions): SecretSource {
   let client: Promise<{ client: Client; module: Module }> | undefined;
 
   const open = (): Promise<{ client: Client; module: Module }> => {
-    client ??= (options.load ?? (() => import('@aws-sdk/client-secrets-manager')))().then(
+    client ??= import('@aws-sdk/client-secrets-manager').then(
       (module) => ({
         module,
         client: new module.SecretsManagerClient({

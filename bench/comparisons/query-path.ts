@@ -18,7 +18,8 @@ import { queryRounds } from '../lib/profile.js';
 import { openRemoteContender, workloadContender, type RemoteContender } from '../lib/remote-contender.js';
 import { compareThroughput } from '../lib/rounds.js';
 
-const CONTENDERS: readonly ContenderKind[] = ['bare', 'dbmodule-query', 'dbmodule-pool', 'wrapper'];
+// dbmodule-query-unchecked: what check_idle_sessions costs, beside the default (no target of its own)
+const CONTENDERS: readonly ContenderKind[] = ['bare', 'dbmodule-query', 'dbmodule-query-unchecked', 'dbmodule-pool', 'wrapper'];
 type RouteName = 'direct' | 'iam';
 
 interface CaseResult {

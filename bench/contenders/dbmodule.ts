@@ -66,6 +66,18 @@ export async function dbmoduleQuery(engine: Engine, route: Route): Promise<Query
   };
 }
 
+/** `connection.query` with `check_idle_sessions: false`: what the hand-over's wait for the sockets costs (issue 11). */
+export async function dbmoduleQueryUnchecked(engine: Engine, route: Route): Promise<QueryTarget> {
+  const db = await openDbmodule(engine, route, { extra: { check_idle_sessions: false } });
+  const connection = db.connection();
+  return {
+    name: 'dbmodule-query-unchecked',
+    label: 'dbmodule connection.query, check_idle_sessions: false',
+    run: (sql, params) => connection.query(sql, params),
+    close: () => db.close(),
+  };
+}
+
 /**
  * `connection.query(sql, params)` with telemetry on, into the OpenTelemetry SDK as production
  * wires it (contenders/otel.ts); `sampled`: `ParentBased(TraceIdRatioBased(0.1))` instead of

@@ -4,7 +4,7 @@ import type { Route } from '../contenders/target.js';
 import type { Engine } from './databases.js';
 
 /** Every query-path contender, by the name results use. */
-export type ContenderKind = 'bare' | 'bare-otel' | 'dbmodule-query' | 'dbmodule-query-otel' | 'dbmodule-query-otel-sampled' | 'dbmodule-pool' | 'dbmodule-reader' | 'wrapper';
+export type ContenderKind = 'bare' | 'bare-otel' | 'dbmodule-query' | 'dbmodule-query-unchecked' | 'dbmodule-query-otel' | 'dbmodule-query-otel-sampled' | 'dbmodule-pool' | 'dbmodule-reader' | 'wrapper';
 export type Workload = 'select1' | 'pk';
 export const WORKLOADS: readonly Workload[] = ['select1', 'pk'];
 export const CONCURRENCIES: readonly number[] = [1, 32];

@@ -10,7 +10,7 @@
  * turn with the others so that machine noise hits them alike.
  */
 
-import { dbmodulePool, dbmoduleQuery, dbmoduleQueryOtel, dbmoduleReader } from '../contenders/dbmodule.js';
+import { dbmodulePool, dbmoduleQuery, dbmoduleQueryOtel, dbmoduleQueryUnchecked, dbmoduleReader } from '../contenders/dbmodule.js';
 import { bareDriverOtel } from '../contenders/driver-otel.js';
 import { bareMysqlPool, wrapperMysqlPool } from '../contenders/mysql.js';
 import { barePgPool, wrapperPgPool } from '../contenders/postgres.js';
@@ -59,6 +59,8 @@ function open(engine: Engine, route: Route, kind: ContenderKind): Promise<QueryT
       return bareDriverOtel(engine, route);
     case 'dbmodule-query':
       return dbmoduleQuery(engine, route);
+    case 'dbmodule-query-unchecked':
+      return dbmoduleQueryUnchecked(engine, route);
     case 'dbmodule-query-otel':
       return dbmoduleQueryOtel(engine, route, false);
     case 'dbmodule-query-otel-sampled':

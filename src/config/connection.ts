@@ -230,7 +230,7 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
   };
   record('driver', driverSource);
   record('dsn', sourceOf('dsn'));
-  for (const key of ['max_open_connections', 'max_idle_connections', 'connection_max_lifetime', 'connection_max_idle_time', 'query_timeout']) {
+  for (const key of ['max_open_connections', 'max_idle_connections', 'connection_max_lifetime', 'connection_max_idle_time', 'query_timeout', 'check_idle_sessions']) {
     record(key, sourceOf(key));
   }
   record('connection_timeout', sourceOf('connection_timeout') ?? sourceOf('aws_iam_auth.connection_timeout'));
@@ -253,6 +253,7 @@ export function resolveConnection(name: string, raw: unknown, sources: ReadonlyM
       connection_max_idle_time: data.connection_max_idle_time ?? DEFAULTS.connection_max_idle_time,
       connection_timeout: timeout ?? iamTimeout ?? DEFAULTS.connection_timeout,
       query_timeout: data.query_timeout ?? DEFAULTS.query_timeout,
+      check_idle_sessions: data.check_idle_sessions ?? DEFAULTS.check_idle_sessions,
       aws_iam_auth,
       ...(secrets ? { secrets_manager: secrets } : {}),
       ...(cluster ? { cluster } : {}),

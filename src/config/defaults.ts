@@ -7,6 +7,7 @@ export const DEFAULTS = Object.freeze({
   connection_max_idle_time: 0,
   connection_timeout: 10_000,
   query_timeout: 0,
+  check_idle_sessions: true,
   /** Only when aws_iam_auth.enabled; RDS throttles new IAM connections at 200/s. */
   max_connects_per_second: 50,
   /** secrets_manager.refresh. */

@@ -256,6 +256,7 @@ export const connectionEntries = {
   connection_max_idle_time: duration,
   connection_timeout: positiveDuration,
   query_timeout: duration,
+  check_idle_sessions: leaf(booleanResult),
   aws_iam_auth: nested(rawIamSchema),
   secrets_manager: nested(rawSecretsSchema),
   cluster: nested(rawClusterSchema),

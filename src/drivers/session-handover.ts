@@ -30,9 +30,12 @@ export interface HandoverTarget<S, W> {
  */
 export class SessionHandover<S, W> {
   readonly #target: HandoverTarget<S, W>;
+  readonly #waitForPoll: boolean;
 
-  constructor(target: HandoverTarget<S, W>) {
+  /** `waitForPoll` false (`check_idle_sessions: false`): a session not known dead is handed out at once. */
+  constructor(target: HandoverTarget<S, W>, waitForPoll = true) {
     this.#target = target;
+    this.#waitForPoll = waitForPoll;
   }
 
   /** Hands `session`, just taken from the pool, to `waiter`, unless it proves dead. */
@@ -41,6 +44,7 @@ export class SessionHandover<S, W> {
     if (target.firstCheckout(session)) return target.deliver(session, waiter, true);
     // known dead already: no need to wait to find out
     if (!target.isAlive(session)) return target.replace(session, waiter);
+    if (!this.#waitForPoll) return target.deliver(session, waiter, false);
     afterPendingIo(this.#afterPoll, session, waiter);
   }
 

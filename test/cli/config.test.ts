@@ -61,6 +61,7 @@ describe('dbmodule config', () => {
       'connections.writer.connection_max_idle_time = 1m30s  # file config.yaml',
       'connections.writer.connection_timeout = 10s  # default',
       'connections.writer.query_timeout = 500ms  # file config.yaml',
+      'connections.writer.check_idle_sessions = true  # default',
       'connections.writer.aws_iam_auth.enabled = false  # default',
       '# resolved: logs in as "app_user" at db.example.com:5432, no TLS (prefer, driver default)',
       '',
@@ -72,6 +73,7 @@ describe('dbmodule config', () => {
       'connections.reader.connection_max_idle_time = 0s  # default',
       'connections.reader.connection_timeout = 2s  # env DB_READER_CONNECTION_TIMEOUT',
       'connections.reader.query_timeout = 0s  # default',
+      'connections.reader.check_idle_sessions = true  # default',
       'connections.reader.aws_iam_auth.enabled = true  # env DB_READER_AWS_IAM_AUTH_ENABLED',
       'connections.reader.aws_iam_auth.region = "eu-west-1"  # env DB_READER_AWS_IAM_AUTH_REGION',
       'connections.reader.aws_iam_auth.max_connects_per_second = 50  # default',
@@ -114,6 +116,7 @@ describe('dbmodule config', () => {
       'connections.main.connection_max_idle_time = 2h  # env DB_MAIN_CONNECTION_MAX_IDLE_TIME',
       'connections.main.connection_timeout = 10s  # default',
       'connections.main.query_timeout = 1.5s  # env DB_MAIN_QUERY_TIMEOUT',
+      'connections.main.check_idle_sessions = true  # default',
       'connections.main.aws_iam_auth.enabled = false  # default',
       '# resolved: logs in as "app" at 127.0.0.1:5432, no TLS (prefer, driver default)',
     ]);

@@ -44,6 +44,7 @@ describe('the seed examples', () => {
       connection_max_idle_time: 30 * 60 * 1000,
       connection_timeout: 10 * 1000,
       query_timeout: 0,
+      check_idle_sessions: true,
       aws_iam_auth: { enabled: true, region: 'us-east-1', max_connects_per_second: 50 },
     });
   });

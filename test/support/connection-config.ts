@@ -12,6 +12,7 @@ export function connectionConfig(driver: DriverName, defaults: Partial<Connectio
     connection_max_idle_time: 0,
     connection_timeout: 5_000,
     query_timeout: 0,
+    check_idle_sessions: true,
     aws_iam_auth: { enabled: false },
     ...defaults,
     ...overrides,

@@ -233,6 +233,7 @@ export const createMysqlPool: DriverPoolFactory = async (options) => {
     acquireTimeoutMs: config.connection_timeout,
     connectTimeoutMs: config.connection_timeout,
     lifetimeMs: config.connection_max_lifetime,
+    checkIdleSessions: config.check_idle_sessions,
     password: options.password,
     login: options.login,
     currentPassword: options.currentPassword,

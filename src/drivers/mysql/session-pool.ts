@@ -4,7 +4,7 @@ import type { Logger } from '../../logging.js';
 import type { AuthRetryPolicy } from '../auth-retry.js';
 import { driverError } from '../driver-error.js';
 import { SessionLifetime } from '../lifetime.js';
-import { SessionHandover } from '../session-handover.js';
+import { SessionHandover, type HandoverTarget } from '../session-handover.js';
 import type { AuthFailure, AuthFailureDecision, Clock, PoolStats, SessionLogin, SessionObserver } from '../types.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { type ConnectionCallback, type PoolInternals, connectionInternals, internalsOf } from './internals.js';
@@ -19,6 +19,8 @@ export interface MysqlSessionPoolSettings {
   readonly connectTimeoutMs: number;
   /** Sessions older than this (+ up to 10% jitter) are closed instead of reused; 0 = no limit. */
   readonly lifetimeMs: number;
+  /** check_idle_sessions: wait for the sockets to be polled before handing out a session that sat idle (see SessionHandover). */
+  readonly checkIdleSessions: boolean;
   /** Called for every new physical connection; its answer becomes that connection's password. */
   readonly password?: (() => Promise<string>) | undefined;
   /** Each session's user and password instead of the plan's (see DriverPoolOptions.login). */
@@ -136,6 +138,7 @@ export class MysqlSessionPool {
     this.#pool = internals;
     this.#settings = settings;
     this.#lifetime = new SessionLifetime(settings.lifetimeMs, settings.clock);
+    this.#handover = this.#newHandover(settings.checkIdleSessions);
     this.#authRetry = {
       connection: settings.connection,
       timeoutMs: settings.connectTimeoutMs,
@@ -279,23 +282,29 @@ export class MysqlSessionPool {
     this.#handover.handOver(connection, checkout);
   };
 
-  readonly #handover = new SessionHandover<PoolConnection, Checkout>({
-    firstCheckout: (connection) => {
-      if (this.#handedOut.has(connection)) return false;
-      this.#handedOut.add(connection);
-      return true;
-    },
-    isAlive,
-    deliver: (connection, checkout, opened) => {
-      if (checkout.askedAt !== undefined && this.#observer) {
-        const handedAt = performance.now();
-        this.#handedAt.set(connection, handedAt);
-        this.#observer.acquired(handedAt - checkout.askedAt, opened);
-      }
-      this.#settle(checkout, null, connection);
-    },
-    replace: (connection, checkout) => this.#replaceDead(connection, checkout),
-  });
+  readonly #handover: SessionHandover<PoolConnection, Checkout>;
+
+  /** The hand-over of sessions to checkouts; `waitForPoll`: check_idle_sessions. */
+  #newHandover(waitForPoll: boolean): SessionHandover<PoolConnection, Checkout> {
+    const target: HandoverTarget<PoolConnection, Checkout> = {
+      firstCheckout: (connection) => {
+        if (this.#handedOut.has(connection)) return false;
+        this.#handedOut.add(connection);
+        return true;
+      },
+      isAlive,
+      deliver: (connection, checkout, opened) => {
+        if (checkout.askedAt !== undefined && this.#observer) {
+          const handedAt = performance.now();
+          this.#handedAt.set(connection, handedAt);
+          this.#observer.acquired(handedAt - checkout.askedAt, opened);
+        }
+        this.#settle(checkout, null, connection);
+      },
+      replace: (connection, checkout) => this.#replaceDead(connection, checkout),
+    };
+    return new SessionHandover(target, waitForPoll);
+  }
 
   #settle(checkout: Checkout, error: Error | null, connection?: PoolConnection): void {
     checkout.settled = true;

@@ -188,6 +188,7 @@ export const createPostgresPool: DriverPoolFactory = async (options) => {
   const native = createPostgresSessionPool(pg, buildPoolConfig(options), {
     maxIdle: config.max_idle_connections,
     lifetimeMs: config.connection_max_lifetime,
+    checkIdleSessions: config.check_idle_sessions,
     clock,
     cancelTimeoutMs: config.connection_timeout > 0 ? config.connection_timeout : 10_000,
     onIdleError: (error) =>

@@ -24,6 +24,8 @@ export interface PostgresSessionPoolSettings {
   readonly authRetry?: AuthRetryPolicy;
   /** Each session's user and password, read as it starts opening (see DriverPoolOptions.login). */
   readonly login?: () => SessionLogin;
+  /** check_idle_sessions: wait for the sockets to be polled before handing out a session that sat idle (see SessionHandover). */
+  readonly checkIdleSessions: boolean;
 }
 
 type ConnectCallback = (err: Error | undefined, client: PoolClient | undefined, done: (release?: unknown) => void) => void;
@@ -356,12 +358,15 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     }
 
     /** A client that sat idle is handed out only once it proved alive (see SessionHandover). */
-    readonly #handover = new SessionHandover<ManagedClient, UsableCallback>({
-      firstCheckout: (client) => !client.reused,
-      isAlive: (client) => client.usable,
-      deliver: (client, done) => done(undefined, client),
-      replace: (client, done) => this.#replace(client, done),
-    });
+    readonly #handover = new SessionHandover<ManagedClient, UsableCallback>(
+      {
+        firstCheckout: (client) => !client.reused,
+        isAlive: (client) => client.usable,
+        deliver: (client, done) => done(undefined, client),
+        replace: (client, done) => this.#replace(client, done),
+      },
+      policy.checkIdleSessions,
+    );
 
     #replace(client: PoolClient, done: UsableCallback): void {
       client.release(true);

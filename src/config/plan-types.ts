@@ -1,6 +1,9 @@
 import type { ParsedDsn } from '../dsn/types.js';
 import type { DriverName } from '../driver-name.js';
+import type { CredentialsPlan } from '../iam/types.js';
 import type { ConnectionTls } from '../tls/connection-tls.js';
+
+export type { CredentialsPlan };
 import type { ClusterConfig, ConnectionConfig } from './types.js';
 
 /** What the DSN of a connection says: parsed once, with the endpoint it dials. @public */
@@ -44,28 +47,6 @@ export interface SecretPlan {
   /** How long a fetched secret is used before it is fetched again (ms). */
   readonly refreshMs: number;
   readonly endpoint?: string;
-}
-
-/**
- * Where the AWS credentials of IAM signing and Secrets Manager come from when not the default
- * chain as it is: a named profile, and or a role assumed on top. @public
- */
-export interface CredentialsPlan {
-  readonly profile?: string;
-  /**
-   * The region of the STS requests these credentials need (a role's AssumeRole, a `role_arn`
-   * profile's): the connection's (IAM's, else the secret's). A profile's own `region` wins for
-   * the profile's role.
-   */
-  readonly stsRegion: string;
-  readonly role?: {
-    readonly arn: string;
-    readonly sessionName: string;
-    readonly externalId?: string;
-    readonly durationSeconds: number;
-    /** The region of STS requests: the connection's (IAM's or the secret's), set explicitly. */
-    readonly stsRegion: string;
-  };
 }
 
 /**

@@ -57,7 +57,6 @@ export function planCredentials(base: DsnPlan, iam: IamPlan | undefined, secret:
             sessionName: config.role_session_name ?? sessionNameFor(base.name),
             ...(config.external_id === undefined ? {} : { externalId: config.external_id }),
             durationSeconds: Math.floor((config.duration ?? DEFAULTS.role_duration) / 1000),
-            stsRegion: region,
           }),
         }),
   });

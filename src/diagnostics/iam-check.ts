@@ -95,7 +95,7 @@ export async function checkIamPhases(
     resolved = got;
     const expiry = got.expiresAt === undefined ? 'long-term key (no expiry)' : `expire at ${new Date(got.expiresAt).toISOString()}`;
     const role = checked.credentials?.role;
-    const assumed = got.assumedRoleArn === undefined || role === undefined ? '' : `, role ${got.assumedRoleArn} (session "${role.sessionName}", STS in ${role.stsRegion})`;
+    const assumed = got.assumedRoleArn === undefined || role === undefined ? '' : `, role ${got.assumedRoleArn} (session "${role.sessionName}", STS in ${checked.credentials?.stsRegion})`;
     const profile = got.profile === undefined ? '' : `, profile "${got.profile}"`;
     onCredentials?.({
       source: got.source,

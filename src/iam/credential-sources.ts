@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ConnectionPlan, CredentialsPlan } from '../config/plan-types.js';
 import { DbModuleError, messageOf } from '../errors.js';
 import type { Logger } from '../logging.js';
 import { originOf, withOrigin } from './credential-origin.js';
 import { loadCredentialProviders, loadDefaultChain } from './credentials.js';
 import { assumeRoleFailedError, assumeRoleProblemOf, profileUnavailableError, type ProfileFile } from './errors.js';
-import type { AwsCredentialIdentity, AwsCredentialProvider } from './types.js';
+import type { AwsCredentialIdentity, AwsCredentialProvider, CredentialsPlan } from './types.js';
 
 type Given = AwsCredentialIdentity | AwsCredentialProvider;
 
@@ -53,7 +52,7 @@ export interface ConnectionCredentials {
  *   `source_profile` or `credential_source`, SSO, `credential_process`, web identity; its STS
  *   region is the profile's `region`, else the connection's). Credentials given in code win
  *   over the profile (logged at debug); the default chain's environment keys do not;
- * - a role: `fromTemporaryCredentials` (STS AssumeRole in `role.stsRegion`, set explicitly) with
+ * - a role: `fromTemporaryCredentials` (STS AssumeRole in `stsRegion`, set explicitly) with
  *   the given credentials as source credentials, else the profile's, else the default chain's.
  *   Every call assumes the role anew; callers memoise until near expiry, so the credentials are
  *   replaced before they expire. Their source is reported as `assumed-role`, with the role's ARN.
@@ -61,7 +60,7 @@ export interface ConnectionCredentials {
  * STS is reached at `sts.<region>.amazonaws.com`, or `AWS_ENDPOINT_URL_STS` when set (a VPC
  * endpoint, a local STS). Nothing here reads a secret into a log line, error or state.
  */
-export function credentialsFor(plan: Pick<ConnectionPlan, 'name' | 'credentials'>, given?: Given, logger?: Logger): ConnectionCredentials {
+export function credentialsFor(plan: { readonly name: string; readonly credentials?: CredentialsPlan | undefined }, given?: Given, logger?: Logger): ConnectionCredentials {
   const connection = plan.name;
   const origin = originOf(given);
   if (origin?.kind === 'resolved') {
@@ -112,12 +111,12 @@ export function credentialsFor(plan: Pick<ConnectionPlan, 'name' | 'credentials'
     return { credentials: source, source: 'shared-ini', description: sourceDescription, profile: sourceProfile, key: JSON.stringify([sourceKey, wanted.stsRegion]) };
   }
   return {
-    credentials: roleProvider(connection, role, source, sourceDescription, sourceProfile),
+    credentials: roleProvider(connection, role, wanted.stsRegion, source, sourceDescription, sourceProfile),
     source: 'assumed-role',
     description: `role ${role.arn} assumed with ${sourceDescription}`,
     ...(sourceProfile === undefined ? {} : { profile: sourceProfile }),
     assumedRoleArn: role.arn,
-    key: JSON.stringify(['role', role.arn, role.sessionName, role.durationSeconds, role.stsRegion, role.externalId === undefined ? '-' : fingerprint(role.externalId), sourceKey]),
+    key: JSON.stringify(['role', role.arn, role.sessionName, role.durationSeconds, wanted.stsRegion, role.externalId === undefined ? '-' : fingerprint(role.externalId), sourceKey]),
   };
 }
 
@@ -165,15 +164,22 @@ function profileProvider(connection: string, profile: string, region: string): A
   return withOrigin(provider, { source: 'shared-ini', profile });
 }
 
-/** `aws_iam_auth.role_arn`: STS AssumeRole with `source` (else the default chain), in the role's region. */
-function roleProvider(connection: string, role: NonNullable<CredentialsPlan['role']>, source: Given | undefined, sourceDescription: string, profile: string | undefined): AwsCredentialProvider {
+/** `aws_iam_auth.role_arn`: STS AssumeRole with `source` (else the default chain), in `stsRegion`. */
+function roleProvider(
+  connection: string,
+  role: NonNullable<CredentialsPlan['role']>,
+  stsRegion: string,
+  source: Given | undefined,
+  sourceDescription: string,
+  profile: string | undefined,
+): AwsCredentialProvider {
   let assume: ((options?: object) => Promise<AwsCredentialIdentity>) | undefined;
   const failure = {
     connection,
     roleArn: role.arn,
     sessionName: role.sessionName,
     durationSeconds: role.durationSeconds,
-    stsRegion: role.stsRegion,
+    stsRegion,
     externalIdSet: role.externalId !== undefined,
     source: sourceDescription,
   };
@@ -191,7 +197,7 @@ function roleProvider(connection: string, role: NonNullable<CredentialsPlan['rol
         // the SDK's STS client memoises a provider's credentials until near their expiry
         masterCredentials: typeof master === 'function' ? () => master() : master,
         // explicit: an STS client without a region fails with "Region is missing" (aws-sdk-js-v3 #2958, #6565)
-        clientConfig: { region: role.stsRegion },
+        clientConfig: { region: stsRegion },
       });
     }
     let identity: AwsCredentialIdentity;

@@ -139,3 +139,23 @@ export interface IamTokenProvider {
   /** Stops the background refresh timer. The provider still works on demand afterwards. */
   close(): void;
 }
+
+/**
+ * Where the AWS credentials of IAM signing and Secrets Manager come from when not the default
+ * chain as it is: a named profile, and or a role assumed on top. @public
+ */
+export interface CredentialsPlan {
+  readonly profile?: string;
+  /**
+   * The region of the STS requests these credentials need (a role's AssumeRole, a `role_arn`
+   * profile's): the connection's (IAM's, else the secret's). A profile's own `region` wins for
+   * the profile's role.
+   */
+  readonly stsRegion: string;
+  readonly role?: {
+    readonly arn: string;
+    readonly sessionName: string;
+    readonly externalId?: string;
+    readonly durationSeconds: number;
+  };
+}

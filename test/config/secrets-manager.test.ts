@@ -95,13 +95,13 @@ describe('where the AWS credentials come from (aws_iam_auth)', () => {
 
   it('profile and role_arn with its session name, external id and duration are taken and planned, for IAM and Secrets Manager alike', () => {
     const iam = planConnection(one({ dsn: RDS_DSN, aws_iam_auth: { enabled: true, profile: 'prod', role_arn: role, role_session_name: 'api', external_id: 'ext-1234', duration: '15m' } }));
-    expect(iam.credentials).toMatchObject({ profile: 'prod', role: { arn: role, sessionName: 'api', externalId: 'ext-1234', durationSeconds: 900, stsRegion: 'eu-west-1' } });
+    expect(iam.credentials).toEqual({ profile: 'prod', stsRegion: 'eu-west-1', role: { arn: role, sessionName: 'api', externalId: 'ext-1234', durationSeconds: 900 } });
     // the external id is only said to be set
     expect(JSON.parse(JSON.stringify(iam)).credentials).toMatchObject({ profile: 'prod', roleArn: role, roleSessionName: 'api', externalId: 'set', roleDuration: '15m' });
     expect(JSON.stringify(iam)).not.toContain('ext-1234');
 
     const secret = planConnection(one({ aws_iam_auth: { role_arn: role }, secrets_manager: { secret_id: 'prod/app', region: 'us-east-2' } }));
-    expect(secret.credentials?.role).toEqual({ arn: role, sessionName: 'dbmodule-app', durationSeconds: 3600, stsRegion: 'us-east-2' });
+    expect(secret.credentials).toEqual({ stsRegion: 'us-east-2', role: { arn: role, sessionName: 'dbmodule-app', durationSeconds: 3600 } });
   });
 
   it('ignored, with a warning, on a connection that uses no AWS credentials; role options without role_arn too', () => {

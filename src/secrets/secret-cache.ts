@@ -2,6 +2,7 @@ import type { SecretPlan } from '../config/plan-types.js';
 import type { Clock } from '../drivers/types.js';
 import { DbModuleError, messageOf } from '../errors.js';
 import type { SecretFetchReason } from '../events.js';
+import { backoffDelay } from '../iam/backoff.js';
 import type { SecretSource } from './secret-source.js';
 import type { SecretLogin, SecretState } from './types.js';
 
@@ -24,7 +25,8 @@ export interface SecretCacheOptions {
  * open at once), kept, and fetched again when `secrets_manager.refresh` has passed (in the
  * background: the login held meanwhile is handed out) or when the server refused it (at most
  * once per {@link REJECTION_WINDOW_MS}, all refused sessions waiting for that one fetch). A failed
- * fetch keeps the login held: sessions established with it, and new ones, go on using it.
+ * fetch keeps the login held: sessions established with it, and new ones, go on using it; the
+ * next background fetch waits a jittered backoff (1 s doubling to 60 s).
  */
 export class SecretCache {
   readonly #options: SecretCacheOptions;
@@ -35,6 +37,8 @@ export class SecretCache {
   #lastRejectedFetch = Number.NEGATIVE_INFINITY;
   #fetches = 0;
   #consecutiveFailures = 0;
+  /** After a failed refresh, no background fetch before this (clock time): backoff, not a fetch per opening. */
+  #retryAt = Number.NEGATIVE_INFINITY;
   #lastError: SecretState['lastError'];
   #closed = false;
 
@@ -58,7 +62,8 @@ export class SecretCache {
         ? new DbModuleError(this.#lastError.code as DbModuleError['code'], this.#lastError.message, { retryable: true })
         : new DbModuleError('SECRET_UNAVAILABLE', `secret "${this.#options.plan.secretId}" has not been fetched yet`, { retryable: true });
     }
-    if (!this.#inflight && !this.#closed && this.#options.clock.now() >= this.#refreshAt()) void this.#fetch('refresh').catch(() => {});
+    const now = this.#options.clock.now();
+    if (!this.#inflight && !this.#closed && now >= this.#refreshAt() && now >= this.#retryAt) void this.#fetch('refresh').catch(() => {});
     return login;
   }
 
@@ -116,6 +121,7 @@ export class SecretCache {
         this.#login = login;
         this.#fetchedAt = clock.now();
         this.#consecutiveFailures = 0;
+        this.#retryAt = Number.NEGATIVE_INFINITY;
         onFetched({ reason, durationMs: performance.now() - started, login });
         return login;
       },
@@ -123,6 +129,7 @@ export class SecretCache {
         const error = failure instanceof DbModuleError ? failure : new DbModuleError('SECRET_UNAVAILABLE', messageOf(failure), { cause: failure, retryable: true });
         this.#consecutiveFailures += 1;
         this.#lastError = { code: error.code, message: error.message, at: clock.now(), reason };
+        this.#retryAt = clock.now() + backoffDelay(this.#consecutiveFailures, { baseMs: 1_000, maxMs: 60_000 });
         onFetched({ reason, durationMs: performance.now() - started, error });
         throw error;
       },

@@ -98,6 +98,8 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
   const checkedOut = new Set<ManagedClient>();
   const lifetime = new SessionLifetime(policy.lifetimeMs, policy.clock);
   let observer: SessionObserver | undefined;
+  /** With an observer: when each client in use was handed out (performance.now()). */
+  const handedAt = new WeakMap<ManagedClient, number>();
 
   class ManagedClient extends pg.Client {
     readonly #retireAt: number;
@@ -108,8 +110,6 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
     #released = false;
     #terminated = false;
     #checkouts = 0;
-    /** When it was handed out, with an observer (performance.now()). */
-    handedAt: number | undefined;
     // set between a server error and the ReadyForQuery that follows it, so a client released
     // from its error callback is not mistaken for one still running a statement
     #errorAwaitingReady = false;
@@ -223,9 +223,10 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
       if (this.#released) return poolRelease(err);
       this.#released = true;
       checkedOut.delete(this);
-      if (this.handedAt !== undefined) {
-        observer?.released(performance.now() - this.handedAt);
-        this.handedAt = undefined;
+      const handed = handedAt.get(this);
+      if (handed !== undefined) {
+        handedAt.delete(this);
+        observer?.released(performance.now() - handed);
       }
       const state = this as unknown as ClientWireState;
       if (state.readyForQuery === false && !this.#errorAwaitingReady) {
@@ -290,8 +291,9 @@ export function createPostgresSessionPool(pg: PgModule, config: PoolConfig, poli
       const asked = performance.now();
       this.#connectUsable((error, client) => {
         if (client instanceof ManagedClient) {
-          client.handedAt = performance.now();
-          observer?.acquired(client.handedAt - asked, !client.reused);
+          const handed = performance.now();
+          handedAt.set(client, handed);
+          observer?.acquired(handed - asked, !client.reused);
         }
         done(error, client);
       });

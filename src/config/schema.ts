@@ -104,7 +104,7 @@ const iamEntries = {
   // The Go module's place for the connect budget; merged into connection_timeout.
   connection_timeout: positiveDuration,
   // Where the AWS credentials come from (IAM signing and Secrets Manager alike)
-  profile: leaf(textResult('a profile name of the shared AWS config files', /^[^\s\]\[]+$/)),
+  profile: leaf(textResult('a profile name of the shared AWS config files (letters, digits and _.-+@=,)', /^[\w.+@=,-]+$/)),
   role_arn: leaf(textResult('an IAM role ARN such as arn:aws:iam::123456789012:role/app', /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/)),
   role_session_name: leaf(textResult('a role session name: 2 to 64 letters, digits or +=,.@_-', /^[\w+=,.@-]{2,64}$/)),
   external_id: leaf(textResult('an external id: 2 to 1224 letters, digits or +=,.@:/_-', /^[\w+=,.@:/-]{2,1224}$/, undefined, true)),

@@ -117,8 +117,11 @@ describe('where the AWS credentials come from (aws_iam_auth)', () => {
     [{ role_arn: role, duration: '5m' }, 'connections.app.aws_iam_auth.duration', '(300000ms) must be between 15m and 12h'],
     [{ role_arn: role, duration: '13h' }, 'connections.app.aws_iam_auth.duration', '(46800000ms) must be between 15m and 12h'],
     [{ profile: 'has space' }, 'connections.app.aws_iam_auth.profile', 'expected a profile name of the shared AWS config files'],
+    // a DSN pasted into the wrong variable is refused, not kept (and printed) as a profile name
+    [{ profile: 'postgres://app:pw@db.example.com/app' }, 'connections.app.aws_iam_auth.profile', 'expected a profile name of the shared AWS config files (letters, digits and _.-+@=,)'],
   ])('%j is an error naming the key', async (aws_iam_auth, path, message) => {
     const error = await rejectionOf(() => one({ dsn: RDS_DSN, aws_iam_auth: { enabled: true, ...aws_iam_auth } }), ConfigError);
     expect(error.message).toContain(`${path}: ${message}`);
+    expect(error.message).not.toContain('app:pw@');
   });
 });

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { EmulatorCredentials } from './options.js';
+import { sameSecret } from './sigv4-primitives.js';
 
 /** What the registry knows about one access key id. */
 export interface RegisteredKey {
@@ -50,4 +51,39 @@ export class KeyRegistry {
   get size(): number {
     return this.#keys.size;
   }
+}
+
+/** Why a key may not sign (a token or an AWS request): what both the RDS token check and the AWS endpoint refuse alike. */
+export interface KeyRefusal {
+  readonly reason: 'UNKNOWN_KEY' | 'KEY_REVOKED' | 'CREDENTIALS_EXPIRED' | 'SESSION_TOKEN_MISSING' | 'SESSION_TOKEN_UNEXPECTED' | 'SESSION_TOKEN_MISMATCH';
+  readonly detail: string;
+}
+
+/** The key registered as `accessKeyId` if it may sign at `now` (known, not revoked, not expired), else why not. */
+export function usableKey(keys: KeyRegistry, accessKeyId: string, now: number): RegisteredKey | KeyRefusal {
+  const key = keys.get(accessKeyId);
+  if (!key) return { reason: 'UNKNOWN_KEY', detail: `access key ${accessKeyId} is not known to the emulator` };
+  if (key.revoked) return { reason: 'KEY_REVOKED', detail: `access key ${accessKeyId} has been revoked` };
+  if (key.expiresAt !== undefined && now >= key.expiresAt) {
+    return { reason: 'CREDENTIALS_EXPIRED', detail: `the credentials of ${accessKeyId} expired at ${new Date(key.expiresAt).toISOString()}` };
+  }
+  return key;
+}
+
+/**
+ * Why the session token `presented` with `key` (`carrier`: what carries it, for the detail) is
+ * refused, compared in constant time; undefined when it is the key's own (or neither has one).
+ */
+export function sessionTokenRefusal(key: RegisteredKey, presented: string | undefined, carrier: 'token' | 'request'): KeyRefusal | undefined {
+  const { accessKeyId, sessionToken } = key;
+  if (sessionToken !== undefined && presented === undefined) {
+    return { reason: 'SESSION_TOKEN_MISSING', detail: `access key ${accessKeyId} is temporary and the ${carrier} carries no session token` };
+  }
+  if (sessionToken === undefined && presented !== undefined) {
+    return { reason: 'SESSION_TOKEN_UNEXPECTED', detail: `access key ${accessKeyId} is not temporary but the ${carrier} carries a session token` };
+  }
+  if (sessionToken !== undefined && presented !== undefined && !sameSecret(sessionToken, presented)) {
+    return { reason: 'SESSION_TOKEN_MISMATCH', detail: `the session token does not belong to access key ${accessKeyId}` };
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
-import type { KeyRegistry } from './key-registry.js';
-import { deriveSigningKey, EMPTY_SHA256, escapeUri, hmacHex, parseAmzDate, sameHex, sameSecret, sha256Hex } from './sigv4-primitives.js';
+import { sessionTokenRefusal, usableKey, type KeyRegistry } from './key-registry.js';
+import { deriveSigningKey, EMPTY_SHA256, escapeUri, hmacHex, parseAmzDate, sameHex, sha256Hex } from './sigv4-primitives.js';
 
 /**
  * Why a login was refused; stable, for tests and logs. `NOT_TLS` is decided by the front ends.
@@ -91,12 +91,8 @@ export function verifyIamToken(token: string, check: TokenCheck): Verification {
   const signedAt = parseAmzDate(amzDate);
   if (signedAt === undefined || amzDate.slice(0, 8) !== scopeDate) return refuse('MALFORMED_TOKEN', 'X-Amz-Date is not YYYYMMDDTHHMMSSZ on the credential scope date');
 
-  const key = check.keys.get(accessKeyId);
-  if (!key) return refuse('UNKNOWN_KEY', `access key ${accessKeyId} is not known to the emulator`);
-  if (key.revoked) return refuse('KEY_REVOKED', `access key ${accessKeyId} has been revoked`);
-  if (key.expiresAt !== undefined && check.now >= key.expiresAt) {
-    return refuse('CREDENTIALS_EXPIRED', `the credentials of ${accessKeyId} expired at ${new Date(key.expiresAt).toISOString()}`);
-  }
+  const key = usableKey(check.keys, accessKeyId, check.now);
+  if ('reason' in key) return refuse(key.reason, key.detail);
   const expiresAt = signedAt + Number(expires) * 1000;
   if (check.now > expiresAt) {
     return refuse('TOKEN_EXPIRED', `the token expired at ${new Date(expiresAt).toISOString()}, emulator time is ${new Date(check.now).toISOString()}`);
@@ -104,16 +100,8 @@ export function verifyIamToken(token: string, check: TokenCheck): Verification {
   if (signedAt - check.clockSkewSeconds * 1000 > check.now) {
     return refuse('TOKEN_NOT_YET_VALID', `the token is dated ${new Date(signedAt).toISOString()}, after emulator time ${new Date(check.now).toISOString()}`);
   }
-  const presentedSessionToken = params.get('X-Amz-Security-Token');
-  if (key.sessionToken !== undefined && presentedSessionToken === undefined) {
-    return refuse('SESSION_TOKEN_MISSING', `access key ${accessKeyId} is temporary and the token carries no session token`);
-  }
-  if (key.sessionToken === undefined && presentedSessionToken !== undefined) {
-    return refuse('SESSION_TOKEN_UNEXPECTED', `access key ${accessKeyId} is not temporary but the token carries a session token`);
-  }
-  if (key.sessionToken !== undefined && presentedSessionToken !== undefined && !sameSecret(key.sessionToken, presentedSessionToken)) {
-    return refuse('SESSION_TOKEN_MISMATCH', `the session token does not belong to access key ${accessKeyId}`);
-  }
+  const sessionToken = sessionTokenRefusal(key, params.get('X-Amz-Security-Token') ?? undefined, 'token');
+  if (sessionToken) return refuse(sessionToken.reason, sessionToken.detail);
 
   const presented = params.get('X-Amz-Signature') ?? '';
   const signingKey = deriveSigningKey(key.secretAccessKey, scopeDate, region, service);

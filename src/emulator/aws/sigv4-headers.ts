@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { KeyRegistry, RegisteredKey } from '../key-registry.js';
-import { deriveSigningKey, escapeUri, hmacHex, parseAmzDate, sameHex, sameSecret, sha256Hex } from '../sigv4-primitives.js';
+import { sessionTokenRefusal, usableKey, type KeyRegistry, type RegisteredKey } from '../key-registry.js';
+import { deriveSigningKey, escapeUri, hmacHex, parseAmzDate, sameHex, sha256Hex } from '../sigv4-primitives.js';
 import type { DenyReason } from '../sigv4-verify.js';
 
 /**
@@ -86,22 +86,10 @@ export function verifySignedRequest(request: SignedRequest, check: SignatureChec
   if (region !== check.region) return refuse('WRONG_REGION', `the request is signed for region ${region}, this endpoint is in ${check.region}`);
   if (service !== check.service) return refuse('WRONG_SERVICE', `the request is signed for service "${service}", not "${check.service}"`);
 
-  const key = check.keys.get(accessKeyId);
-  if (!key) return refuse('UNKNOWN_KEY', `access key ${accessKeyId} is not known to the emulator`);
-  if (key.revoked) return refuse('KEY_REVOKED', `access key ${accessKeyId} has been revoked`);
-  if (key.expiresAt !== undefined && check.now >= key.expiresAt) {
-    return refuse('CREDENTIALS_EXPIRED', `the credentials of ${accessKeyId} expired at ${new Date(key.expiresAt).toISOString()}`);
-  }
-  const presentedSessionToken = header(request.headers, 'x-amz-security-token');
-  if (key.sessionToken !== undefined && presentedSessionToken === undefined) {
-    return refuse('SESSION_TOKEN_MISSING', `access key ${accessKeyId} is temporary and the request carries no session token`);
-  }
-  if (key.sessionToken === undefined && presentedSessionToken !== undefined) {
-    return refuse('SESSION_TOKEN_UNEXPECTED', `access key ${accessKeyId} is not temporary but the request carries a session token`);
-  }
-  if (key.sessionToken !== undefined && presentedSessionToken !== undefined && !sameSecret(key.sessionToken, presentedSessionToken)) {
-    return refuse('SESSION_TOKEN_MISMATCH', `the session token does not belong to access key ${accessKeyId}`);
-  }
+  const key = usableKey(check.keys, accessKeyId, check.now);
+  if ('reason' in key) return refuse(key.reason, key.detail);
+  const sessionToken = sessionTokenRefusal(key, header(request.headers, 'x-amz-security-token'), 'request');
+  if (sessionToken) return refuse(sessionToken.reason, sessionToken.detail);
   if (signedAt < check.now - MAX_REQUEST_SKEW_MILLIS) {
     return refuse('REQUEST_EXPIRED', `the request is dated ${new Date(signedAt).toISOString()}, more than 5 minutes before emulator time ${new Date(check.now).toISOString()}`, signedAt);
   }

@@ -5,45 +5,17 @@ import { inspect } from 'node:util';
 import type { Pool as MysqlPool } from 'mysql2';
 import type { Pool as PgPool } from 'pg';
 import { afterEach, expect, it } from 'vitest';
-import { createDatabase, DbModuleError, type Database, type DatabaseEventName } from '../../src/index.js';
+import { createDatabase, DbModuleError, type Database } from '../../src/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import type { AwsCredentialProvider } from '../../src/iam/types.js';
-import { formatLogfmt, type LogFields, type Logger } from '../../src/logging.js';
 import { clockFromNow, credentialsSource } from '../support/iam-e2e/credentials.js';
 import { iamConnection, RDS_PORT, startRdsEmulator } from '../support/iam-e2e/rds.js';
 import { expectedToken, SecretNeedles, tokenFingerprints } from '../support/iam-e2e/secret-scan.js';
-import { rejectionOf } from '../support/rejection.js';
+import { everyEvent, Transcript } from '../support/iam-e2e/transcript.js';
 import { uniqueName } from '../support/databases.js';
 
 const MINUTE = 60_000;
 const DSN_PASSWORD = 'Sup3r-Secret_pw!42';
-
-const EVENT_NAMES = [
-  'config.loaded',
-  'connected',
-  'disconnected',
-  'connection.error',
-  'query.executed',
-  'query.error',
-  'transaction.started',
-  'transaction.committed',
-  'transaction.rolled_back',
-  'token.refreshed',
-  'token.refresh_failed',
-  'auth.retried',
-  'topology.changed',
-  'secret.refreshed',
-  'secret.refresh_failed',
-  'topology.refresh_failed',
-  'failover.started',
-  'failover.completed',
-  'failover.failed',
-  'migration.started',
-  'migration.completed',
-  'migration.failed',
-] as const satisfies readonly DatabaseEventName[];
-// Fails to compile when an event is added to DatabaseEvents and not listened to here.
-const everyEvent: [Exclude<DatabaseEventName, (typeof EVENT_NAMES)[number]>] extends [never] ? true : never = true;
 
 let emulator: Emulator | undefined;
 let db: Database | undefined;
@@ -52,40 +24,6 @@ afterEach(async () => {
   await db?.close();
   await emulator?.close();
 });
-
-/** Everything dbmodule says, as text: log lines (structured and logfmt), events, errors. */
-class Transcript {
-  readonly texts: string[] = [];
-  readonly logger: Logger;
-
-  constructor() {
-    const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
-      this.texts.push(formatLogfmt(level, message, fields), `${message} ${inspect(fields, { depth: 8 })}`);
-    };
-    this.logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  }
-
-  listen(database: Database): void {
-    for (const name of EVENT_NAMES) database.on(name, (payload: unknown) => this.texts.push(`${name} ${JSON.stringify(payload)}`));
-  }
-
-  /** The error with its causes, solutions and whole cause chain, as JSON and as `util.inspect` prints it. */
-  error(error: unknown): void {
-    this.texts.push(inspect(error, { depth: 8, showHidden: true }));
-    for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth += 1) {
-      this.texts.push(current.message, String(current.stack));
-      if (current instanceof DbModuleError) this.texts.push(JSON.stringify({ ...current, possibleCauses: current.possibleCauses, solutions: current.solutions }));
-    }
-  }
-
-  /** The DbModuleError `promise` rejects with, recorded; fails the test when it resolves. */
-  async failure(promise: Promise<unknown>): Promise<DbModuleError> {
-    const error: unknown = await rejectionOf(promise);
-    this.error(error);
-    expect(error).toBeInstanceOf(DbModuleError);
-    return error as DbModuleError;
-  }
-}
 
 /**
  * What a token for these inputs is, from the AWS SDK's own signer (not the code under test) with

@@ -1,14 +1,13 @@
 import { inspect } from 'node:util';
 import type { Pool as PgPool } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDatabase, DbModuleError, loadConfig, type Database } from '../../src/index.js';
+import { createDatabase, loadConfig, type Database } from '../../src/index.js';
 import { checkConnections } from '../../src/diagnostics/check.js';
-import { formatLogfmt, type LogFields, type Logger } from '../../src/logging.js';
 import { startAwsTap, type AwsTap } from '../support/aws-tap.js';
 import { cli } from '../support/cli.js';
 import { iamConnection, RDS_HOST } from '../support/iam-e2e/rds.js';
 import { SecretNeedles } from '../support/iam-e2e/secret-scan.js';
-import { rejectionOf } from '../support/rejection.js';
+import { Transcript } from '../support/iam-e2e/transcript.js';
 import { awsFiles, EXTERNAL_ID, EXTERNAL_ROLE, KEY, NARROW_ROLE, OTHER_KEY, shiftedClock, startStsWorld, type StsWorld } from '../support/iam/sts.js';
 
 const WRONG_EXTERNAL_ID = 'leak-scan-wrong-external-id-19ab';
@@ -37,29 +36,6 @@ afterAll(async () => {
   files?.remove();
 });
 
-/** Everything dbmodule says, as text: log lines at debug (structured and logfmt), events, errors with their causes. */
-class Transcript {
-  readonly texts: string[] = [];
-  readonly logger: Logger;
-
-  constructor() {
-    const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
-      this.texts.push(formatLogfmt(level, message, fields), `${message} ${inspect(fields, { depth: 8 })}`);
-    };
-    this.logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  }
-
-  async failure(promise: Promise<unknown>): Promise<DbModuleError> {
-    const error = await rejectionOf(promise, DbModuleError);
-    this.texts.push(inspect(error, { depth: 8, showHidden: true }));
-    for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth += 1) {
-      this.texts.push(current.message, String(current.stack));
-      if (current instanceof DbModuleError) this.texts.push(JSON.stringify({ ...current, possibleCauses: current.possibleCauses, solutions: current.solutions }));
-    }
-    return error;
-  }
-}
-
 it('no secret key, session token, token or external id appears in a log line, event, error, state, health report or check', async () => {
   const transcript = new Transcript();
   const clock = shiftedClock(world.emulator);
@@ -72,7 +48,7 @@ it('no secret key, session token, token or external id appears in a log line, ev
     default: 'partner',
   };
   db = await createDatabase(config, { clock, credentials: KEY, logger: transcript.logger });
-  for (const name of ['token.refreshed', 'token.refresh_failed', 'auth.retried', 'connected', 'connection.error'] as const) db.on(name, (payload: unknown) => transcript.texts.push(`${name} ${JSON.stringify(payload)}`));
+  transcript.listen(db);
   const sent = new Set<string>();
   for (const name of db.names) (db.connection(name).pool as PgPool).on('connect', (client) => sent.add(String((client as unknown as { password: unknown }).password)));
 
